@@ -1,0 +1,141 @@
+"""The box's app factory: defaults, then the site config, then the test override.
+
+Nothing connects, listens or writes at import time; :func:`create_app` opens the
+database, applies pending migrations and assembles the blueprints.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from flask_compress import Compress
+from werkzeug.exceptions import HTTPException
+
+from . import db as dbmod
+from . import i18n, migrations, settings
+from .models import Commune
+
+DEFAULT_SITE_FILE = "/etc/espace/site.toml"
+
+
+def site_file() -> str:
+    return os.environ.get("ESPACE_SITE", DEFAULT_SITE_FILE)
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A per-box secret, made once and kept in the data directory (mode 0600)."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return key
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the box's web app.
+
+    ``test_config`` may carry ``SITE`` (a parsed site document, validated as if read
+    from a file in ``SITE_DIR``) or ``SITE_FILE``, plus any Flask setting."""
+    app = Flask(__name__)
+    test_config = dict(test_config or {})
+    if "SITE" in test_config:
+        path = str(Path(test_config.pop("SITE_DIR", ".")) / "site.toml")
+        site = settings.validate(test_config.pop("SITE"), path)
+    else:
+        site = settings.load(test_config.pop("SITE_FILE", None) or site_file())
+    app.config.from_mapping(
+        SITE=site,
+        DATA_DIR=site.data_dir,
+        # The largest body a visitor may send: a voice note plus the form around it.
+        MAX_CONTENT_LENGTH=site.board.max_voice_bytes + 256 * 1024,
+        MAX_FORM_MEMORY_SIZE=256 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SEND_FILE_MAX_AGE_DEFAULT=7 * 24 * 3600,
+        COMPRESS_ALGORITHM=["gzip", "br"],
+        COMPRESS_LEVEL=6,
+        COMPRESS_MIN_SIZE=500,
+        COMPRESS_MIMETYPES=["text/html", "text/css", "text/plain", "application/json",
+                            "application/javascript", "image/svg+xml"],
+        BUILD_DATE="2026-11-01",
+    )
+    app.config.update(test_config)
+    site.data_dir.mkdir(parents=True, exist_ok=True)
+    app.config.setdefault("SECRET_KEY", None)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _secret_key(site.data_dir)
+
+    database = dbmod.open_database(site.data_dir)
+    migrations.migrate(database)
+    _sync_communes(site)
+    database.close()
+
+    @app.before_request
+    def _connect() -> None:
+        # One connection per server thread, kept open: the pragmas run once per thread.
+        dbmod.database.connect(reuse_if_open=True)
+
+    Compress(app)
+    i18n.init_app(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    return app
+
+
+def _sync_communes(site) -> None:
+    """The site config names the communes; keep the table in step (never deletes,
+    since posts refer to them)."""
+    with dbmod.database.atomic():
+        for name in site.site.communes:
+            Commune.get_or_create(name=name)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from captive_portal import board, portal, programme
+    from content_cache import views as content_views
+
+    from . import api, kiosk
+
+    for bp in (portal.bp, board.bp, programme.bp, content_views.bp, kiosk.bp, api.bp):
+        app.register_blueprint(bp)
+
+
+FALLBACK_ERROR = ("<!doctype html><meta charset=utf-8><title>Espace</title><p>Erreur sur la "
+                  "boîte. Rien de ce que vous avez enregistré n'est perdu. <a href=/>Accueil</a>")
+
+
+def _register_errors(app: Flask) -> None:
+    """A visitor never sees a stack trace: every error is a small page in their
+    language (or JSON under /api)."""
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        if request.path.startswith("/api/"):
+            return {"error": e.name, "detail": e.description}, e.code
+        return render_template("error.html", code=e.code, error=e), e.code
+
+    @app.errorhandler(Exception)
+    def _crash(e: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/api/"):
+            return {"error": "Internal Server Error"}, 500
+        try:
+            if not hasattr(g, "language"):
+                g.language = i18n.LANGUAGES[app.config["SITE"].site.default_language]
+                g.lang = g.language.code
+            return render_template("error.html", code=500, error=None), 500
+        except Exception:
+            app.logger.exception("the error page itself failed")
+            return FALLBACK_ERROR, 500, {"Content-Type": "text/html; charset=utf-8"}

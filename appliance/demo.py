@@ -1,0 +1,89 @@
+"""``espace demo``: a development data directory with a site file, a small demo ZIM
+and demo communes, officials and sessions. Idempotent: run it again and it keeps
+what is there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from . import db as dbmod
+from . import migrations, settings
+from .demo_zim import build_demo_zim
+from .models import Commune, Official, Session
+from .pins import hash_pin
+
+DEMO_PIN = "1234"
+
+COMMUNES = ["Nioro", "Diaye Coura", "Yélimané"]
+
+OFFICIALS = [
+    ("Mariam Diallo", "Maire", "Nioro", "f"),
+    ("Boubacar Traoré", "Premier adjoint", "Nioro", "m"),
+    ("Fatoumata Sissoko", "Conseillère", "Diaye Coura", "f"),
+    ("Mamadou Camara", "Maire", "Yélimané", "m"),
+]
+
+SESSIONS = [  # title, kind, days from today, hour (Bamako = UTC), minutes, capacity, women, youth
+    ("Utiliser WhatsApp pour sa commune", "training", 0, 10, 90, 12, 4, 4),
+    ("Groupe MOOC : gestion communale", "mooc_group", 1, 15, 120, 10, 3, 3),
+    ("Grin thématique : l'assainissement", "debate", 2, 16, 120, 30, 10, 10),
+    ("Rencontre élus–citoyens", "officials_meeting", 4, 9, 180, 40, 15, 10),
+]
+
+
+def site_document(data_dir: Path) -> str:
+    pin_hash = hash_pin(DEMO_PIN)
+    return f"""# Demo site for development: `espace demo` wrote this file.
+[site]
+id = "demo-kayes"
+name = "Espace connecté (démo)"
+communes = {settings.toml_value(COMMUNES)}
+languages = ["fr", "bm", "snk", "en"]
+default_language = "fr"
+
+[hotspot]
+ssid = "Espace connecté démo"
+
+[kiosk]
+facilitators = [{{ name = "Awa (démo)", pin_hash = "{pin_hash}" }}]
+
+[storage]
+# Relative to this file: the demo keeps everything in this folder.
+data_dir = "."
+"""
+
+
+def create_demo(data_dir: Path, echo: Callable[[str], None] = print) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    site_file = data_dir / "site.toml"
+    if not site_file.exists():
+        tmp = site_file.with_suffix(".tmp")
+        tmp.write_text(site_document(data_dir), encoding="utf-8")
+        os.replace(tmp, site_file)
+        echo(f"wrote {site_file} (demo facilitator PIN: {DEMO_PIN})")
+    site = settings.load(site_file)
+    site.content_dir.mkdir(parents=True, exist_ok=True)
+    zim = site.content_dir / "demo-commune_fr.zim"
+    if not zim.exists():
+        build_demo_zim(zim)
+        echo(f"built {zim}")
+    database = dbmod.open_database(site.data_dir)
+    migrations.migrate(database)
+    with database.atomic():
+        communes = {n: Commune.get_or_create(name=n)[0] for n in COMMUNES}
+        if not Official.select().exists():
+            for name, role, commune, gender in OFFICIALS:
+                Official.create(name=name, role=role, commune=communes[commune], gender=gender)
+        if not Session.select().exists():
+            today = dt.datetime.now(dt.UTC).replace(tzinfo=None, hour=0, minute=0, second=0,
+                                                    microsecond=0)
+            for title, kind, day, hour, minutes, cap, women, youth in SESSIONS:
+                Session.create(title=title, kind=kind, starts_at=today + dt.timedelta(
+                    days=day, hours=hour), duration_min=minutes, capacity=cap,
+                    reserved_women=women, reserved_youth=youth, room="Salle principale",
+                    facilitator="Awa")
+    database.close()
+    return site_file

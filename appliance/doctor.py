@@ -1,0 +1,98 @@
+"""``espace doctor``: every check a technician needs on site, each with its fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+
+from . import db as dbmod
+from . import migrations, settings
+from .errors import ConfigError
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+
+# program -> Debian package, for the box's system services.
+PROGRAMS = {"hostapd": "hostapd", "dnsmasq": "dnsmasq", "nft": "nftables"}
+
+
+def run_checks(site_path: str, path_env: str | None = None) -> Iterator[tuple[str, str, str]]:
+    try:
+        site = settings.load(site_path)
+    except ConfigError as e:
+        yield FAIL, "site config", f"{len(e.problems)} problem(s)"
+        for problem in e.problems:
+            yield FAIL, "  " + problem, ""
+        return
+    yield OK, "site config", f"{site_path} (site {site.site.id})"
+
+    data_dir = Path(site.data_dir)
+    if not data_dir.is_dir():
+        yield FAIL, "data directory", f"{data_dir} is missing; fix: start `espace serve` once "\
+            "or create it"
+        return
+    if not os.access(data_dir, os.W_OK):
+        yield FAIL, "data directory", f"{data_dir} is not writable; fix: chown it to the " \
+            "espace user"
+    else:
+        yield OK, "data directory", str(data_dir)
+
+    yield from _database_checks(data_dir)
+
+    disk = shutil.disk_usage(data_dir)
+    free_mb, reserve = disk.free // 2**20, site.storage.reserve_mb
+    if free_mb < reserve:
+        yield FAIL, "disk space", f"{free_mb} MB free, below the {reserve} MB reserve; fix: " \
+            "`espace content remove` a ZIM"
+    elif free_mb < 2 * reserve:
+        yield WARN, "disk space", f"{free_mb} MB free, close to the {reserve} MB reserve"
+    else:
+        yield OK, "disk space", f"{free_mb} MB free of {disk.total // 2**20} MB"
+
+    available = psutil.virtual_memory().available // 2**20
+    yield (WARN if available < 100 else OK), "free memory", f"{available} MB available"
+
+    for program, package in PROGRAMS.items():
+        if shutil.which(program, path=path_env) or shutil.which(
+                program, path="/usr/sbin:/sbin:/usr/bin:/bin"):
+            yield OK, f"program {program}", ""
+        else:
+            yield WARN, f"program {program}", f"missing; fix: apt-get install {package}"
+
+    from content_cache.library import read_book
+
+    for zim in sorted(Path(site.content_dir).glob("*.zim")) if site.content_dir.is_dir() else []:
+        try:
+            book = read_book(zim)
+            yield OK, f"content {zim.name}", f"{book.title}, {book.article_count} articles"
+        except RuntimeError as e:
+            yield FAIL, f"content {zim.name}", f"unreadable ({e}); fix: remove it with " \
+                "`espace content remove` and import it again"
+
+
+def _database_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:
+    path = data_dir / dbmod.DB_NAME
+    if not path.exists():
+        yield WARN, "database", f"{path} does not exist yet; it is created at first start"
+        return
+    try:
+        database = dbmod.open_database(data_dir)
+        result = dbmod.integrity_check(database)
+        done = set(migrations.applied(database))
+        database.close()
+    except Exception as e:  # a corrupt file raises many different sqlite errors
+        yield FAIL, "database", f"cannot open {path}: {e}; fix: restore the latest backup"
+        return
+    if result != "ok":
+        yield FAIL, "database integrity", f"{result}; fix: restore the latest backup"
+    else:
+        yield OK, "database integrity", "ok"
+    pending = [n for n, _ in migrations.available() if n not in done]
+    if pending:
+        yield WARN, "database schema", f"{len(pending)} migration(s) pending; they are " \
+            "applied at the next start of espace-web"
+    else:
+        yield OK, "database schema", f"up to date ({len(done)} migrations)"

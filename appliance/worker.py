@@ -1,0 +1,101 @@
+"""``espace worker``: the box's scheduled jobs, run by APScheduler.
+
+Each job is a plain function of the app, registered in :data:`JOBS` with its
+trigger, so the CLI, the tests and the kiosk list the same jobs. A job that fails
+logs and waits for its next run; it never stops the scheduler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from .db import database
+from .models import Meta
+
+log = logging.getLogger("espace.worker")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: Callable[[Flask], object]
+    trigger: str  # "interval" or "cron"
+    args: dict
+    description: str
+
+
+def sync_job(app: Flask) -> object:
+    """Push the outbox and pull from central when the link allows (the sync issue)."""
+    site = app.config["SITE"]
+    if not site.central.url:
+        return "no central server configured"
+    return "sync client not installed"
+
+
+def usage_rollup_job(app: Flask) -> object:
+    """Fold the hour's usage events into one outbox event per kind (the library issue)."""
+    return "nothing to roll up"
+
+
+def content_download_job(app: Flask) -> object:
+    """Continue downloads of content from central's catalogue (the library issue)."""
+    return "no downloads queued"
+
+
+def cleanup_job(app: Flask) -> object:
+    """Forget yesterday's visitor-hash salts: yesterday's hashes become unlinkable."""
+    today = "salt:day:" + dt.date.today().isoformat()
+    with database.atomic():
+        n = (Meta.delete().where(Meta.key.startswith("salt:day:") & (Meta.key != today))
+             .execute())
+    return f"forgot {n} old salts"
+
+
+JOBS: list[Job] = [
+    Job("sync", sync_job, "interval", {"minutes": 5}, "sync with central when allowed"),
+    Job("usage_rollup", usage_rollup_job, "interval", {"hours": 1}, "roll up usage events"),
+    Job("content_download", content_download_job, "interval", {"minutes": 10},
+        "resume content downloads"),
+    Job("cleanup", cleanup_job, "cron", {"hour": 3, "minute": 17}, "daily clean-up"),
+]
+
+
+def _runner(app: Flask, job: Job) -> Callable[[], None]:
+    def run() -> None:
+        with app.app_context():
+            database.connect(reuse_if_open=True)
+            try:
+                log.info("%s: %s", job.id, job.func(app))
+            except Exception:
+                log.exception("%s failed; it runs again at its next time", job.id)
+            finally:
+                database.close()
+
+    return run
+
+
+def build_scheduler(app: Flask, blocking: bool = False):
+    """A scheduler with every job registered (not started)."""
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    for job in JOBS:
+        # coalesce: after a power cut, missed runs collapse into one.
+        scheduler.add_job(_runner(app, job), job.trigger, id=job.id, name=job.description,
+                          coalesce=True, max_instances=1, misfire_grace_time=3600, **job.args)
+    return scheduler
+
+
+def run(app: Flask) -> None:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    scheduler = build_scheduler(app, blocking=True)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    log.info("worker started with jobs: %s", ", ".join(j.id for j in JOBS))
+    scheduler.start()

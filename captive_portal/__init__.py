@@ -1,0 +1,1 @@
+"""What a visitor sees: the landing page, languages, the board, the programme."""

@@ -1,0 +1,54 @@
+"""The portal home, the language chooser and the About page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, make_response, redirect, render_template, request
+from werkzeug.exceptions import NotFound
+
+from appliance import i18n
+from appliance.languages import LANGUAGES
+
+bp = Blueprint("portal", __name__, template_folder="templates")
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this box: never an open redirect to another host."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@bp.get("/")
+def home():
+    site = current_app.config["SITE"]
+    if i18n.COOKIE not in request.cookies and len(site.site.languages) > 1:
+        # First visit: the language comes first, in each language's own name.
+        return render_template("portal/languages.html", next="/", first=True)
+    return render_template("portal/home.html")
+
+
+@bp.get("/languages")
+def languages():
+    return render_template("portal/languages.html", next=safe_next(request.args.get("next")),
+                           first=False)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code not in current_app.config["SITE"].site.languages or code not in LANGUAGES:
+        raise NotFound()
+    response = make_response(redirect(safe_next(request.args.get("next")), code=303))
+    response.set_cookie(i18n.COOKIE, code, max_age=ONE_YEAR, samesite="Lax", httponly=True)
+    return response
+
+
+@bp.get("/about")
+def about():
+    return render_template("portal/about.html")

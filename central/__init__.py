@@ -1,0 +1,1 @@
+"""The regional server: sync endpoint, enrolment, admin dashboard."""

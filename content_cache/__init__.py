@@ -1,0 +1,1 @@
+"""The offline library: ZIM files read with libzim."""

@@ -1,0 +1,1 @@
+"""The SD image builder."""

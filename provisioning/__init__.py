@@ -1,0 +1,1 @@
+"""The box's system configuration (hostapd, dnsmasq, nftables, systemd), mDNS, fleet tools."""
