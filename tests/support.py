@@ -1,0 +1,78 @@
+"""Helpers for tests: import them as ``from tests.support import ...``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+CI = os.environ.get("CI") == "true"
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+SBIN = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def require_program(program: str, package: str) -> str:
+    """The program's path; skip (fail under CI=true) naming the Debian package."""
+    path = shutil.which(program, path=SBIN)
+    if not path:
+        message = f"needs {program}: apt-get install {package}"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def require_root(why: str) -> None:
+    if os.geteuid() != 0:
+        message = f"needs root: {why}"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def make_site(tmp_path: Path, **sections) -> dict:
+    """A valid site document with its data directory under tmp_path."""
+    doc = {
+        "site": {"id": "test-site", "name": "Espace de test", "communes": ["Nioro", "Kayes"],
+                 "languages": ["fr", "bm", "snk", "en"]},
+        "storage": {"data_dir": str(tmp_path / "data")},
+    }
+    for name, values in sections.items():
+        doc.setdefault(name, {}).update(values)
+    return doc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The app behind waitress on a loopback port, in a thread; close() is idempotent."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 4):
+        from waitress.server import create_server
+
+        self.server = create_server(app, host=host, port=port or free_port(),
+                                    threads=threads, ident="espace-test")
+        self.url = f"http://{host}:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, name="live-server",
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.server.close()
+            self.server.task_dispatcher.shutdown()
+            self.thread.join(timeout=10)
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
