@@ -1,10 +1,32 @@
-"""The facilitator's touchscreen at /kiosk. Built by the sessions and kiosk issue."""
+"""The facilitator's touchscreen at /kiosk (800x480, chromium in kiosk mode).
 
-from flask import Blueprint, render_template
+Modules of the kiosk register their views on :data:`bp` and their tab with
+:func:`nav_item`; every view but the login is wrapped in
+:func:`appliance.kiosk.auth.facilitator_required`.
+"""
+
+from flask import Blueprint
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates")
+
+# (label, endpoint, icon id) of the kiosk's tabs, in order; label is a lazy string.
+NAV: list[tuple[object, str, str]] = []
+
+
+def nav_item(label: object, endpoint: str, icon: str = "") -> None:
+    if all(e != endpoint for _l, e, _i in NAV):
+        NAV.append((label, endpoint, icon))
+
+
+@bp.context_processor
+def _kiosk_context() -> dict:
+    from .auth import current_facilitator
+
+    return {"kiosk_nav": NAV, "facilitator": current_facilitator()}
 
 
 @bp.get("/")
 def index():
+    from flask import render_template
+
     return render_template("kiosk/index.html")
