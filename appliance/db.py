@@ -55,8 +55,10 @@ def open_database(data_dir: str | Path) -> EspaceDatabase:
 
 def integrity_check(db: peewee.Database) -> str:
     """``ok`` or the first problem SQLite reports."""
-    rows = db.execute_sql("PRAGMA integrity_check").fetchall()
+    try:
+        rows = db.execute_sql("PRAGMA integrity_check").fetchall()
+    except (sqlite3.DatabaseError, peewee.DatabaseError) as e:
+        return str(e)
     return "; ".join(r[0] for r in rows[:5])
 
 
-__all__ = ["database", "open_database", "integrity_check", "DB_NAME", "sqlite3"]
