@@ -112,12 +112,11 @@ def doctor(site_path: str) -> None:
     """Check the config, database, disk, memory and system programs."""
     from .doctor import FAIL, run_checks
 
-    worst = OK = "OK"
+    failed = False
     for status, what, detail in run_checks(site_path):
         click.echo(f"{status:<4} {what}" + (f": {detail}" if detail else ""))
-        if status == FAIL:
-            worst = FAIL
-    sys.exit(1 if worst != OK else 0)
+        failed = failed or status == FAIL
+    sys.exit(1 if failed else 0)
 
 
 def main() -> None:
@@ -137,3 +136,5 @@ def main() -> None:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+if __name__ == "__main__":
+    main()
