@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from . import db as dbmod
 from . import migrations, settings
 from .demo_zim import build_demo_zim
-from .models import Commune, Official, Session
+from .models import Commune, Official
 from .pins import hash_pin
+from .programme.models import Session
 
 DEMO_PIN = "1234"
 
@@ -81,9 +83,10 @@ def create_demo(data_dir: Path, echo: Callable[[str], None] = print) -> Path:
             today = dt.datetime.now(dt.UTC).replace(tzinfo=None, hour=0, minute=0, second=0,
                                                     microsecond=0)
             for title, kind, day, hour, minutes, cap, women, youth in SESSIONS:
-                Session.create(title=title, kind=kind, starts_at=today + dt.timedelta(
-                    days=day, hours=hour), duration_min=minutes, capacity=cap,
-                    reserved_women=women, reserved_youth=youth, room="Salle principale",
-                    facilitator="Awa")
+                Session.create(uuid=str(uuid.uuid4()), title=title, kind=kind,
+                               starts_at=today + dt.timedelta(days=day, hours=hour),
+                               duration_min=minutes, capacity=cap,
+                               reserved_women=women, reserved_youth=youth,
+                               room="Salle principale", facilitator="Awa")
     database.close()
     return site_file

@@ -64,22 +64,3 @@ class Official(BaseModel):
     commune = peewee.ForeignKeyField(Commune, backref="officials", on_delete="RESTRICT")
     gender = peewee.CharField(default="")  # "f", "m" or "" (the share of women officials)
     photo_sha256 = peewee.CharField(default="")
-
-
-class Session(BaseModel):
-    """A session of the programme. Times are UTC; shown in the site's time zone."""
-
-    title = peewee.CharField()
-    kind = peewee.CharField()  # training, mooc_group, debate, officials_meeting, other
-    description = peewee.TextField(default="")
-    facilitator = peewee.CharField(default="")
-    starts_at = peewee.DateTimeField()  # naive UTC
-    duration_min = peewee.IntegerField()
-    room = peewee.CharField(default="")
-    capacity = peewee.IntegerField()
-    reserved_women = peewee.IntegerField(default=0)
-    reserved_youth = peewee.IntegerField(default=0)
-    cancelled = peewee.BooleanField(default=False)
-
-    class Meta:
-        table_name = "programme_session"
