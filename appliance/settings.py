@@ -343,6 +343,14 @@ SETTINGS: list[Setting] = [
             "directory unless absolute.", "content", text(min_len=1, max_bytes=4096)),
     Setting("storage.reserve_mb", "integer 50-100000", 200, "Free space always kept on the "
             "data partition so the database stays writable.", 200, integer(50, 100000)),
+    # fleet (issue 7): who may log in over SSH; rewritten into the box at every boot.
+    Setting("fleet.ssh_keys", "list of SSH public keys", [], "Technicians' SSH public keys "
+            "(one line of ~/.ssh/id_ed25519.pub each); only these may log in to the box.",
+            ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKeyOnlyDoNotUse technicien@kayes"],
+            list_of(text(min_len=1, max_bytes=16384, pattern=r"(ssh-ed25519|ssh-rsa|ecdsa-sha2-"
+                         r"nistp(256|384|521)|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/]+=*"
+                         r"( [^\n]*)?", pattern_help="is not an SSH public key line "
+                         "(ssh-ed25519 AAAA... name)"))),
 ]
 
 BY_KEY = {s.key: s for s in SETTINGS}
