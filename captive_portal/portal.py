@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from werkzeug.exceptions import NotFound
 
 from appliance import i18n
+from appliance.pagecache import language_page
 from appliance.languages import LANGUAGES
 
 bp = Blueprint("portal", __name__, template_folder="templates")
@@ -26,6 +27,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.get("/")
+@language_page
 def home():
     site = current_app.config["SITE"]
     if i18n.COOKIE not in request.cookies and len(site.site.languages) > 1:
@@ -35,6 +37,7 @@ def home():
 
 
 @bp.get("/languages")
+@language_page
 def languages():
     return render_template("portal/languages.html", next=safe_next(request.args.get("next")),
                            first=False)
@@ -50,5 +53,6 @@ def set_language(code: str):
 
 
 @bp.get("/about")
+@language_page
 def about():
     return render_template("portal/about.html")

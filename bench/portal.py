@@ -1,0 +1,158 @@
+"""Portal throughput and memory on one core, beside a minimal Flask "hello" app.
+
+Each app runs under waitress (the production server, same settings) pinned to CPU
+0; wrk drives it with 50 concurrent connections pinned to CPU 1. Prints requests/s,
+p50/p95 latency and the server's RSS for every page, and the ratio to hello.
+
+Target (issue 2): landing page >= 0.5x hello's throughput, web process < 60 MB RSS.
+
+    .venv/bin/python bench/portal.py [--seconds 10] [--connections 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SERVE_ESPACE = r'''
+import sys
+from appliance import create_app
+from appliance.server import run
+run(create_app({"SITE_FILE": sys.argv[1]}), "127.0.0.1", int(sys.argv[2]), threads=8)
+'''
+
+SERVE_HELLO = r'''
+import sys
+from flask import Flask
+from appliance.server import run
+app = Flask("hello")
+app.config["MAX_CONTENT_LENGTH"] = 1 << 20
+@app.get("/")
+def hello():
+    return "Hello, World!"
+run(app, "127.0.0.1", int(sys.argv[2]), threads=8)
+'''
+
+WRK_LUA = r'''
+done = function(summary, latency, requests)
+  io.write(string.format("ESPACE p50=%d p95=%d requests=%d errors=%d\n",
+    latency:percentile(50), latency:percentile(95), summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout))
+end
+'''
+
+# (name, server, path, headers); other issues add their pages here.
+PAGES: list[tuple[str, str, str, dict[str, str]]] = [
+    ("hello", "hello", "/", {}),
+    ("landing (gzip)", "espace", "/", {"Cookie": "lang=fr", "Accept-Encoding": "gzip"}),
+    ("landing (plain)", "espace", "/", {"Cookie": "lang=fr"}),
+    ("language chooser", "espace", "/", {"Accept-Encoding": "gzip"}),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(kind: str, site: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    script = SERVE_ESPACE if kind == "espace" else SERVE_HELLO
+    proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", script, str(site),
+                             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{kind} server did not start")
+
+
+def wrk(port: int, path: str, headers: dict[str, str], seconds: int, connections: int,
+        lua: Path) -> dict[str, float]:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+           "-s", str(lua), "--timeout", "10s"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [f"http://127.0.0.1:{port}{path}"], capture_output=True,
+                         text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"ESPACE p50=(\d+) p95=(\d+) requests=(\d+) errors=(\d+)", out)
+    return {"rps": rps, "p50_ms": int(m.group(1)) / 1000, "p95_ms": int(m.group(2)) / 1000,
+            "errors": int(m.group(4))}
+
+
+def make_site(tmp: Path) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from appliance.demo import create_demo
+
+    return create_demo(tmp / "var", echo=lambda _m: None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    args = parser.parse_args()
+    for tool, package in (("wrk", "wrk"), ("taskset", "util-linux")):
+        if not shutil.which(tool):
+            raise SystemExit(f"needs {tool}: apt-get install {package}")
+    if os.cpu_count() < 2:
+        print("warning: one CPU only; server and load share it")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        site = make_site(tmp)
+        lua = tmp / "report.lua"
+        lua.write_text(WRK_LUA)
+        results = {}
+        servers: dict[str, tuple[subprocess.Popen, int]] = {}
+        try:
+            for name, kind, path, headers in PAGES:
+                if kind not in servers:
+                    servers[kind] = start(kind, site)
+                proc, port = servers[kind]
+                wrk(port, path, headers, 2, args.connections, lua)  # warm-up
+                r = wrk(port, path, headers, args.seconds, args.connections, lua)
+                r["rss_mb"] = psutil.Process(proc.pid).memory_info().rss / 2**20
+                with urllib.request.urlopen(urllib.request.Request(
+                        f"http://127.0.0.1:{port}{path}", headers=headers)) as resp:
+                    r["bytes"] = len(resp.read())
+                results[name] = r
+        finally:
+            for proc, _port in servers.values():
+                proc.terminate()
+                proc.wait(timeout=10)
+    hello = results["hello"]["rps"]
+    print(f"waitress, 8 threads, server on CPU 0; wrk -c{args.connections} on CPU 1; "
+          f"{args.seconds}s per page")
+    print(f"{'page':<22}{'req/s':>9}{'x hello':>9}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}"
+          f"{'bytes':>8}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:<22}{r['rps']:>9.0f}{r['rps'] / hello:>9.2f}{r['p50_ms']:>9.1f}"
+              f"{r['p95_ms']:>9.1f}{r['rss_mb']:>9.1f}{r['bytes']:>8}{r['errors']:>8}")
+    landing = results["landing (gzip)"]
+    ok = landing["rps"] >= 0.5 * hello and landing["rss_mb"] < 60
+    print(f"target: landing >= 0.5x hello and RSS < 60 MB: {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
