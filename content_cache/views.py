@@ -1,13 +1,372 @@
-"""The library pages. The full reader, search and media are built by the library issue."""
+"""The library's pages: catalogue, reader, media with Range, search, suggestions.
 
-from flask import Blueprint, current_app, render_template
+URLs:
+  /library/                        tiles, filtered by language (the visitor's first) and tag
+  /library/<book>/                 a course's lessons in order, or the book's main page
+  /library/<book>/<zim path>       an entry of the ZIM (redirects followed by HTTP 302)
+  /library/_/search?q=&book=&lang= full-text search (plain form; works without JS)
+  /library/_/suggest?q=            title suggestions (JSON) for the search box
+  /library/_/illustration/<book>.png
 
-from .library import scan
+Articles get our compact bar injected after ``<body>``; the result (gzipped when the
+client accepts it) is kept in a bounded LRU (:data:`HOT`), and :class:`FastPath`, a
+small WSGI layer in front of the app, answers repeat requests for hot articles from
+it without entering Flask. Media is streamed from the ZIM file by byte range.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from http.cookies import SimpleCookie
+from urllib.parse import quote
+
+from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect,
+                   render_template, request, url_for)
+from werkzeug.wsgi import wrap_file
+
+from .library import Book, Library, library_for
+from .usage import COUNTER
 
 bp = Blueprint("content", __name__, template_folder="templates")
+
+HTML_CACHE = "private, max-age=86400"  # our bar is in the visitor's language
+MEDIA_CACHE = "public, max-age=2592000"  # a ZIM's entries never change for a UUID
+HOT_BYTES = 8 * 1024 * 1024
+MAX_INJECT = 4 * 1024 * 1024  # larger HTML is served as is (no bar, not cached)
+
+
+def lib() -> Library:
+    return library_for(current_app.config["SITE"].content_dir)
+
+
+# --- hot article cache ---------------------------------------------------------------
+
+
+class HotCache:
+    """A bounded LRU of finished article responses, by (PATH_INFO, lang, gzip)."""
+
+    def __init__(self, max_bytes: int = HOT_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple, tuple] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: tuple):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: tuple) -> None:
+        body = value[2]
+        if len(body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= len(old[2])
+            self._items[key] = value
+            self.size += len(body)
+            while self.size > self.max_bytes:
+                self.size -= len(self._items.popitem(last=False)[1][2])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.size = 0
+
+
+HOT = HotCache()
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() in ("gzip", "*"):
+            return "q=0" not in params.replace(" ", "") or "q=0." in params
+    return False
+
+
+def _lang_from_cookie(cookie_header: str, offered: list[str], default: str) -> str:
+    if "lang=" in cookie_header:
+        try:
+            c = SimpleCookie(cookie_header)
+        except Exception:
+            return default
+        if "lang" in c and c["lang"].value in offered:
+            return c["lang"].value
+    return default
+
+
+class FastPath:
+    """Answer GETs for hot articles from :data:`HOT` before Flask: no routing, no
+    request context. Anything not in the cache (or odd) goes to the app."""
+
+    def __init__(self, app, wsgi_app) -> None:
+        self.flask_app = app
+        self.wsgi_app = wsgi_app
+        site = app.config["SITE"]
+        self.offered = list(site.site.languages)
+        self.default = site.site.default_language
+        self.library = library_for(site.content_dir)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if (path.startswith("/library/") and environ.get("REQUEST_METHOD") == "GET"
+                and "%" not in environ.get("REQUEST_URI", "%")):
+            lang = _lang_from_cookie(environ.get("HTTP_COOKIE", ""), self.offered, self.default)
+            gz = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+            hit = HOT.get((path, lang, gz))
+            if hit is not None:
+                book, zim_path, body, headers, etag = hit
+                self.library.refresh()
+                if self.library._books.get(book.name) is book:
+                    if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+                        start_response("304 Not Modified", headers[2:])
+                        return [b""]
+                    COUNTER.record(book.name, zim_path, lang, "view")
+                    start_response("200 OK", headers)
+                    return [body]
+        return self.wsgi_app(environ, start_response)
+
+
+@bp.record_once
+def _install_fast_path(state) -> None:
+    app = state.app
+    app.wsgi_app = FastPath(app, app.wsgi_app)
+
+
+# --- catalogue -------------------------------------------------------------------------
+
+
+def _books_for(lang: str | None, books: list[Book]) -> list[Book]:
+    mine = [b for b in books if b.language == lang]
+    return mine or books
 
 
 @bp.get("/library/")
 def library():
-    books = scan(current_app.config["SITE"].content_dir)
-    return render_template("content/library.html", books=books)
+    books = lib().books()
+    languages = sorted({b.language for b in books})
+    lang = request.args.get("lang")
+    if lang is None:
+        lang = g.lang if any(b.language == g.lang for b in books) else "all"
+    tag = request.args.get("tag", "")
+    shown = [b for b in books if lang == "all" or b.language == lang]
+    tags = sorted({t for b in shown for t in b.visible_tags})
+    if tag:
+        shown = [b for b in shown if tag in b.visible_tags]
+    return render_template("content/library.html", books=shown, all_count=len(books),
+                           book_languages=languages, lang=lang, tag=tag, tags=tags)
+
+
+@bp.get("/library/<book>/")
+def book_home(book: str):
+    b = lib().book(book) or abort(404)
+    if b.is_mooc:
+        lessons = lib().lessons(b)
+        if lessons:
+            return render_template("content/course.html", book=b, lessons=lessons)
+    if not b.main_path:
+        abort(404)
+    return redirect(entry_url(b.name, b.main_path), code=302)
+
+
+@bp.get("/library/_/illustration/<book>.png")
+def illustration(book: str):
+    b = lib().book(book) or abort(404)
+    data = lib().illustration(b) or abort(404)
+    resp = Response(data, mimetype="image/png")
+    resp.headers["Cache-Control"] = MEDIA_CACHE
+    resp.set_etag(f"{b.uuid}-ill48")
+    return resp.make_conditional(request)
+
+
+def entry_url(book: str, path: str) -> str:
+    return f"/library/{quote(book)}/{quote(path, safe='/')}"
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _refuse_traversal(path: str) -> None:
+    raw = request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or ""
+    raw_path = raw.split("?", 1)[0].lower()
+    if "%2f" in raw_path or "%5c" in raw_path or "%00" in raw_path:
+        abort(400)
+    segments = path.split("/")
+    if (path.startswith("/") or "\\" in path or "\0" in path
+            or any(s in (".", "..") for s in segments)):
+        abort(400)
+
+
+def _etag(book: Book, path: str, extra: str = "") -> str:
+    h = hashlib.blake2b(path.encode("utf-8"), digest_size=8).hexdigest()
+    return f"{book.uuid}-{h}{('-' + extra) if extra else ''}"
+
+
+def inject_bar(page: bytes, bar: bytes) -> bytes:
+    """Put our bar right after the page's ``<body ...>`` (else at the start), leaving
+    the ZIM's own markup, scripts and styles untouched."""
+    head = page[:65536]
+    low = head.lower()
+    i = low.find(b"<body")
+    if i >= 0:
+        j = low.find(b">", i)
+        if j >= 0:
+            return page[:j + 1] + bar + page[j + 1:]
+    return bar + page
+
+
+@bp.get("/library/<book>/<path:path>", merge_slashes=False)
+def entry(book: str, path: str):
+    _refuse_traversal(path)
+    b = lib().book(book) or abort(404)
+    r = lib().resolve(b, path)
+    if r is None:
+        abort(404)
+    if r.redirect is not None:
+        return redirect(entry_url(b.name, r.redirect), code=302)
+    if r.mimetype.startswith("text/html") and r.size <= MAX_INJECT:
+        return _article(b, r)
+    return _media(b, r)
+
+
+def _article(b: Book, r) -> Response:
+    lang = g.lang
+    etag = _etag(b, r.path, lang)
+    gz = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0"),
+               ("ETag", f'"{etag}"'), ("Cache-Control", HTML_CACHE),
+               ("Vary", "Accept-Encoding, Cookie")]
+    if etag in request.headers.get("If-None-Match", ""):
+        resp = Response(status=304)
+        for k, v in headers[2:]:
+            resp.headers[k] = v
+        return resp
+    bar = render_template("content/_bar.html", book=b, path=r.path).encode("utf-8")
+    body = inject_bar(bytes(r.item.content), bar)
+    if gz:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        headers.append(("Content-Encoding", "gzip"))
+    headers[1] = ("Content-Length", str(len(body)))
+    HOT.put((request.environ["PATH_INFO"], lang, gz), (b, r.path, body, headers, etag))
+    COUNTER.record(b.name, r.path, lang, "view")
+    resp = Response(body)
+    for k, v in headers:
+        resp.headers[k] = v
+    return resp
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """One byte range ``(start, end_exclusive)``; None to serve everything (no or
+    ignorable header); False when unsatisfiable (416)."""
+    if not header or not header.startswith("bytes="):
+        return None
+    spec = header[6:].strip()
+    if "," in spec:
+        return None  # several ranges: answer with the whole entity (allowed)
+    first, sep, last = spec.partition("-")
+    if not sep:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                return False
+            return max(0, size - n), size
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start < 0 or end <= start:
+        return None if end <= start and last else False
+    if start >= size:
+        return False
+    return start, min(end, size)
+
+
+def _media(b: Book, r) -> Response:
+    etag = _etag(b, r.path)
+    size = r.size
+    rng = parse_range(request.headers.get("Range"), size)
+    if_range = request.headers.get("If-Range")
+    if rng is not None and if_range and if_range.strip('"') != etag:
+        rng = None
+    if request.headers.get("If-None-Match", "").find(etag) >= 0 and rng is None:
+        resp = Response(status=304)
+        resp.set_etag(etag)
+        resp.headers["Cache-Control"] = MEDIA_CACHE
+        return resp
+    if rng is False:
+        resp = Response(status=416)
+        resp.headers["Content-Range"] = f"bytes */{size}"
+        return resp
+    start, end = rng if rng else (0, size)
+    if start == 0 and not r.mimetype.startswith(("image/", "text/", "application/")):
+        COUNTER.record(b.name, r.path, g.lang, "play")
+    length = end - start
+    if r.direct is not None:
+        f = lib().open_range(b, r.direct[0] + start, length)
+        body = wrap_file(request.environ, f, buffer_size=64 * 1024)
+        resp = Response(body, status=206 if rng else 200, mimetype=r.mimetype,
+                        direct_passthrough=True)
+    else:
+        data = r.item.content
+        resp = Response(bytes(data[start:end]), status=206 if rng else 200,
+                        mimetype=r.mimetype)
+    resp.headers["Content-Length"] = str(length)
+    resp.headers["Accept-Ranges"] = "bytes"
+    if rng:
+        resp.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = MEDIA_CACHE
+    return resp
+
+
+# --- search ------------------------------------------------------------------------------
+
+
+def _search_books(book: str, lang: str) -> list[Book]:
+    books = lib().books()
+    if book:
+        return [b for b in books if b.name == book]
+    if lang == "all":
+        return books
+    return _books_for(lang or g.lang, books)
+
+
+@bp.get("/library/_/search")
+def search():
+    q = request.args.get("q", "").strip()
+    book = request.args.get("book", "")
+    lang = request.args.get("lang", "")
+    try:
+        page = max(1, min(100, int(request.args.get("page", "1"))))
+    except ValueError:
+        page = 1
+    per_page = 10
+    books = _search_books(book, lang)
+    total, results = (lib().search(books, q, (page - 1) * per_page, per_page) if q
+                      else (0, []))
+    for res in results:
+        res["url"] = entry_url(res["book"], res["path"])
+    return render_template("content/search.html", q=q, book=book, lang=lang, page=page,
+                           total=total, results=results, books=books,
+                           has_next=total > page * per_page and len(results) == per_page)
+
+
+@bp.get("/library/_/suggest")
+def suggest():
+    q = request.args.get("q", "")
+    books = _search_books(request.args.get("book", ""), request.args.get("lang", ""))
+    out = lib().suggest(books, q)
+    for s in out:
+        s["url"] = entry_url(s["book"], s["path"])
+    resp = jsonify(out)
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.content_cache.zims import build_zim
+
+_CACHE: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session")
+def zim_store(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zims")
+
+
+def _cached(store: Path, key: str, **kw) -> Path:
+    if key not in _CACHE:
+        _CACHE[key] = build_zim(store / f"{key}.zim", name=key, **kw)
+    return _CACHE[key]
+
+
+@pytest.fixture(scope="session")
+def sante_zim(zim_store) -> Path:
+    """French health lessons (the full test ZIM)."""
+    return _cached(zim_store, "sante")
+
+
+@pytest.fixture(scope="session")
+def mooc_zim(zim_store) -> Path:
+    """A Bambara course tagged as a MOOC."""
+    return _cached(zim_store, "kalan", title="Kalan: jamana", language="bam",
+                   tags="mooc;_category:mooc;kalan")
+
+
+@pytest.fixture
+def library_app(app, sante_zim, mooc_zim):
+    """The app with both test ZIMs in its content directory."""
+    from content_cache import library, views
+
+    content = app.config["SITE"].content_dir
+    content.mkdir(parents=True, exist_ok=True)
+    for z in (sante_zim, mooc_zim):
+        shutil.copy(z, content / z.name)
+    views.HOT.clear()
+    try:
+        yield app
+    finally:
+        library.forget(content)
+        views.HOT.clear()
+
+
+@pytest.fixture
+def lclient(library_app):
+    return library_app.test_client()
