@@ -25,8 +25,5 @@ def _kiosk_context() -> dict:
     return {"kiosk_nav": NAV, "facilitator": current_facilitator()}
 
 
-@bp.get("/")
-def index():
-    from flask import render_template
-
-    return render_template("kiosk/index.html")
+# The kiosk's own pages (they register the Today, Week, New session and Health tabs).
+from . import sessions, views  # noqa: E402, F401

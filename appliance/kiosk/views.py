@@ -1,0 +1,192 @@
+"""The kiosk's own pages: login, today, the week, check-in by code, health, clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+
+from .. import health
+from ..models import Meta
+from ..programme import rules
+from ..programme.models import Session
+from ..programme.recurrence import to_local, to_utc
+from . import bp, clock, nav_item
+from .auth import LoginResult, attempt_login, facilitator_required, locked_for, logout
+
+nav_item(lazy_gettext("Today"), "kiosk.index", "today")
+nav_item(lazy_gettext("Week"), "kiosk.week", "week")
+nav_item(lazy_gettext("New session"), "kiosk.session_new", "new")
+nav_item(lazy_gettext("Health"), "kiosk.health", "health")
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["SITE"].site.timezone)
+
+
+def build_date() -> dt.date:
+    return dt.date.fromisoformat(str(current_app.config["BUILD_DATE"]))
+
+
+def clock_state() -> dict:
+    """What the header shows: the box's local time and what looks wrong with it."""
+    now = rules.utcnow()
+    last_sync = clock.parse_iso_utc(Meta.get_value("sync:last_success_at"))
+    return {"local": to_local(now, tz()), "utc": now, "last_sync": last_sync,
+            "problems": clock.problems(now, build_date(), last_sync)}
+
+
+CLOCK_MESSAGES = {
+    "before_build": lazy_gettext("The box's clock is wrong: it is earlier than the date this "
+                                 "software was built. Set the time."),
+    "before_last_sync": lazy_gettext("The box's clock is wrong: it is earlier than the last "
+                                     "sync with central. Set the time."),
+    "long_after_sync": lazy_gettext("Check the time: it is months after the last sync with "
+                                    "central."),
+}
+
+
+@bp.app_context_processor
+def _clock_context() -> dict:
+    if not request.path.startswith("/kiosk"):
+        return {}
+    return {"box_clock": clock_state, "clock_messages": CLOCK_MESSAGES,
+            "idle_seconds": current_app.config["SITE"].kiosk.idle_logout_seconds}
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/kiosk") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("kiosk.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    site = current_app.config["SITE"]
+    names = [f["name"] for f in site.kiosk.facilitators]
+    error = None
+    if request.method == "POST":
+        name = request.form.get("name", "")
+        result = attempt_login(name, request.form.get("pin", ""))
+        if result == LoginResult.OK:
+            return redirect(_safe_next(request.args.get("next")), code=303)
+        error = "locked" if result == LoginResult.LOCKED or locked_for() else "wrong"
+    locked = locked_for()
+    return render_template("kiosk/login.html", names=names, error=error,
+                           locked_minutes=-(-locked // 60) if locked else 0,
+                           chosen=request.form.get("name") or (names[0] if names else "")), \
+        (403 if error else 200)
+
+
+@bp.post("/logout")
+def logout_view():
+    logout()
+    return redirect(url_for("kiosk.login"), code=303)
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(day, dt.time())
+    return to_utc(start, tz()), to_utc(start + dt.timedelta(days=1), tz())
+
+
+def sessions_between(start: dt.datetime, end: dt.datetime):
+    return list(Session.select().where((Session.starts_at >= start) & (Session.starts_at < end))
+                .order_by(Session.starts_at))
+
+
+def today_sessions() -> list[Session]:
+    return sessions_between(*_day_bounds(to_local(rules.utcnow(), tz()).date()))
+
+
+@bp.get("/")
+@facilitator_required
+def index():
+    now = rules.utcnow()
+    rows = [(s, to_local(s.starts_at, tz()), rules.seats(s, now), rules.attendance_counts(s))
+            for s in today_sessions()]
+    return render_template("kiosk/index.html", rows=rows, now=now)
+
+
+@bp.get("/week")
+@facilitator_required
+def week():
+    now = rules.utcnow()
+    try:
+        offset = max(-52, min(52, int(request.args.get("w", 0))))
+    except ValueError:
+        offset = 0
+    first = to_local(now, tz()).date() + dt.timedelta(days=7 * offset)
+    start, _ = _day_bounds(first)
+    end, _ = _day_bounds(first + dt.timedelta(days=7))
+    days: dict[dt.date, list] = {first + dt.timedelta(days=i): [] for i in range(7)}
+    for s in sessions_between(start, end):
+        local = to_local(s.starts_at, tz())
+        days.setdefault(local.date(), []).append((s, local, rules.seats(s, now)))
+    return render_template("kiosk/week.html", days=days, offset=offset, now=now)
+
+
+@bp.post("/checkin")
+@facilitator_required
+def checkin_code():
+    """Check in by the code a visitor shows, among today's sessions."""
+    code = request.form.get("code", "")
+    back = _safe_next(request.form.get("back"))
+    ids = [int(i) for i in request.form.getlist("session") if i.isdigit()] or \
+        [s.id for s in today_sessions()]
+    try:
+        b = rules.check_in_code(ids, code)
+    except rules.ProgrammeError as e:
+        flash(gettext("Not checked in: %(why)s", why=_why(e)), "error")
+        return redirect(back, code=303)
+    flash(gettext("Welcome, %(name)s! Checked in for %(title)s.", name=b.name or "—",
+                  title=b.session.title), "ok")
+    return redirect(back, code=303)
+
+
+def _why(e: rules.ProgrammeError) -> str:
+    return {
+        "not_found": gettext("no booking with this code today"),
+        "not_booked": gettext("on the waiting list or cancelled, and no seat is free"),
+        "full": gettext("the room is full"),
+        "cancelled": gettext("the session is cancelled"),
+        "started": gettext("the session is over"),
+        "invalid": gettext("check what you typed"),
+    }.get(e.code, str(e))
+
+
+@bp.get("/health", endpoint="health")
+@facilitator_required
+def health_view():
+    site = current_app.config["SITE"]
+    snap = health.snapshot(site.data_dir, site.content_dir)
+    return render_template("kiosk/health.html", snap=snap)
+
+
+
+@bp.route("/clock", methods=["GET", "POST"])
+@facilitator_required
+def clock_view():
+    error = None
+    if request.method == "POST":
+        f = request.form
+        try:
+            local = dt.datetime(int(f["year"]), int(f["month"]), int(f["day"]),
+                                int(f["hour"]), int(f["minute"]))
+        except (KeyError, ValueError):
+            error = gettext("This is not a valid date and time.")
+        else:
+            try:
+                clock.set_clock(to_utc(local, tz()), build_date(),
+                                command=current_app.config.get("CLOCK_COMMAND",
+                                                               clock.TIMEDATECTL))
+            except clock.ClockError as e:
+                current_app.logger.warning("kiosk: %s", e)
+                error = str(e)
+            else:
+                current_app.logger.info("kiosk: clock set to %s (local) by %s", local,
+                                        request.remote_addr)
+                flash(gettext("The clock is set."), "ok")
+                return redirect(url_for("kiosk.clock_view"), code=303)
+    return render_template("kiosk/clock.html", error=error)
