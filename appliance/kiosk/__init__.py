@@ -27,3 +27,4 @@ def _kiosk_context() -> dict:
 
 # The kiosk's own pages (they register the Today, Week, New session and Health tabs).
 from . import sessions, views  # noqa: E402, F401
+from . import moderation  # noqa: E402, F401  (the Board tab: queue, answers)
