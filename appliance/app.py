@@ -103,12 +103,15 @@ def _sync_communes(site) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from captive_portal import board, portal, programme
+    from captive_portal import accept, board, portal, programme
     from content_cache import views as content_views
 
     from . import api, kiosk
 
-    for bp in (portal.bp, board.bp, programme.bp, content_views.bp, kiosk.bp, api.bp):
+    # accept first: its before_app_request answers connectivity probes and foreign
+    # Host names before any other hook or route sees them.
+    for bp in (accept.bp, portal.bp, board.bp, programme.bp, content_views.bp, kiosk.bp,
+               api.bp):
         app.register_blueprint(bp)
 
 

@@ -119,6 +119,26 @@ def doctor(site_path: str) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _add_content_group() -> None:
+    # `espace content ...` lives with the library; its commands import lazily.
+    from content_cache.cli import content
+
+    cli.add_command(content)
+
+
+_add_content_group()
+
+
+def _add_network_group() -> None:
+    # `espace network ...`: the hotspot's system configuration (provisioning).
+    from provisioning.network_cli import network
+
+    cli.add_command(network)
+
+
+_add_network_group()
+
+
 def main() -> None:
     """Entry point: run the CLI, turning expected errors into one line."""
     try:

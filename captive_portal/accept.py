@@ -1,0 +1,144 @@
+"""Portal acceptance, connectivity probes and the captive portal API (RFC 8908).
+
+Every request passes through :func:`_intercept` first, before the normal routes:
+
+- a connectivity probe (Host + path in ``probes.toml``, e.g.
+  ``connectivitycheck.gstatic.com/generate_204``) gets a redirect to the welcome page
+  until the phone is accepted, then the OS's exact success answer;
+- any other request from a hotspot phone for a foreign name (``http://example.org``,
+  which dnsmasq or nftables brought here) is redirected to the box's own address,
+  so that cookies and links stay on one host.
+
+The welcome page offers the languages and an Enter button. Enter is a plain form
+POST answered by a 303 to the home page: a full page navigation, which is when
+Apple's sign-in sheet checks again and turns its button to Done. Works without
+JavaScript.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+
+from flask import (Blueprint, Flask, Response, current_app, g, json, redirect,
+                   render_template, request, url_for)
+
+from appliance.privacy import mac_for_ip
+from provisioning import allowlist as al
+from provisioning.render import API_PATH, PORTAL_NAME
+
+from . import probes
+
+bp = Blueprint("accept", __name__, template_folder="templates")
+log = logging.getLogger("espace.portal")
+_lock = threading.Lock()
+CAPTIVE_JSON = "application/captive+json"
+
+
+def get_allowlist(app: Flask | None = None) -> al.Allowlist:
+    """The app's allow-list, made on first use from ``ALLOWLIST`` (``auto``,
+    ``memory``, ``nft``, ``socket:PATH`` or a backend object)."""
+    app = app or current_app
+    with _lock:
+        found = app.extensions.get("espace_allowlist")
+        if found is None:
+            spec = app.config.get("ALLOWLIST", "auto")
+            backend = spec if not isinstance(spec, str) else al.backend_for(
+                app.config["SITE"], spec)
+            found = al.Allowlist(backend, refresh=app.config.get("ALLOWLIST_REFRESH", 30.0))
+            app.extensions["espace_allowlist"] = found
+        return found
+
+
+def client() -> tuple[str | None, str]:
+    """(MAC or None, IP) of the phone making this request."""
+    if "espace_client" not in g:
+        ip = request.remote_addr or ""
+        g.espace_client = (mac_for_ip(ip, current_app.config.get("PROC_ROOT", "/proc")), ip)
+    return g.espace_client
+
+
+def on_hotspot(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in ipaddress.ip_network(
+            current_app.config["SITE"].hotspot.subnet)
+    except ValueError:
+        return False
+
+
+def remaining() -> int:
+    mac, ip = client()
+    return get_allowlist().remaining(mac, ip)
+
+
+def own_host(host: str) -> bool:
+    """Whether ``host`` names this box (its address, its names, loopback)."""
+    host = probes.normalise_host(host)
+    site = current_app.config["SITE"]
+    if host in (site.hotspot.address, PORTAL_NAME, "localhost", "") or host.endswith(".local"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def portal_base() -> str:
+    return f"http://{current_app.config['SITE'].hotspot.address}"
+
+
+@bp.before_app_request
+def _intercept() -> Response | None:
+    host = request.host
+    probe = probes.find(host, request.path)
+    if probe is not None:
+        accepted = remaining() > 0
+        return probes.answer(probe, accepted, portal_base() + url_for("accept.welcome"))
+    if own_host(host):
+        return None
+    mac, ip = client()
+    if not on_hotspot(ip):
+        return None  # a technician on the LAN reaching the box by another name
+    target = "portal.home" if remaining() > 0 else "accept.welcome"
+    response = redirect(portal_base() + url_for(target), code=302)
+    response.headers.update(probes.NO_STORE)
+    return response
+
+
+@bp.get("/welcome")
+def welcome():
+    if remaining() > 0:
+        return redirect(url_for("portal.home"), code=303)
+    response = current_app.make_response(render_template("accept/welcome.html"))
+    response.headers.update(probes.NO_STORE)
+    return response
+
+
+@bp.post("/welcome")
+def enter():
+    """Enter: accept this phone for ``hotspot.accept_hours``, then the home page."""
+    site = current_app.config["SITE"]
+    mac, ip = client()
+    try:
+        get_allowlist().accept(mac, ip, site.hotspot.accept_hours * 3600)
+    except al.AllowlistError as e:
+        log.error("could not accept %s: %s", "a phone" if mac else ip, e)
+        return render_template("accept/welcome.html", failed=True), 503
+    response = redirect(url_for("portal.home"), code=303)
+    response.headers.update(probes.NO_STORE)
+    return response
+
+
+@bp.get(API_PATH)
+def captive_api():
+    """RFC 8908: whether this client is captive, and where the portal is."""
+    left = remaining()
+    body = {"captive": left == 0,
+            "user-portal-url": portal_base() + url_for("accept.welcome"),
+            "venue-info-url": portal_base() + url_for("portal.about")}
+    if left:
+        body["seconds-remaining"] = left
+        body["can-extend-session"] = True
+    return Response(json.dumps(body), content_type=CAPTIVE_JSON,
+                    headers={"Cache-Control": "private, no-store"})

@@ -1,0 +1,78 @@
+"""``espace network``: render, apply and inspect the box's network configuration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from appliance import settings
+from appliance.cli import SITE_OPTION
+
+
+@click.group()
+def network() -> None:
+    """The hotspot: hostapd, dnsmasq, nftables and the services of the box."""
+
+
+@network.command("render")
+@SITE_OPTION
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--espace-bin", default="/usr/local/bin/espace", show_default=True,
+              help="Where the espace command is installed on the box.")
+def render_cmd(site_path: str, directory: str, espace_bin: str) -> None:
+    """Write every system file under DIRECTORY (mirroring /etc/...), for inspection."""
+    from .render import render_system
+
+    site = settings.load(site_path)
+    for path in render_system(site, Path(directory), espace_bin=espace_bin, site_path=site_path
+                              if Path(site_path).is_absolute() else "/etc/espace/site.toml"):
+        click.echo(str(path))
+
+
+@network.command("apply")
+@SITE_OPTION
+@click.option("--root", default="/", show_default=True, type=click.Path(file_okay=False),
+              help="Apply under another root (tests); services are reloaded only for /.")
+def apply_cmd(site_path: str, root: str) -> None:
+    """Write the files atomically to the system and reload the services; on failure,
+    put the previous files back."""
+    from .apply import apply
+
+    site = settings.load(site_path)
+    kwargs = {} if root == "/" else {"runner": lambda argv: None}
+    changed = apply(site, Path(root), echo=click.echo, **kwargs)
+    click.echo(f"{len(changed)} file(s) changed" if changed else "already up to date")
+
+
+@network.command("status")
+@SITE_OPTION
+def status_cmd(site_path: str) -> None:
+    """Mode, phones with a lease, accepted phones, uplink state."""
+    from .status import collect, format_status
+
+    for line in format_status(collect(settings.load(site_path))):
+        click.echo(line)
+
+
+@network.command("allowlist-helper", hidden=True)
+@SITE_OPTION
+def allowlist_helper(site_path: str) -> None:
+    """One allow-list request on stdin, one reply on stdout (run by systemd for each
+    connection on /run/espace-allowlist.sock)."""
+    from . import allowlist as al
+
+    site = settings.load(site_path)
+    quota = site.uplink.client_daily_mb * 1024 * 1024 if site.uplink.interface else None
+    al.serve_one(sys.stdin.buffer, sys.stdout.buffer, al.NftBackend(site.hotspot.subnet, quota))
+
+
+@network.command("reset-quotas")
+@SITE_OPTION
+def reset_quotas(site_path: str) -> None:
+    """Give every accepted phone its full daily uplink quota again (run nightly)."""
+    from . import allowlist as al
+
+    al.backend_for(settings.load(site_path)).reset_quotas()
+    click.echo("quotas reset")
