@@ -41,13 +41,17 @@ def sync_job(app: Flask) -> object:
 
 
 def usage_rollup_job(app: Flask) -> object:
-    """Fold the hour's usage events into one outbox event per kind (the library issue)."""
-    return "nothing to roll up"
+    """Fold each finished hour of library usage into one outbox event."""
+    from content_cache.usage import rollup
+
+    return f"{rollup()} hour(s) of library usage rolled up"
 
 
 def content_download_job(app: Flask) -> object:
-    """Continue downloads of content from central's catalogue (the library issue)."""
-    return "no downloads queued"
+    """Continue queued or interrupted content downloads, within the data budget."""
+    from content_cache.fetch import resume_all
+
+    return resume_all(app.config["SITE"])
 
 
 def cleanup_job(app: Flask) -> object:
