@@ -36,6 +36,16 @@ EXTENSIONS = {"ogg": "ogg", "webm": "webm", "mp4": "m4a", "amr": "amr", "mp3": "
 
 def probe(data: bytes) -> AudioInfo:
     """Identify ``data``; raise :class:`AudioError` if it is not a well-formed audio file."""
+    try:
+        return _probe(data)
+    except AudioError:
+        raise
+    except (struct.error, IndexError, KeyError, ValueError, OverflowError) as e:
+        # A parser tripping on hostile bytes is a refusal, never a crash.
+        raise AudioError(f"malformed file ({type(e).__name__})") from e
+
+
+def _probe(data: bytes) -> AudioInfo:
     if len(data) < 12:
         raise AudioError("too short to be audio")
     head = data[:16]

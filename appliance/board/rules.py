@@ -112,7 +112,7 @@ def check_voice(data: bytes, site) -> audio.AudioInfo:
         info = audio.probe(data)
     except audio.AudioError as e:
         raise BoardError("voice_not_audio", "voice", str(e)) from e
-    if info.seconds is not None and info.seconds > limits.max_voice_seconds + 1:
+    if info.seconds is not None and info.seconds > limits.max_voice_seconds + 0.5:
         raise BoardError("voice_too_long", "voice", max_seconds=limits.max_voice_seconds)
     return info
 

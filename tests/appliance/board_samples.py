@@ -1,0 +1,94 @@
+"""Small, structurally valid audio files of each container the board accepts, built
+in Python (no codec needed: the board checks containers, not sound)."""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import wave
+
+
+def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        frames = b"".join(struct.pack("<h", int(8000 * math.sin(i / 8)))
+                          for i in range(int(seconds * rate)))
+        w.writeframes(frames)
+    return buf.getvalue()
+
+
+def _ogg_page(body: bytes, granule: int, seq: int, htype: int = 0, serial: int = 7) -> bytes:
+    lacing = []
+    n = len(body)
+    while n >= 255:
+        lacing.append(255)
+        n -= 255
+    lacing.append(n)
+    return (b"OggS" + struct.pack("<BBqIIIB", 0, htype, granule, serial, seq, 0, len(lacing))
+            + bytes(lacing) + body)
+
+
+def ogg_opus(seconds: float = 1.0, salt: bytes = b"") -> bytes:
+    head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, 312, 48000, 0, 0)
+    pages = [_ogg_page(head, 0, 0, htype=2), _ogg_page(b"OpusTags" + b"\0" * 8 + salt, 0, 1)]
+    packets = max(1, int(seconds * 50))
+    for i in range(packets):
+        last = i == packets - 1
+        pages.append(_ogg_page(b"\xfc" + bytes(40), 312 + (i + 1) * 960, i + 2,
+                               htype=4 if last else 0))
+    return b"".join(pages)
+
+
+def _ebml_size(n: int) -> bytes:
+    return (0x01 << 56 | n).to_bytes(8, "big")
+
+
+def _el(eid: int, payload: bytes) -> bytes:
+    return eid.to_bytes((eid.bit_length() + 7) // 8, "big") + _ebml_size(len(payload)) + payload
+
+
+UNKNOWN = b"\x01\xff\xff\xff\xff\xff\xff\xff"
+
+
+def webm_opus(seconds: float = 1.0) -> bytes:
+    """Like Chrome's MediaRecorder output: unknown-size segment and clusters, no
+    duration in Info; the length comes from the block timecodes."""
+    header = _el(0x1A45DFA3, _el(0x4286, b"\x01") + _el(0x4282, b"webm")
+                 + _el(0x4287, b"\x04"))
+    info = _el(0x1549A966, _el(0x2AD7B1, (1_000_000).to_bytes(3, "big")))
+    tracks = _el(0x1654AE6B, _el(0xAE, _el(0xD7, b"\x01") + _el(0x86, b"A_OPUS")))
+    clusters = b""
+    total_ms = int(seconds * 1000)
+    for start in range(0, total_ms + 1, 10_000):
+        blocks = b""
+        for rel in range(0, min(10_000, total_ms - start + 1), 20):
+            blocks += _el(0xA3, b"\x81" + struct.pack(">h", rel) + b"\x80" + bytes(30))
+        clusters += b"\x1f\x43\xb6\x75" + UNKNOWN + _el(0xE7, start.to_bytes(4, "big")) + blocks
+    return header + b"\x18\x53\x80\x67" + UNKNOWN + info + tracks + clusters
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def mp4(seconds: float = 1.0, brand: bytes = b"M4A ") -> bytes:
+    ftyp = _box(b"ftyp", brand + b"\0\0\0\0" + brand + b"isom")
+    mvhd = _box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 1000, int(seconds * 1000))
+                + bytes(80))
+    return ftyp + _box(b"moov", mvhd) + _box(b"mdat", bytes(2000))
+
+
+def amr(seconds: float = 1.0) -> bytes:
+    return b"#!AMR\n" + (b"\x3c" + bytes(31)) * int(seconds * 50)
+
+
+def mp3(seconds: float = 1.0) -> bytes:
+    frame = b"\xff\xfb\x90\x64" + bytes(413)  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+    return b"ID3\x03\x00\x00\x00\x00\x00\x00" + frame * max(3, int(seconds / 0.026122))
+
+
+ALL = {"ogg": ogg_opus, "webm": webm_opus, "mp4": mp4, "amr": amr, "mp3": mp3, "wav": wav}
