@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from .db import database
@@ -86,9 +86,9 @@ def _runner(app: Flask, job: Job) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(app: Flask, blocking: bool = False):
+def build_scheduler(app: Flask) -> BackgroundScheduler:
     """A scheduler with every job registered (not started)."""
-    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC")
     for job in JOBS:
         # coalesce: after a power cut, missed runs collapse into one.
         scheduler.add_job(_runner(app, job), job.trigger, id=job.id, name=job.description,
@@ -99,7 +99,17 @@ def build_scheduler(app: Flask, blocking: bool = False):
 def run(app: Flask) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    scheduler = build_scheduler(app, blocking=True)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
-    log.info("worker started with jobs: %s", ", ".join(j.id for j in JOBS))
+    stop = threading.Event()
+    # The handlers only set a flag: shutting the scheduler down from inside a signal
+    # handler can deadlock on its locks.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheduler = build_scheduler(app)
     scheduler.start()
+    log.info("worker started with jobs: %s", ", ".join(j.id for j in JOBS))
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("worker stopped")
