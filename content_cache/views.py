@@ -32,6 +32,15 @@ from .usage import COUNTER
 
 bp = Blueprint("content", __name__, template_folder="templates")
 
+
+def _nest_kiosk_tab() -> None:
+    from . import kiosk
+
+    bp.register_blueprint(kiosk.bp)
+
+
+_nest_kiosk_tab()
+
 HTML_CACHE = "private, max-age=86400"  # our bar is in the visitor's language
 MEDIA_CACHE = "public, max-age=2592000"  # a ZIM's entries never change for a UUID
 HOT_BYTES = 8 * 1024 * 1024
@@ -160,8 +169,12 @@ def library():
     tags = sorted({t for b in shown for t in b.visible_tags})
     if tag:
         shown = [b for b in shown if tag in b.visible_tags]
+    from appliance.languages import LANGUAGES
+
+    names = {c: LANGUAGES[c].own_name if c in LANGUAGES else c for c in languages}
     return render_template("content/library.html", books=shown, all_count=len(books),
-                           book_languages=languages, lang=lang, tag=tag, tags=tags)
+                           book_languages=languages, lang=lang, tag=tag, tags=tags,
+                           language_names=names)
 
 
 @bp.get("/library/<book>/")

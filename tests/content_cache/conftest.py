@@ -54,3 +54,22 @@ def library_app(app, sante_zim, mooc_zim):
 @pytest.fixture
 def lclient(library_app):
     return library_app.test_client()
+
+
+@pytest.fixture(scope="session")
+def video_zim(zim_store) -> Path:
+    """A French ZIM whose video is a real WebM (made with ffmpeg) and an article
+    that plays it."""
+    from tests.content_cache.zims import _Entry, make_webm, page
+    from tests.support import require_program
+
+    require_program("ffmpeg", "ffmpeg")
+    if "video" not in _CACHE:
+        webm = zim_store / "clip-real.webm"
+        make_webm(webm)
+        body = ('<p>Regardez la vidéo.</p><video id="v" controls preload="metadata" '
+                'width="320" src="../media/clip.webm"></video>')
+        _CACHE["video"] = build_zim(
+            zim_store / "video.zim", name="video", title="Vidéos de santé", video=webm,
+            extra=[_Entry("lecons/video", "La vidéo", "text/html", page("La vidéo", body))])
+    return _CACHE["video"]

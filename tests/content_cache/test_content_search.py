@@ -88,3 +88,19 @@ def test_usage_rollup_job(library_app, db):
                    "'fr', 'view', 2)")
     with library_app.app_context():
         assert "1" in str(usage_rollup_job(library_app))
+
+
+def test_kiosk_tab_shows_books_and_download_progress(library_app, lclient, db):
+    from appliance.kiosk import NAV
+
+    assert any(e == "content.kiosk_library.index" for _l, e, _i in NAV)
+    r = lclient.get("/kiosk/library/")
+    assert r.status_code == 302 and "/kiosk/login" in r.headers["Location"]
+    with lclient.session_transaction() as s:
+        s["facilitator"] = "Awa"
+        s["seen"] = 4e9
+    db.execute_sql("INSERT INTO content_download (url, name, size, received, state, "
+                   "created_at, updated_at) VALUES ('http://x/a.zim', 'a', 1000, 250, "
+                   "'running', '', '')")
+    page = lclient.get("/kiosk/library/").get_data(as_text=True)
+    assert "Kalan: jamana" in page and "25%" in page and 'http-equiv="refresh"' in page

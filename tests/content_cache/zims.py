@@ -49,6 +49,7 @@ class _Entry(Item):
 def page(title: str, body: str, lang: str = "fr", rtl: bool = False) -> str:
     d = ' dir="rtl"' if rtl else ""
     return (f'<!DOCTYPE html><html lang="{lang}"{d}><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
             f'<title>{title}</title><style>body{{color:#222}}</style></head>'
             f'<body class="zim"><h1>{title}</h1>{body}</body></html>')
 
