@@ -11,7 +11,18 @@ from pathlib import Path
 
 import peewee
 
-database = peewee.DatabaseProxy()
+class _Proxy(peewee.DatabaseProxy):
+    """peewee's proxy builds its own ``_atomic(proxy)``, which calls
+    ``transaction()`` without a lock type: the database's IMMEDIATE default below was
+    bypassed and two writers could both BEGIN DEFERRED, read, and then fail at once
+    with "database is locked" on their first write (SQLite cannot wait there).
+    Delegating keeps ``database.atomic()`` an IMMEDIATE transaction."""
+
+    def atomic(self, *args, **kwargs):
+        return self.obj.atomic(*args, **kwargs)
+
+
+database = _Proxy()
 
 PRAGMAS = {
     # WAL lets visitors read while one writer commits, and a crash mid-write leaves
