@@ -23,8 +23,17 @@ from collections import OrderedDict
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
-from flask import (Blueprint, Response, abort, current_app, g, jsonify, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from werkzeug.wsgi import wrap_file
 
 from .library import Book, Library, library_for
