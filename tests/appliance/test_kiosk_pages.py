@@ -1,0 +1,150 @@
+"""The kiosk's pages through the test client: a weekly session with a skipped
+date, check-in by code and by name, walk-ins, no-shows, the sheet, health."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+
+from appliance.models import OutboxEvent
+from appliance.pins import hash_pin
+from appliance.programme import rules
+from appliance.programme.models import Booking, Session
+from tests.support import make_site
+
+PIN = "2468"
+
+
+@pytest.fixture
+def site_doc(tmp_path):
+    return make_site(tmp_path, kiosk={"facilitators": [{"name": "Awa",
+                                                        "pin_hash": hash_pin(PIN)}]})
+
+
+@pytest.fixture
+def kiosk(client, db):
+    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    return client
+
+
+def session_form(day: dt.date, **extra) -> dict:
+    form = {"title": "Atelier WhatsApp", "kind": "training", "date": day.isoformat(),
+            "hour": "10", "minute": "30", "duration_min": "90", "capacity": "3",
+            "reserved_women": "1", "reserved_youth": "1", "release_min": "120",
+            "room": "Salle 1", "facilitator": "Awa", "description": ""}
+    form.update(extra)
+    return form
+
+
+def test_create_a_weekly_session_with_a_skipped_date(kiosk):
+    day = dt.date.today() + dt.timedelta(days=2)
+    form = session_form(day, repeat="weekly", weeks="5", action="preview")
+    page = kiosk.post("/kiosk/sessions/new", data=form)
+    dates = re.findall(rb'name="occurrence" value="([0-9-]+)"', page.data)
+    assert len(dates) == 5
+    keep = [d.decode() for i, d in enumerate(dates) if i != 3]
+    r = kiosk.post("/kiosk/sessions/new", data={**form, "action": "save", "previewed": "1",
+                                                "occurrence": keep})
+    assert r.status_code == 303
+    starts = [s.starts_at.date().isoformat() for s in Session.select().order_by(Session.id)]
+    assert starts == keep
+    assert all(s.starts_at.time() == dt.time(10, 30) for s in Session.select())
+    assert OutboxEvent.select().where(OutboxEvent.kind == "session.saved").count() == 4
+    week = kiosk.get("/kiosk/week").data.decode()
+    assert "Atelier WhatsApp" in week
+
+
+def test_invalid_session_form_says_why(kiosk):
+    day = dt.date.today() + dt.timedelta(days=1)
+    r = kiosk.post("/kiosk/sessions/new", data=session_form(day, capacity="2",
+                                                            reserved_women="2",
+                                                            reserved_youth="1"))
+    assert r.status_code == 400 and b"more reserved seats than seats" in r.data
+    r = kiosk.post("/kiosk/sessions/new", data=session_form(day, title=""))
+    assert r.status_code == 400 and b"title" in r.data
+    assert Session.select().count() == 0
+
+
+def test_edit_a_session_promotes_when_seats_are_added(kiosk):
+    start = rules.utcnow() + dt.timedelta(days=3)
+    s = rules.create_session({"title": "Débat", "kind": "debate", "duration_min": 60,
+                              "capacity": 1}, start)
+    rules.book(s.id, "Un", "", "m", "")
+    waiting = rules.book(s.id, "Deux", "", "m", "")
+    assert waiting.status == "waiting"
+    edit = kiosk.get(f"/kiosk/sessions/{s.id}/edit")
+    assert edit.status_code == 200 and b"D\xc3\xa9bat" in edit.data
+    local = start  # Bamako = UTC
+    r = kiosk.post(f"/kiosk/sessions/{s.id}/edit", data=session_form(
+        local.date(), title="Débat citoyen", kind="debate", capacity="2", reserved_women="0",
+        reserved_youth="0", hour=str(local.hour), minute="0"))
+    assert r.status_code == 303
+    assert Booking.get_by_id(waiting.id).status == "booked"
+    assert Session.get_by_id(s.id).title == "Débat citoyen"
+
+
+def test_the_door_code_name_walk_in_no_show(kiosk, app):
+    now = rules.utcnow()
+    # Started a few minutes ago, and today whatever the hour (Bamako is UTC).
+    start = max(now - dt.timedelta(minutes=5), now.replace(hour=0, minute=0, second=0))
+    s = rules.create_session({"title": "Formation", "kind": "training", "duration_min": 120,
+                              "capacity": 4}, start)
+    early = start - dt.timedelta(days=1)
+    a = rules.book(s.id, "Awa", "", "f", "under35", now=early)
+    b = rules.book(s.id, "Oumar", "", "m", "35plus", now=early)
+    c = rules.book(s.id, "Kadia", "", "f", "35plus", now=early)
+    # Today at a glance.
+    today = kiosk.get("/kiosk/").data.decode()
+    assert "Formation" in today and "3 / 4" in today
+    # By code, from the today page (spaces allowed, as printed).
+    r = kiosk.post("/kiosk/checkin", data={"code": a.display_code, "back": "/kiosk/"})
+    assert r.location == "/kiosk/"
+    assert "Welcome, Awa" in kiosk.get("/kiosk/").data.decode()
+    # A wrong code says so.
+    kiosk.post("/kiosk/checkin", data={"code": "999999", "back": "/kiosk/"})
+    assert "no booking with this code" in kiosk.get("/kiosk/").data.decode()
+    # By tapping a name.
+    assert kiosk.post(f"/kiosk/sessions/{s.id}/checkin/{b.id}").status_code == 303
+    # A walk-in, then the room is full.
+    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "", "gender": "f",
+                                                       "age_group": "under35"})
+    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "Sekou"})
+    page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    assert "the room is full" in page
+    # Kadia does not come: her seat frees, Sekou can come in.
+    kiosk.post(f"/kiosk/sessions/{s.id}/noshow/{c.id}")
+    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "Sekou"})
+    counts = rules.attendance_counts(Session.get_by_id(s.id))
+    assert (counts["present"], counts["no_show"], counts["walk_in"]) == (4, 1, 2)
+    page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    assert 'id="present">4<' in page and "50%" in page  # 2 women of 4, 2 young of 4
+    sheet = kiosk.get(f"/kiosk/sessions/{s.id}/sheet").data.decode()
+    assert "@media print" in sheet and "Awa" in sheet and "Sekou" in sheet
+    # Central gets counts, never the names.
+    payloads = "".join(e.payload for e in OutboxEvent.select())
+    assert "Awa" not in payloads and "Sekou" not in payloads
+    last = json.loads(OutboxEvent.select().where(OutboxEvent.kind == "attendance.counts")
+                      .order_by(OutboxEvent.seq.desc()).first().payload)
+    assert last["women"] == 2 and last["present"] == 4
+
+
+def test_cancel_and_restore_a_session(kiosk):
+    s = rules.create_session({"title": "Réunion", "kind": "officials_meeting",
+                              "duration_min": 60, "capacity": 4},
+                             rules.utcnow() + dt.timedelta(days=1))
+    kiosk.post(f"/kiosk/sessions/{s.id}/cancel")
+    assert Session.get_by_id(s.id).cancelled
+    with pytest.raises(rules.SessionCancelled):
+        rules.book(s.id, "Awa")
+    kiosk.post(f"/kiosk/sessions/{s.id}/cancel", data={"restore": "1"})
+    assert not Session.get_by_id(s.id).cancelled
+
+
+def test_health_panel(kiosk):
+    page = kiosk.get("/kiosk/health")
+    assert page.status_code == 200
+    text = page.data.decode()
+    assert "records to send" in text and "MB disk free" in text and "Box time" in text
