@@ -142,6 +142,8 @@ FILES = {
     "/etc/systemd/system/hostapd.service": "hostapd.service.j2",
     "/etc/systemd/system/dnsmasq.service.d/espace.conf": "dnsmasq-espace.conf.j2",
     "/etc/systemd/system/nftables.service.d/espace.conf": "nftables-espace.conf.j2",
+    "/etc/systemd/system/espace-quota-reset.service": "espace-quota-reset.service.j2",
+    "/etc/systemd/system/espace-quota-reset.timer": "espace-quota-reset.timer.j2",
 }
 
 SYSTEMD = "/etc/systemd/system"
@@ -169,6 +171,10 @@ def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
         out[f"{wants}/{unit}"] = Symlink(target)
     out[f"{SYSTEMD}/sockets.target.wants/espace-allowlist.socket"] = Symlink(
         f"{SYSTEMD}/espace-allowlist.socket")
+    if mode(site) == "uplink":
+        # The per-phone daily quotas exist only when visitors share an uplink.
+        out[f"{SYSTEMD}/timers.target.wants/espace-quota-reset.timer"] = Symlink(
+            f"{SYSTEMD}/espace-quota-reset.timer")
     return out
 
 

@@ -111,6 +111,10 @@ def test_offline_dns_answers_everything_uplink_forwards(tmp_path):
     assert 'oifname "eth0" ip saddr 10.42.0.0/24 masquerade' in nft
     assert "quota name ip saddr map @client_quota drop" in nft
     assert "net.ipv4.ip_forward=1" in uplink["/etc/sysctl.d/90-espace.conf"]
+    # The quotas are reset every night by a timer, enabled only with an uplink.
+    timer = "/etc/systemd/system/timers.target.wants/espace-quota-reset.timer"
+    assert timer in uplink and timer not in render.render_files(_site(tmp_path))
+    assert "network reset-quotas" in uplink["/etc/systemd/system/espace-quota-reset.service"]
 
 
 def test_external_access_point_gets_no_hostapd(tmp_path):
