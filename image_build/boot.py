@@ -164,7 +164,8 @@ def network_files(site, root: Path) -> list[Path]:
     """Interface addresses for systemd-networkd, unless render_system wrote them: the
     hotspot's static address, DHCP on the uplink (and on eth0 when none is named)."""
     netdir = root / "etc/systemd/network"
-    if netdir.is_dir() and any(netdir.glob("*.network")):
+    ours = {"10-espace-hotspot.network", "20-espace-uplink.network"}
+    if netdir.is_dir() and any(p.name not in ours for p in netdir.glob("*.network")):
         return []
     import ipaddress
 
@@ -227,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     identity = _step("identity", ensure_identity, site)
     if identity:
         log.info("box %s, site %s", identity.get("box_id"), identity.get("site_id"))
-    _step("apply site file", apply_site, site, root)
+    if os.access(root / "etc", os.W_OK) and not _read_only(root / "etc"):
+        _step("apply site file", apply_site, site, root)
+    else:  # e.g. `systemd-nspawn --read-only`, or espace.overlay=no on the kernel line
+        log.warning("apply site file: the root is read-only without an overlay; the "
+                    "configuration baked into the image stays")
     _step("enrol", enrol, site)
     _chown_data(data)
     if first:
@@ -239,6 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return True
+
+
 def _chown_data(data: Path) -> None:
     """The services run as ``espace``; root keeps the SSH keys."""
     import pwd
@@ -248,7 +260,7 @@ def _chown_data(data: Path) -> None:
     except KeyError:
         return
     for dirpath, dirnames, filenames in os.walk(data):
-        if Path(dirpath) == data / "ssh":
+        if Path(dirpath) in (data / "ssh", data / "lost+found"):
             dirnames[:] = []
             continue
         for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
