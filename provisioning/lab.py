@@ -32,6 +32,12 @@ from . import render
 
 BOX_ADDRESS = "10.199.0.1"
 SUBNET = "10.199.0.0/24"
+# Shared-uplink mode: a third namespace plays the internet, with its own DNS server
+# answering every name with one web server.
+UPLINK_BOX = "172.31.0.2"
+UPLINK_GATEWAY = "172.31.0.1"
+UPLINK_SUBNET = "172.31.0.0/24"
+INTERNET_SERVER = "203.0.113.10"
 READY_TIMEOUT = 60.0
 
 
@@ -46,7 +52,7 @@ def _dump_toml(doc: dict) -> str:
 
 class HotspotLab:
     def __init__(self, workdir: Path, site_doc: dict, *, python: str = sys.executable,
-                 tag: str | None = None) -> None:
+                 tag: str | None = None, uplink: bool = False) -> None:
         self.workdir = Path(workdir)
         self.tag = tag or f"{os.getpid() % 1000:03d}{secrets.token_hex(2)}"
         self.box = f"espbox{self.tag}"
@@ -54,9 +60,16 @@ class HotspotLab:
         self.box_if = f"ehs{self.tag}"  # the box's "Wi-Fi" interface
         self.phone_if = f"eph{self.tag}"
         self.python = python
+        self.uplink = uplink
+        self.internet = f"espnet{self.tag}"
+        self.uplink_if = f"eup{self.tag}"
+        self.internet_if = f"ein{self.tag}"
         doc = {k: dict(v) for k, v in site_doc.items()}
         doc.setdefault("hotspot", {}).update(
             {"interface": self.box_if, "address": BOX_ADDRESS, "subnet": SUBNET})
+        if uplink:
+            doc.setdefault("uplink", {}).update(
+                {"interface": self.uplink_if, "subnet": UPLINK_SUBNET})
         self.site_file = self.workdir / "site.toml"
         self.site_file.write_text(_dump_toml(doc))
         self.site = settings.load(self.site_file)
@@ -122,7 +135,10 @@ class HotspotLab:
         self._ip("-n", self.box, "address", "add", f"{BOX_ADDRESS}/{net}", "dev", self.box_if)
         self._ip("-n", self.box, "link", "set", self.box_if, "up")
         self._ip("-n", self.phone, "link", "set", self.phone_if, "up")
+        if self.uplink:
+            self._start_internet()
         self.box_run(["nft", "-f", str(self.rendered / "etc/espace/nftables.nft")])
+        self.box_run(["sysctl", "-q", "-p", str(self.rendered / "etc/sysctl.d/90-espace.conf")])
         self.netns_etc.mkdir(parents=True, exist_ok=True)
         (self.netns_etc / "resolv.conf").write_text("nameserver 127.0.0.1\n")
         self.dnsmasq = self._spawn(self.box, [
@@ -136,6 +152,43 @@ class HotspotLab:
             str(Path(self.python).parent / "espace"), "serve", "--site", str(self.site_file),
             "--host", "0.0.0.0", "--port", "80", "--threads", "4"], "portal.log")  # noqa: S104
         self._wait_portal()
+
+    def _start_internet(self) -> None:
+        self._ip("netns", "add", self.internet)
+        self._ip("link", "add", self.uplink_if, "type", "veth", "peer", "name",
+                 self.internet_if)
+        self._ip("link", "set", self.uplink_if, "netns", self.box)
+        self._ip("link", "set", self.internet_if, "netns", self.internet)
+        self._ip("-n", self.internet, "link", "set", "lo", "up")
+        self._ip("-n", self.internet, "address", "add", f"{INTERNET_SERVER}/32", "dev", "lo")
+        self._ip("-n", self.internet, "address", "add", f"{UPLINK_GATEWAY}/24", "dev",
+                 self.internet_if)
+        self._ip("-n", self.internet, "link", "set", self.internet_if, "up")
+        self._ip("-n", self.box, "address", "add", f"{UPLINK_BOX}/24", "dev", self.uplink_if)
+        self._ip("-n", self.box, "link", "set", self.uplink_if, "up")
+        self._ip("-n", self.box, "route", "add", "default", "via", UPLINK_GATEWAY)
+        # The box's dnsmasq forwards to the "internet's" DNS server.
+        box_etc = Path("/etc/netns", self.box)
+        box_etc.mkdir(parents=True, exist_ok=True)
+        (box_etc / "resolv.conf").write_text(f"nameserver {UPLINK_GATEWAY}\n")
+        self._spawn(self.internet, [
+            shutil.which("dnsmasq", path="/usr/sbin:/sbin") or "dnsmasq",
+            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+            f"--address=/#/{INTERNET_SERVER}", f"--listen-address={UPLINK_GATEWAY}",
+            "--bind-interfaces", f"--pid-file={self.workdir / 'internet-dns.pid'}",
+            "--user=root", "--log-facility=-"], "internet-dns.log")
+        server = self._spawn(self.internet, [self.python, "-m", "provisioning.lab",
+                                             "internet-server", INTERNET_SERVER],
+                             "internet-http.log")
+        deadline = time.monotonic() + READY_TIMEOUT
+        check = [self.python, "-c", "import socket; socket.create_connection("
+                 f"('{INTERNET_SERVER}', 80), timeout=1).close()"]
+        while subprocess.run(["ip", "netns", "exec", self.internet, *check],
+                             capture_output=True, check=False).returncode != 0:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("internet server did not start: "
+                                   + self.log("internet-http.log")[-2000:])
+            time.sleep(0.1)
 
     def _wait_portal(self) -> None:
         """Until the portal answers on the box (a readiness poll, not a timing)."""
@@ -202,7 +255,7 @@ class HotspotLab:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=10)
             proc.log.close()  # type: ignore[attr-defined]
-        for ns in (self.phone, self.box):
+        for ns in (self.phone, self.box, *([self.internet] if self.uplink else [])):
             # Anything still running in the namespace was started by this lab.
             pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
                                   text=True, check=False).stdout.split()
@@ -213,6 +266,7 @@ class HotspotLab:
                     pass
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         shutil.rmtree(self.netns_etc, ignore_errors=True)
+        shutil.rmtree(Path("/etc/netns", self.box), ignore_errors=True)
 
 
 # --- the phone's side (run inside the phone namespace) -------------------------------------
@@ -296,6 +350,52 @@ def _wait_success(url: str, user_agent: str, status: int, limit: float) -> dict:
             return {"seconds": None, "tries": tries}
 
 
+def _internet_server(address: str) -> None:
+    """Plays the internet: Google's 204, and a large download for quota tests."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path.endswith(("/generate_204", "/gen_204")):
+                self.send_response(204)
+                self.send_header("X-Internet", "yes")
+                self.end_headers()
+                return
+            size = int(self.path.rsplit("/", 1)[-1]) if self.path.startswith("/bytes/") else 8
+            self.send_response(200)
+            self.send_header("X-Internet", "yes")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = b"x" * 65536
+            left = size
+            while left > 0:
+                self.wfile.write(chunk[:left])
+                left -= len(chunk)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    ThreadingHTTPServer((address, 80), Handler).serve_forever()
+
+
+def _download(url: str, timeout: float) -> dict:
+    """Bytes received from ``url`` before the end or a stall of ``timeout`` seconds."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    address = socket.getaddrinfo(parts.hostname, 80, socket.AF_INET)[0][4][0]
+    got = 0
+    outcome = "complete"
+    with socket.create_connection((address, 80), timeout=timeout) as s:
+        s.sendall(f"GET {parts.path} HTTP/1.0\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        try:
+            while data := s.recv(65536):
+                got += len(data)
+        except TimeoutError:
+            outcome = "stalled"
+    return {"bytes": got, "outcome": outcome}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0)
@@ -305,6 +405,11 @@ def main(argv: list[str] | None = None) -> None:
         result = _resolve(args)
     elif command == "connect":
         result = [connect(h, int(p)) for h, p in (a.rsplit(":", 1) for a in args)]
+    elif command == "internet-server":
+        _internet_server(args[0])
+        return
+    elif command == "download":
+        result = _download(args[0], float(args[1]) if len(args) > 1 else 3.0)
     elif command == "fetch":
         result = fetch(args[0], args[1] if len(args) > 1 else "")
     elif command == "accept":

@@ -121,3 +121,39 @@ def test_chromium_in_the_phone_lands_on_the_portal_and_taps_through(lab, tmp_pat
             browser.close()
     assert lab.phone_mac() in lab.box_run(
         ["nft", "-j", "list", "set", "inet", "espace", "allowed_mac"]).stdout
+
+
+def test_shared_uplink_accepted_phones_reach_the_internet_within_their_quota(tmp_path):
+    """A third namespace plays the internet (its own DNS, a web server). Before
+    acceptance the phone resolves real addresses but its web traffic comes to the
+    portal; after, it reaches the internet through NAT, until its daily quota."""
+    _require_network_programs()
+    from provisioning.lab import INTERNET_SERVER
+
+    doc = make_site(tmp_path, uplink={"client_daily_mb": 1})
+    with HotspotLab(tmp_path, doc, uplink=True) as lab:
+        lab.dhcp()
+        assert lab.phone_lab("resolve", "connectivitycheck.gstatic.com") == {
+            "connectivitycheck.gstatic.com": INTERNET_SERVER}
+        before = lab.phone_lab("fetch", "http://connectivitycheck.gstatic.com/generate_204")
+        assert before["status"] == 302
+        assert before["headers"]["location"] == f"http://{BOX_ADDRESS}/welcome"
+        assert "x-internet" not in before["headers"]
+        # Non-accepted phones get nothing else through.
+        assert lab.phone_lab("connect", f"{INTERNET_SERVER}:443")[0]["outcome"] == "refused"
+        by_address = lab.phone_lab("fetch", f"http://{INTERNET_SERVER}/bytes/100")
+        assert by_address["status"] == 302 and "x-internet" not in by_address["headers"]
+
+        accepted = lab.phone_lab("accept", f"http://{BOX_ADDRESS}/welcome")
+        assert accepted["status"] == 303
+        after = lab.phone_lab("fetch", "http://connectivitycheck.gstatic.com/generate_204")
+        assert after["status"] == 204 and after["headers"]["x-internet"] == "yes"
+        # The daily quota (1 MB) stops a 3 MB download part way.
+        small = lab.phone_lab("download", f"http://{INTERNET_SERVER}/bytes/200000", "3")
+        assert small["outcome"] == "complete" and small["bytes"] > 200000
+        big = lab.phone_lab("download", f"http://{INTERNET_SERVER}/bytes/3000000", "2")
+        assert big["outcome"] == "stalled" and big["bytes"] < 1_300_000, big
+        # The nightly reset gives the quota back.
+        lab.box_run(["nft", "reset", "quotas", "table", "inet", "espace"])
+        again = lab.phone_lab("download", f"http://{INTERNET_SERVER}/bytes/500000", "3")
+        assert again["outcome"] == "complete", again
