@@ -138,7 +138,7 @@ class FastPath:
                 and "%" not in environ.get("REQUEST_URI", "%")):
             lang = _lang_from_cookie(environ.get("HTTP_COOKIE", ""), self.offered, self.default)
             gz = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
-            hit = HOT.get((path, lang, gz))
+            hit = HOT.get((environ.get("HTTP_HOST", ""), path, lang, gz))
             if hit is not None:
                 book, zim_path, body, headers, etag = hit
                 self.library.refresh()
@@ -270,18 +270,37 @@ def _article(b: Book, r) -> Response:
         for k, v in headers[2:]:
             resp.headers[k] = v
         return resp
-    bar = render_template("content/_bar.html", book=b, path=r.path).encode("utf-8")
-    body = inject_bar(bytes(r.item.content), bar)
+    body = inject_bar(bytes(r.item.content), _bar(b, lang))
     if gz:
         body = gzip.compress(body, compresslevel=6, mtime=0)
         headers.append(("Content-Encoding", "gzip"))
     headers[1] = ("Content-Length", str(len(body)))
-    HOT.put((request.environ["PATH_INFO"], lang, gz), (b, r.path, body, headers, etag))
+    # Keyed by Host too: an entry exists only for a Host whose request went through
+    # every before_request hook (the captive portal's interception included).
+    HOT.put((request.environ.get("HTTP_HOST", ""), request.environ["PATH_INFO"], lang, gz),
+            (b, r.path, body, headers, etag))
     COUNTER.record(b.name, r.path, lang, "view")
     resp = Response(body)
     for k, v in headers:
         resp.headers[k] = v
     return resp
+
+
+_BARS: dict[tuple[str, str, str], bytes] = {}
+_NEXT = "__espace_next__"
+
+
+def _bar(b: Book, lang: str) -> bytes:
+    """Our bar for this book and language, rendered once; only the page's own path
+    (for the language chooser's way back) changes per article."""
+    key = (b.name, b.uuid, lang)
+    bar = _BARS.get(key)
+    if bar is None:
+        if len(_BARS) > 256:
+            _BARS.clear()
+        bar = _BARS[key] = render_template("content/_bar.html", book=b,
+                                           next=_NEXT).encode("utf-8")
+    return bar.replace(_NEXT.encode(), quote(request.path, safe="").encode())
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
