@@ -1,0 +1,91 @@
+"""Booking from a phone without JavaScript: the week, the form, the ticket with
+its code, cancelling, and clear messages for full, started and cancelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from appliance.programme import rules
+from appliance.programme.models import Booking, Session
+
+
+@pytest.fixture
+def future_session(db):
+    return rules.create_session({"title": "Atelier smartphone", "kind": "training",
+                                 "duration_min": 90, "capacity": 1, "room": "Salle 1"},
+                                rules.utcnow() + dt.timedelta(days=2))
+
+
+def book(client, session_id, **form):
+    data = {"name": "Awa", "phone": "", **form}
+    return client.post(f"/programme/{session_id}/book", data=data)
+
+
+def test_week_lists_sessions_with_seats_left(client, future_session):
+    page = client.get("/programme/").data.decode()
+    assert "Atelier smartphone" in page and "1 seat left" in page
+    assert "<script" not in page
+
+
+def test_book_show_code_and_cancel(client, future_session):
+    r = book(client, future_session.id, gender="f", age_group="under35", phone="76 12 34 56")
+    assert r.status_code == 303 and "m=booked" in r.location
+    ticket = client.get(r.location).data.decode()
+    code = re.search(r'id="code">(\d{3} \d{3})<', ticket).group(1)
+    assert "Show this code at the door" in ticket
+    b = Booking.get()
+    assert (b.gender, b.age_group, b.phone) == ("f", "under35", "76 12 34 56")
+    # Found again by the code alone.
+    assert client.get(f"/programme/find?code={code}").location.endswith(
+        f"/b/{code.replace(' ', '')}")
+    r = client.post(f"/programme/{future_session.id}/b/{b.code}/cancel")
+    page = client.get(r.location).data.decode()
+    assert "Your booking is cancelled" in page and "Cancel my booking" not in page
+    assert Booking.get().status == "cancelled"
+
+
+def test_full_session_puts_the_visitor_on_the_waiting_list(client, future_session):
+    book(client, future_session.id)
+    assert "Join the waiting list" in client.get(f"/programme/{future_session.id}").data.decode()
+    r = book(client, future_session.id, name="Fanta")
+    assert "m=full" in r.location
+    page = client.get(r.location).data.decode()
+    assert "This session is full" in page and "number 1" in page
+    # The first one cancels: the waiting visitor's page now says the seat is theirs.
+    first = Booking.get(Booking.name == "Awa")
+    client.post(f"/programme/{future_session.id}/b/{first.code}/cancel")
+    second = Booking.get(Booking.name == "Fanta")
+    assert "Seat booked" in client.get(
+        f"/programme/{future_session.id}/b/{second.code}").data.decode()
+
+
+def test_started_and_cancelled_sessions_say_so(client, db):
+    started = rules.create_session({"title": "En cours", "kind": "debate", "duration_min": 120,
+                                    "capacity": 5}, rules.utcnow() - dt.timedelta(minutes=10))
+    page = client.get(f"/programme/{started.id}").data.decode()
+    assert "already started" in page and "<form method=\"post\"" not in page
+    r = book(client, started.id)
+    assert r.status_code == 400 and "already started" in r.data.decode()
+    later = rules.create_session({"title": "Annulée", "kind": "debate", "duration_min": 60,
+                                  "capacity": 5}, rules.utcnow() + dt.timedelta(days=1))
+    b = rules.book(later.id, "Awa")
+    rules.cancel_session(later.id)
+    assert "cancelled" in client.get(f"/programme/{later.id}").data.decode()
+    assert "This session is cancelled" in client.get(
+        f"/programme/{later.id}/b/{b.code}").data.decode()
+    assert book(client, later.id).status_code == 400
+
+
+def test_bad_input_and_unknown_codes(client, future_session):
+    r = book(client, future_session.id, name="   ")
+    assert r.status_code == 400 and "write a name" in r.data.decode()
+    r = book(client, future_session.id, phone="call me maybe")
+    assert r.status_code == 400
+    assert Booking.select().count() == 0
+    assert client.get(f"/programme/{future_session.id}/b/000000").status_code == 404
+    assert client.get("/programme/find?code=000000").status_code == 404
+    assert client.get("/programme/9999").status_code == 404
+    assert Session.select().count() == 1
