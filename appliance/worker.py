@@ -63,12 +63,22 @@ def cleanup_job(app: Flask) -> object:
     return f"forgot {n} old salts"
 
 
+def programme_release_job(app: Flask) -> object:
+    """Give reserved seats released at their time to the waiting lists (the pages do
+    it too when looked at; this makes it happen when nobody looks)."""
+    from .programme.rules import release_due
+
+    return f"promoted {release_due()} waiting bookings"
+
+
 JOBS: list[Job] = [
     Job("sync", sync_job, "interval", {"minutes": 5}, "sync with central when allowed"),
     Job("usage_rollup", usage_rollup_job, "interval", {"hours": 1}, "roll up usage events"),
     Job("content_download", content_download_job, "interval", {"minutes": 10},
         "resume content downloads"),
     Job("cleanup", cleanup_job, "cron", {"hour": 3, "minute": 17}, "daily clean-up"),
+    Job("programme_release", programme_release_job, "interval", {"minutes": 5},
+        "give released reserved seats to the waiting lists"),
 ]
 
 
