@@ -21,8 +21,18 @@ import ipaddress
 import logging
 import threading
 
-from flask import (Blueprint, Flask, Response, current_app, g, json, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    json,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from appliance.privacy import mac_for_ip
 from provisioning import allowlist as al

@@ -11,6 +11,7 @@ before and put back after.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -83,7 +84,8 @@ def reload_commands(site: SimpleNamespace, changed: set[str]) -> list[list[str]]
         cmds.append(["nft", "-f", "/etc/espace/nftables.nft"])
     if changed & {"/etc/systemd/system/espace-hotspot.service"}:
         cmds.append(["systemctl", "restart", "espace-hotspot.service"])
-    if changed & {"/etc/dnsmasq.d/espace.conf", "/etc/systemd/system/dnsmasq.service.d/espace.conf"}:
+    if changed & {"/etc/dnsmasq.d/espace.conf",
+                  "/etc/systemd/system/dnsmasq.service.d/espace.conf"}:
         cmds.append(["systemctl", "restart", "dnsmasq.service"])
     if render.is_wireless(site.hotspot.interface) and changed & {
             "/etc/hostapd/hostapd.conf", "/etc/systemd/system/hostapd.service"}:
@@ -146,13 +148,9 @@ def _restore_accepted(site: SimpleNamespace, nft: al.Nft | None, entries: dict) 
     backend = al.NftBackend(site.hotspot.subnet, quota, nft=nft)
     for mac, left in entries.get("mac", {}).items():
         if left > 0:
-            try:
+            with contextlib.suppress(al.AllowlistError):
                 backend.nft.apply(al.allow_batch(mac, site.hotspot.address, left, None, set()))
-            except al.AllowlistError:
-                pass
     for ip, left in entries.get("ip", {}).items():
         if left > 0:
-            try:
+            with contextlib.suppress(al.AllowlistError):
                 backend.allow(None, ip, left)
-            except al.AllowlistError:
-                pass

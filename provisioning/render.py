@@ -32,14 +32,15 @@ LEASE = "12h"
 # Country codes present in Linux's wireless regulatory database (wireless-regdb
 # 2026.05.30, /lib/firmware/regulatory.db). Mali (ML) is not among them: with its
 # code, hostapd would ask the kernel for a regulatory domain that does not exist.
-REGDB_COUNTRIES = frozenset("""
+_REGDB = """
 AD AE AF AI AL AM AN AR AS AT AU AW AZ BA BB BD BE BF BG BH BL BM BN BO BR BS BT BW BY
 BZ CA CF CH CI CL CN CO CR CU CX CY CZ DE DK DM DO DZ EC EE EG ES ET FI FM FO FR GB GD
 GE GF GH GI GL GP GR GT GU GY HK HN HR HT HU ID IE IL IM IN IR IS IT JM JO JP KE KH KN
 KP KR KW KY KZ LB LC LI LK LS LT LU LV MA MC MD ME MF MH MK MN MO MP MQ MR MT MU MV MW
 MX MY NA NG NI NL NO NP NZ OM PA PE PF PG PH PK PL PM PR PT PW PY QA RE RO RS RU RW SA
 SE SG SI SK SM SN SR SV SX SY TC TD TG TH TN TR TT TW TZ UA UG US UY UZ VA VC VE VI VN
-VU WF WS YE YT ZA ZW""".split())
+VU WF WS YE YT ZA ZW"""
+REGDB_COUNTRIES = frozenset(_REGDB.split())
 
 
 @dataclass(frozen=True)
