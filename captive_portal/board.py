@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, redirect, render_template, req
                    send_file, url_for)
 
 from appliance import blobs, privacy
-from appliance.board import csrf, rules
+from appliance.board import csrf, forms, rules
 from appliance.board.messages import AGE_LABELS, error_text, theme_label
 from appliance.board.models import Post
 from appliance.board.rules import BoardError, Draft
@@ -126,6 +126,8 @@ def _voice_upload(field: str = "voice") -> bytes | None:
 
 @bp.post("/new")
 def create():
+    if not forms.urlencoded_is_utf8():
+        return _form(Draft(), error_text(BoardError("invalid_utf8")), "body", status=400)
     draft = Draft(**{f: request.form.get(f, "") for f in DRAFT_FIELDS})
     if not csrf.valid():
         return _form(draft, error_text(BoardError("csrf")), status=400)

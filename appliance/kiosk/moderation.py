@@ -10,7 +10,7 @@ from flask import abort, current_app, redirect, render_template, request, send_f
 from flask_babel import gettext, lazy_gettext
 
 from .. import blobs
-from ..board import csrf, rules
+from ..board import csrf, forms, rules
 from ..board.messages import HIDE_REASONS, error_text, theme_label
 from ..board.models import Post
 from ..board.rules import BoardError
@@ -105,6 +105,8 @@ def answer_form(code: str):
 @facilitator_required
 def answer(code: str):
     post = _post(code)
+    if not forms.urlencoded_is_utf8():
+        return _answer_form(post, error_text(BoardError("invalid_utf8")), status=400)
     values = {k: request.form.get(k, "") for k in ("official", "official_name", "body")}
     if not csrf.valid():
         return _answer_form(post, error_text(BoardError("csrf")), values, 400)

@@ -15,9 +15,10 @@ def wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        frames = b"".join(struct.pack("<h", int(8000 * math.sin(i / 8)))
-                          for i in range(int(seconds * rate)))
-        w.writeframes(frames)
+        period = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * i / 16)))
+                          for i in range(16))  # a 500 Hz tone at 8 kHz
+        n = int(seconds * rate)
+        w.writeframes((period * (n // 16 + 1))[: n * 2])
     return buf.getvalue()
 
 
