@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import threading
 
 from flask import (
@@ -47,13 +48,14 @@ CAPTIVE_JSON = "application/captive+json"
 
 
 def get_allowlist(app: Flask | None = None) -> al.Allowlist:
-    """The app's allow-list, made on first use from ``ALLOWLIST`` (``auto``,
-    ``memory``, ``nft``, ``socket:PATH`` or a backend object)."""
+    """The app's allow-list, made on first use from ``ALLOWLIST`` or the environment's
+    ``ESPACE_ALLOWLIST`` (``auto``, ``memory``, ``nft``, ``socket:PATH``; in tests also
+    a backend object)."""
     app = app or current_app
     with _lock:
         found = app.extensions.get("espace_allowlist")
         if found is None:
-            spec = app.config.get("ALLOWLIST", "auto")
+            spec = app.config.get("ALLOWLIST") or os.environ.get("ESPACE_ALLOWLIST", "auto")
             backend = spec if not isinstance(spec, str) else al.backend_for(
                 app.config["SITE"], spec)
             found = al.Allowlist(backend, refresh=app.config.get("ALLOWLIST_REFRESH", 30.0))

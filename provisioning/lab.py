@@ -56,7 +56,7 @@ def _dump_toml(doc: dict) -> str:
 
 class HotspotLab:
     def __init__(self, workdir: Path, site_doc: dict, *, python: str = sys.executable,
-                 tag: str | None = None, uplink: bool = False) -> None:
+                 tag: str | None = None, uplink: bool = False, helper: bool = False) -> None:
         self.workdir = Path(workdir)
         self.tag = tag or f"{os.getpid() % 1000:03d}{secrets.token_hex(2)}"
         self.box = f"espbox{self.tag}"
@@ -65,6 +65,10 @@ class HotspotLab:
         self.phone_if = f"eph{self.tag}"
         self.python = python
         self.uplink = uplink
+        # helper: the portal changes the sets through the root helper on a Unix socket,
+        # one helper process per request, as systemd's espace-allowlist.socket does.
+        self.helper = helper
+        self.helper_socket = self.workdir / "allowlist.sock"
         self.internet = f"espnet{self.tag}"
         self.uplink_if = f"eup{self.tag}"
         self.internet_if = f"ein{self.tag}"
@@ -104,10 +108,11 @@ class HotspotLab:
                               timeout=timeout, cwd=str(Path(__file__).resolve().parent.parent))
         return json.loads(done.stdout)
 
-    def _spawn(self, ns: str, argv: list[str], log: str) -> subprocess.Popen:
+    def _spawn(self, ns: str, argv: list[str], log: str,
+               env: dict | None = None) -> subprocess.Popen:
         out = open(self.workdir / log, "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(["ip", "netns", "exec", ns, *argv], stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env,
                                 cwd=str(Path(__file__).resolve().parent.parent))
         proc.log = out  # type: ignore[attr-defined]
         self.procs.append(proc)
@@ -152,9 +157,20 @@ class HotspotLab:
             f"--dhcp-leasefile={self.leases}", f"--pid-file={self.workdir / 'dnsmasq.pid'}",
             "--user=root", "--log-facility=-", "--log-dhcp", "--log-queries"],
             "dnsmasq.log")
+        portal_env = None
+        if self.helper:
+            self._spawn(self.box, [self.python, "-m", "provisioning.lab", "helper-socket",
+                                   str(self.helper_socket), str(self.site_file)], "helper.log")
+            deadline = time.monotonic() + READY_TIMEOUT
+            while not self.helper_socket.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError("helper socket did not appear: " + self.log("helper.log"))
+                time.sleep(0.05)
+            portal_env = {**os.environ, "ESPACE_ALLOWLIST": f"socket:{self.helper_socket}"}
         self.portal = self._spawn(self.box, [
             str(Path(self.python).parent / "espace"), "serve", "--site", str(self.site_file),
-            "--host", "0.0.0.0", "--port", "80", "--threads", "4"], "portal.log")  # noqa: S104
+            "--host", "0.0.0.0", "--port", "80", "--threads", "4"], "portal.log",  # noqa: S104
+            env=portal_env)
         self._wait_portal()
 
     def _start_internet(self) -> None:
@@ -396,6 +412,21 @@ def _download(url: str, timeout: float) -> dict:
     return {"bytes": got, "outcome": outcome}
 
 
+def _helper_socket(path: str, site_file: str) -> None:
+    """What systemd does with espace-allowlist.socket (Accept=yes): for each
+    connection, start ``espace network allowlist-helper`` with it as stdin/stdout."""
+    espace = str(Path(sys.executable).parent / "espace")
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished helpers are reaped at once
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(16)
+    while True:
+        conn, _ = server.accept()
+        with conn:
+            subprocess.Popen([espace, "network", "allowlist-helper", "--site", site_file],
+                             stdin=conn.fileno(), stdout=conn.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0)
@@ -407,6 +438,9 @@ def main(argv: list[str] | None = None) -> None:
         result = [connect(h, int(p)) for h, p in (a.rsplit(":", 1) for a in args)]
     elif command == "internet-server":
         _internet_server(args[0])
+        return
+    elif command == "helper-socket":
+        _helper_socket(args[0], args[1])
         return
     elif command == "download":
         result = _download(args[0], float(args[1]) if len(args) > 1 else 3.0)

@@ -7,6 +7,9 @@ is refused HTTPS at once, then Debian's chromium in the phone taps through."""
 from __future__ import annotations
 
 import binascii
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +160,20 @@ def test_shared_uplink_accepted_phones_reach_the_internet_within_their_quota(tmp
         lab.box_run(["nft", "reset", "quotas", "table", "inet", "espace"])
         again = lab.phone_lab("download", f"http://{INTERNET_SERVER}/bytes/500000", "3")
         assert again["outcome"] == "complete", again
+
+
+def test_acceptance_through_the_root_helper(tmp_path):
+    """As on the box: the portal holds no network privilege and asks the helper
+    (`espace network allowlist-helper`, one process per request on a Unix socket)."""
+    _require_network_programs()
+    with HotspotLab(tmp_path, make_site(tmp_path), helper=True) as lab:
+        lab.dhcp()
+        accepted = lab.phone_lab("accept", f"http://{BOX_ADDRESS}/welcome")
+        assert accepted["status"] == 303, lab.log("portal.log")[-2000:]
+        assert accepted["probe"]["seconds"] is not None
+        listing = lab.box_run(["nft", "-j", "list", "set", "inet", "espace", "allowed_mac"])
+        assert lab.phone_mac() in listing.stdout
+        status = lab.box_run([str(Path(sys.executable).parent / "espace"), "network",
+                              "status", "--site", str(lab.site_file)],
+                             env={**os.environ, "PATH": os.environ.get("PATH", "")})
+        assert "accepted phones: 1" in status.stdout
