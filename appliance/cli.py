@@ -139,6 +139,17 @@ def _add_network_group() -> None:
 _add_network_group()
 
 
+def _add_sync_commands() -> None:
+    # `espace sync ...` and `espace enroll URL CODE`: the sync with central.
+    from .sync.cli import enroll, sync
+
+    cli.add_command(sync)
+    cli.add_command(enroll)
+
+
+_add_sync_commands()
+
+
 def main() -> None:
     """Entry point: run the CLI, turning expected errors into one line."""
     try:

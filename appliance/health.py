@@ -37,5 +37,15 @@ def snapshot(data_dir: Path, content_dir: Path, sys_root: str | Path = "/sys") -
         "disk_total_mb": disk.total // 2**20,
         "uptime_s": int(time.time() - psutil.boot_time()),
         "outbox_length": outbox.length(),
+        **_sync_figures(),
         "content_mb": content_bytes // 2**20,
     }
+
+
+def _sync_figures() -> dict:
+    """Last successful sync (ISO UTC or None) and events central has not acknowledged."""
+    from .models import Meta
+    from .sync.client import pending_count
+
+    return {"sync_last_success_at": Meta.get_value("sync:last_success_at"),
+            "sync_outbox_lag": pending_count()}

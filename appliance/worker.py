@@ -34,10 +34,25 @@ class Job:
 
 def sync_job(app: Flask) -> object:
     """Push the outbox and pull from central when the link allows (the sync issue)."""
+    from .errors import EspaceError
+    from .sync import state
+    from .sync.client import NotEnrolled, Options, SyncClient
+    from .sync.enroll import enroll
+
     site = app.config["SITE"]
     if not site.central.url:
         return "no central server configured"
-    return "sync client not installed"
+    if state.enrolment() is None and site.central.enrolment_code:
+        # First boot: the image carries the one-time code in site.toml.
+        enroll(site.central.url, site.central.enrolment_code, site.data_dir,
+               site.central.ca_file)
+    try:
+        with SyncClient(Options.from_site(site)) as client:
+            return client.run().summary()
+    except NotEnrolled as e:
+        return str(e)
+    except EspaceError as e:  # the link broke or central refused: next run resumes
+        return f"sync stopped: {e}"
 
 
 def usage_rollup_job(app: Flask) -> object:

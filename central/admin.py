@@ -1,0 +1,305 @@
+"""The regional admins' dashboard: sites, the board across sites, usage, audit log,
+each page with its CSV export. Thin views over :mod:`central.service`."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from . import auth, service
+from .charts import line_chart
+from .db import database
+from .models import Admin, Audit, Post, Site, UsageDay, utcnow
+
+bp = Blueprint("admin", __name__, template_folder="templates")
+
+STATUSES = ("open", "answered", "hidden")
+METRICS = (("visits", "Visits"), ("views", "Content views"), ("bookings", "Bookings"),
+           ("attendance", "Attendance"), ("posts", "Posts"))
+
+
+@bp.before_app_request
+def _who() -> None:
+    auth.load_admin()
+
+
+@bp.after_app_request
+def _headers(resp: Response) -> Response:
+    if request.blueprint == "admin":
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+            "form-action 'self'; frame-ancestors 'none'")
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "same-origin"
+    return resp
+
+
+@bp.app_context_processor
+def _context() -> dict:
+    return {"csrf_token": auth.csrf_token, "admin": g.get("admin")}
+
+
+@bp.before_request
+def _csrf() -> None:
+    if request.method == "POST":
+        auth.check_csrf()
+
+
+def _csv(name: str, header: list[str], rows) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        # A cell starting with = + - @ would run as a formula in a spreadsheet.
+        writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c
+                         for c in row])
+    return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = ""
+    if request.method == "POST":
+        admin = Admin.get_or_none(Admin.username == request.form.get("username", ""))
+        if admin and admin.active and service.check_password(admin,
+                                                             request.form.get("password", "")):
+            session.clear()
+            session["admin_id"] = admin.id
+            session.permanent = True
+            with database.atomic():
+                service.audit(admin, "login")
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/") and not target.startswith("//")
+                            else url_for("admin.sites"))
+        error = "Wrong user name or password."
+    return render_template("central/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+# --- sites ---------------------------------------------------------------------------------
+
+
+def _site_rows():
+    now = utcnow()
+    for s in auth.visible_sites():
+        age = (now - s.last_contact) if s.last_contact else None
+        yield s, age
+
+
+def _age_text(age: dt.timedelta | None) -> str:
+    if age is None:
+        return "never"
+    hours = age.total_seconds() / 3600
+    return f"{int(age.total_seconds() // 60)} min ago" if hours < 1 else (
+        f"{hours:.0f} h ago" if hours < 48 else f"{hours / 24:.0f} days ago")
+
+
+@bp.get("/")
+@auth.login_required
+def sites():
+    open_posts = {}
+    for s in auth.visible_sites():
+        open_posts[s.id] = Post.select().where((Post.site == s) & (Post.status == "open")).count()
+    return render_template("central/sites.html", rows=list(_site_rows()), age_text=_age_text,
+                           open_posts=open_posts)
+
+
+@bp.get("/sites.csv")
+@auth.login_required
+def sites_csv():
+    return _csv("sites", ["site", "name", "region", "last_contact", "outbox_lag", "version",
+                          "disk_free_mb", "content_mb", "records", "revoked"],
+                ([s.slug, s.name, s.region.name, s.last_contact.isoformat() if s.last_contact
+                  else "", s.pending, s.version, s.disk_free_mb, s.content_mb, s.records,
+                  int(s.revoked)] for s, _ in _site_rows()))
+
+
+def _own_site(slug: str) -> Site:
+    site = Site.get_or_none(Site.slug == slug)
+    if site is None or not auth.can_see(site):
+        abort(404)
+    return site
+
+
+@bp.post("/sites/<slug>/revoke")
+@auth.writer_required
+def revoke(slug: str):
+    service.revoke(_own_site(slug), g.admin)
+    flash(f"{slug} revoked: its box can no longer sync until enrolled again.")
+    return redirect(url_for("admin.sites"))
+
+
+@bp.post("/sites/<slug>/code")
+@auth.writer_required
+def new_code(slug: str):
+    code = service.reissue_code(_own_site(slug), g.admin)
+    flash(f"New enrolment code for {slug}: {code} (shown once).")
+    return redirect(url_for("admin.sites"))
+
+
+# --- board ---------------------------------------------------------------------------------
+
+
+def _board_query():
+    sites = list(auth.visible_sites())
+    query = Post.select(Post, Site).join(Site).where(Post.site.in_([s.id for s in sites])
+                                                     if sites else Post.id < 0)
+    f = {k: request.args.get(k, "") for k in ("site", "commune", "theme", "status")}
+    if f["site"]:
+        query = query.where(Site.slug == f["site"])
+    if f["commune"]:
+        query = query.where(Post.commune == f["commune"])
+    if f["theme"]:
+        query = query.where(Post.theme == f["theme"])
+    if f["status"] in STATUSES:
+        query = query.where(Post.status == f["status"])
+    # Oldest unanswered first: open posts before the others, each oldest first.
+    from peewee import Case
+
+    query = query.order_by(Case(None, [(Post.status == "open", 0)], 1), Post.created_at,
+                           Post.id)
+    return query, f, sites
+
+
+@bp.get("/board")
+@auth.login_required
+def board():
+    query, f, sites = _board_query()
+    site_ids = [s.id for s in sites]
+    base = Post.select().where(Post.site.in_(site_ids)) if site_ids else None
+    communes = sorted({p.commune for p in base.select(Post.commune).distinct()}) if base else []
+    themes = sorted({p.theme for p in base.select(Post.theme).distinct()}) if base else []
+    return render_template("central/board.html", posts=list(query.limit(500)), f=f,
+                           sites=sites, communes=communes, themes=themes, statuses=STATUSES)
+
+
+@bp.get("/board.csv")
+@auth.login_required
+def board_csv():
+    query, _f, _s = _board_query()
+    return _csv("board", ["site", "code", "uuid", "created_at", "commune", "theme", "kind",
+                          "status", "text", "voice_sha256", "answers"],
+                ([p.site.slug, p.code, p.uuid, p.created_at, p.commune, p.theme, p.kind,
+                  p.status, p.body, p.voice_sha256,
+                  " | ".join(f"{a.official_name}: {a.body}" for a in p.answers)]
+                 for p in query))
+
+
+@bp.route("/board/<int:post_id>", methods=["GET", "POST"])
+@auth.login_required
+def post_detail(post_id: int):
+    post = Post.get_or_none(Post.id == post_id)
+    if post is None or not auth.can_see(post.site):
+        abort(404)
+    error = ""
+    if request.method == "POST":
+        if g.admin.role != "regional":
+            abort(403, "national viewers cannot change anything")
+        try:
+            service.record_answer(post, request.form.get("official_name", ""),
+                                  request.form.get("body", ""), g.admin)
+        except service.CentralError as e:
+            error = str(e)
+        else:
+            flash("Answer recorded: it reaches the box at its next sync.")
+            return redirect(url_for("admin.post_detail", post_id=post.id))
+    return render_template("central/post.html", post=post, answers=list(post.answers),
+                           error=error)
+
+
+# --- usage ---------------------------------------------------------------------------------
+
+
+def _usage(days: int):
+    start = (utcnow().date() - dt.timedelta(days=days - 1))
+    day_list = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+    sites = list(auth.visible_sites())
+    chosen = request.args.get("site", "")
+    if chosen:
+        sites = [s for s in sites if s.slug == chosen]
+    out = []
+    for s in sites:
+        rows = UsageDay.select().where((UsageDay.site == s) & (UsageDay.day >= day_list[0]))
+        table = {(r.day, r.metric): r for r in rows}
+        series = {label: [table[(d, m)].count if (d, m) in table else 0 for d in day_list]
+                  for m, label in METRICS}
+        totals = {}
+        for m, label in METRICS:
+            count = sum(r.count for (d, mm), r in table.items() if mm == m)
+            women = sum(r.women for (d, mm), r in table.items() if mm == m)
+            youth = sum(r.youth for (d, mm), r in table.items() if mm == m)
+            totals[m] = {"label": label, "count": count,
+                         "women": round(100 * women / count) if count else None,
+                         "youth": round(100 * youth / count) if count else None}
+        out.append((s, line_chart(day_list, series, title=f"{s.name}: usage per day"),
+                    totals, table))
+    return day_list, out
+
+
+@bp.get("/usage")
+@auth.login_required
+def usage():
+    days = min(max(request.args.get("days", 30, type=int), 1), 366)
+    day_list, per_site = _usage(days)
+    return render_template("central/usage.html", per_site=per_site, days=days,
+                           sites=list(auth.visible_sites()), chosen=request.args.get("site", ""))
+
+
+@bp.get("/usage.csv")
+@auth.login_required
+def usage_csv():
+    days = min(max(request.args.get("days", 30, type=int), 1), 366)
+    day_list, per_site = _usage(days)
+    rows = []
+    for s, _chart, _totals, table in per_site:
+        for (day, metric), r in sorted(table.items()):
+            rows.append([s.slug, day, metric, r.count, r.women, r.youth])
+    return _csv("usage", ["site", "day", "metric", "count", "women", "youth"], rows)
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+def _audit_query():
+    query = Audit.select().order_by(Audit.id.desc())
+    if g.admin.role == "regional":
+        # A regional admin sees their own actions and those about their sites' boxes.
+        query = query.where((Audit.admin == g.admin) | Audit.admin.is_null())
+    return query
+
+
+@bp.get("/audit")
+@auth.login_required
+def audit_log():
+    return render_template("central/audit.html", entries=list(_audit_query().limit(300)))
+
+
+@bp.get("/audit.csv")
+@auth.login_required
+def audit_csv():
+    return _csv("audit", ["at", "admin", "action", "detail"],
+                ([a.at.isoformat(), a.admin.username if a.admin else "", a.action, a.detail]
+                 for a in _audit_query()))

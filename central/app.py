@@ -1,0 +1,75 @@
+"""Central's app factory: defaults, then the instance config file, then the test override.
+
+Settings (Flask config keys, also read from ``CENTRAL_CONFIG``, a Python file):
+``DATA_DIR`` (blobs, files, central's key; default ``./central-data``), ``DATABASE_URL``
+(``sqlite:///...`` by default, ``postgresql://user@host/db`` in production),
+``SECRET_KEY`` (sessions; made once in DATA_DIR if absent), ``SESSION_COOKIE_SECURE``
+(true: central is served over HTTPS; set false only for a loopback test).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import db as dbmod
+from . import migrations, service
+
+
+def _secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DATA_DIR=os.environ.get("CENTRAL_DATA_DIR", "central-data"),
+        DATABASE_URL=os.environ.get("CENTRAL_DATABASE_URL", ""),
+        SECRET_KEY=None,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="central_session",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        # An exchange of 1 MiB of JSON compresses to far less; blobs stream in pieces.
+        MAX_CONTENT_LENGTH=32 * 2**20,
+    )
+    if test_config is None and os.environ.get("CENTRAL_CONFIG"):
+        app.config.from_pyfile(os.environ["CENTRAL_CONFIG"])
+    if test_config:
+        app.config.update(test_config)
+    data_dir = Path(app.config["DATA_DIR"]).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config["DATA_DIR"] = data_dir
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _secret(data_dir)
+    database = dbmod.open_database(app.config["DATABASE_URL"], data_dir)
+    with database.connection_context():
+        migrations.migrate(database)
+    app.config["CENTRAL_KEY"] = service.central_key(data_dir)
+
+    @app.before_request
+    def _connect() -> None:
+        dbmod.database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc) -> None:
+        if not dbmod.database.is_closed():
+            dbmod.database.close()
+
+    from . import admin, sync_views
+
+    app.register_blueprint(sync_views.bp)
+    app.register_blueprint(admin.bp)
+    return app

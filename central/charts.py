@@ -1,0 +1,44 @@
+"""Small inline SVG charts (no JavaScript, no external files)."""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+COLOURS = ["#1f6f8b", "#e07a1f", "#3a9d23", "#a23b72", "#6c5ce7"]
+
+
+def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640,
+               height: int = 180, title: str = "") -> Markup:
+    """One polyline per series over ``days``; axis labels at the ends; a legend."""
+    pad_l, pad_b, pad_t = 40, 22, 18
+    w, h = width - pad_l - 8, height - pad_b - pad_t
+    top = max([1.0] + [v for values in series.values() for v in values])
+    n = max(1, len(days) - 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {width} '
+             f'{height}" width="100%" aria-label="{escape(title)}">',
+             f'<title>{escape(title)}</title>',
+             f'<line x1="{pad_l}" y1="{pad_t + h}" x2="{pad_l + w}" y2="{pad_t + h}" '
+             'stroke="#999"/>',
+             f'<text x="{pad_l - 4}" y="{pad_t + 4}" font-size="11" '
+             f'text-anchor="end">{top:g}</text>',
+             f'<text x="{pad_l - 4}" y="{pad_t + h}" font-size="11" text-anchor="end">0</text>']
+    if days:
+        parts.append(f'<text x="{pad_l}" y="{height - 6}" font-size="11">'
+                     f'{escape(days[0])}</text>')
+        parts.append(f'<text x="{pad_l + w}" y="{height - 6}" font-size="11" '
+                     f'text-anchor="end">{escape(days[-1])}</text>')
+    for i, (name, values) in enumerate(series.items()):
+        colour = COLOURS[i % len(COLOURS)]
+        points = " ".join(f"{pad_l + w * j / n:.1f},{pad_t + h - h * v / top:.1f}"
+                          for j, v in enumerate(values))
+        if len(values) == 1:
+            x, y = points.split(",")
+            parts.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{colour}"/>')
+        elif values:
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                         f'points="{points}"/>')
+        parts.append(f'<rect x="{pad_l + 8 + i * 120}" y="4" width="10" height="10" '
+                     f'fill="{colour}"/><text x="{pad_l + 22 + i * 120}" y="13" '
+                     f'font-size="11">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every value above is escaped

@@ -1,0 +1,175 @@
+"""The ``central`` command: serve, create-admin, create-site, import/export a USB stick,
+publish a file to the catalogue. Errors are one line; exit code 2 for usage errors."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+
+DATA_OPTION = click.option("--data-dir", envvar="CENTRAL_DATA_DIR", default="central-data",
+                           show_default=True, type=click.Path(file_okay=False),
+                           help="Central's data directory (blobs, files, key).")
+DB_OPTION = click.option("--database-url", envvar="CENTRAL_DATABASE_URL", default="",
+                         help="sqlite:///path (default: in the data directory) or "
+                              "postgresql://user@host/db.")
+
+
+def _app(data_dir: str, database_url: str, **extra):
+    from .app import create_app
+
+    return create_app({"DATA_DIR": data_dir, "DATABASE_URL": database_url, **extra})
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Espace central: the regional server."""
+
+
+@cli.command()
+@DATA_OPTION
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--insecure-cookies", is_flag=True,
+              help="Session cookies without the Secure flag (plain-HTTP tests only).")
+def serve(data_dir: str, database_url: str, host: str, port: int,
+          insecure_cookies: bool) -> None:
+    """Serve central (put it behind an HTTPS reverse proxy in production).
+
+    The server streams request bodies to the app, so a voice-note upload cut by the
+    link keeps what arrived."""
+    from werkzeug.serving import make_server
+
+    from .server import QuietHandler
+
+    app = _app(data_dir, database_url, SESSION_COOKIE_SECURE=not insecure_cookies)
+    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    click.echo(f"central on http://{host}:{server.server_port}/", err=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()
+
+
+@cli.command("create-admin")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("username")
+@click.option("--role", type=click.Choice(["regional", "national"]), required=True)
+@click.option("--region", default=None, help="Region a regional admin looks after.")
+@click.option("--password", envvar="CENTRAL_PASSWORD", default=None,
+              help="Default: asked, not echoed.")
+def create_admin(data_dir, database_url, username, role, region, password) -> None:
+    """Create an admin account (regional: one region's sites; national: all, read-only)."""
+    from . import service
+
+    app = _app(data_dir, database_url)
+    if password is None:
+        password = getpass.getpass("Password (10 characters or more): ")
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            service.create_admin(username, password, role, region)
+    click.echo(f"admin {username} ({role}) created")
+
+
+@cli.command("create-site")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--region", required=True)
+@click.option("--commune", "communes", multiple=True)
+def create_site(data_dir, database_url, slug, name, region, communes) -> None:
+    """Create a site and print its one-time enrolment code."""
+    from . import service
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            _site, code = service.create_site(slug, name, region, list(communes))
+    click.echo(f"site {slug} created; enrolment code (valid {service.ENROL_DAYS} days, "
+               f"once): {code}")
+
+
+@cli.command("import")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("directory", type=click.Path(file_okay=False, exists=True))
+def import_cmd(data_dir, database_url, directory) -> None:
+    """Apply boxes' batches from DIRECTORY (a USB stick); write signed answers back."""
+    from .sneakernet import import_dir
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            stats = import_dir(Path(directory), app.config["DATA_DIR"],
+                               app.config["CENTRAL_KEY"])
+    click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
+
+
+@cli.command("export")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--with-files", is_flag=True, help="Copy the catalogue's files too.")
+def export_cmd(data_dir, database_url, directory, with_files) -> None:
+    """Write answers, announcements (and files) for every box to DIRECTORY."""
+    from .sneakernet import export_dir
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            stats = export_dir(Path(directory), app.config["DATA_DIR"],
+                               app.config["CENTRAL_KEY"], with_files)
+    click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
+
+
+@cli.command()
+@DATA_OPTION
+@DB_OPTION
+@click.argument("path", type=click.Path(dir_okay=False, exists=True))
+@click.option("--name", default=None)
+def publish(data_dir, database_url, path, name) -> None:
+    """Add a file (a ZIM) to the catalogue every box downloads."""
+    from .service import publish_file
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            entry = publish_file(app.config["DATA_DIR"], Path(path), name)
+    click.echo(f"published {entry.name} ({entry.size} bytes, {entry.sha256})")
+
+
+def main() -> None:
+    from .service import CentralError
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except CentralError as e:
+        click.echo(f"central: error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

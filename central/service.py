@@ -1,0 +1,511 @@
+"""Central's domain functions: sites and enrolment, the sync exchange, blob uploads,
+file pieces, answers. Views and the CLI call these; so do the tests.
+
+Central imports :mod:`appliance.sync.protocol` and nothing else from the box.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import peewee
+
+from appliance.sync import protocol
+
+from .db import database, is_postgres
+from .models import (
+    Admin,
+    Answer,
+    Audit,
+    DownEvent,
+    FileEntry,
+    Post,
+    Record,
+    Region,
+    Site,
+    StreamMark,
+    UsageDay,
+    utcnow,
+)
+
+ENROL_DAYS = 14
+READ_CHUNK = 8192
+YOUTH = {"under18", "18-35", "under35", "youth", "15-35"}
+
+
+class CentralError(Exception):
+    """Something an admin or a box must act on; ``status`` is the HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+def central_key(data_dir: Path):
+    """Central's Ed25519 signing key, created once in the data directory (0600)."""
+    path = Path(data_dir) / "central.key"
+    try:
+        return protocol.load_private(path.read_bytes())
+    except FileNotFoundError:
+        key = protocol.new_private_key()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(protocol.private_bytes(key))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(path.with_suffix(".tmp"), path)
+        return key
+
+
+# --- sites and enrolment --------------------------------------------------------------
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+def new_code() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read over the phone
+    raw = "".join(secrets.choice(alphabet) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def audit(admin: Admin | None, action: str, detail: str = "") -> None:
+    Audit.create(admin=admin, action=action, detail=detail[:2000])
+
+
+def create_site(slug: str, name: str, region: str, communes: list[str] | None = None,
+                admin: Admin | None = None) -> tuple[Site, str]:
+    """A site and its one-time enrolment code (shown once; only its hash is kept)."""
+    code = new_code()
+    with database.atomic():
+        reg, _ = Region.get_or_create(name=region)
+        if Site.select().where(Site.slug == slug).exists():
+            raise CentralError(f"site {slug!r} exists already")
+        site = Site.create(slug=slug, name=name, region=reg,
+                           communes=",".join(communes or []), enrol_code_hash=_code_hash(code),
+                           enrol_expires=utcnow() + dt.timedelta(days=ENROL_DAYS))
+        audit(admin, "site.create", slug)
+    return site, code
+
+
+def reissue_code(site: Site, admin: Admin | None = None) -> str:
+    code = new_code()
+    with database.atomic():
+        Site.update(enrol_code_hash=_code_hash(code), revoked=False,
+                    enrol_expires=utcnow() + dt.timedelta(days=ENROL_DAYS)) \
+            .where(Site.id == site.id).execute()
+        audit(admin, "site.new_code", site.slug)
+    return code
+
+
+def revoke(site: Site, admin: Admin | None = None) -> None:
+    with database.atomic():
+        Site.update(revoked=True, public_key="").where(Site.id == site.id).execute()
+        audit(admin, "site.revoke", site.slug)
+
+
+def enroll(data_dir: Path, body: dict) -> dict:
+    """Bind a box's public key to the site whose code it presents. Idempotent for the same
+    key and code (a lost response); a used code with another key is refused."""
+    code = str(body.get("code", ""))
+    box_id = str(body.get("box_id", ""))
+    public = str(body.get("public_key", ""))
+    try:
+        uuid.UUID(box_id)
+        protocol.load_public(public)
+    except (ValueError, protocol.ProtocolError):
+        raise CentralError("bad box id or public key") from None
+    h = _code_hash(code)
+    with database.atomic():
+        site = Site.get_or_none(Site.enrol_code_hash == h)
+        if site is None or not code:
+            raise CentralError("unknown or already used enrolment code", 403)
+        if site.public_key:
+            if site.public_key == public and site.box_id == box_id:
+                pass  # the same box again: answer as before
+            else:
+                raise CentralError("this code was already used by another box", 403)
+        elif site.enrol_expires and site.enrol_expires < utcnow():
+            raise CentralError("this enrolment code has expired", 403)
+        else:
+            other = Site.get_or_none((Site.box_id == box_id) & (Site.id != site.id))
+            if other is not None:  # a box moved to another site: the old one lets go
+                Site.update(box_id=None, public_key="", revoked=True) \
+                    .where(Site.id == other.id).execute()
+            Site.update(box_id=box_id, public_key=public, enrolled_at=utcnow(),
+                        revoked=False, version=str(body.get("ver", ""))[:40]) \
+                .where(Site.id == site.id).execute()
+            audit(None, "site.enrolled", f"{site.slug} box {box_id}")
+    key = central_key(data_dir)
+    return {"site_id": site.slug, "central_key": protocol.public_b64(key),
+            "region": site.region.name}
+
+
+def site_for_box(box_id: str) -> Site:
+    site = Site.get_or_none(Site.box_id == box_id)
+    if site is None or site.revoked or not site.public_key:
+        raise CentralError("unknown or revoked box", 403)
+    return site
+
+
+def verify(frame: bytes, path: str) -> tuple[Site, protocol.Request]:
+    try:
+        site = site_for_box(protocol.peek_box(frame))
+        req = protocol.decode_request(frame, path, protocol.load_public(site.public_key))
+    except protocol.ProtocolError as e:
+        raise CentralError(str(e), 403) from None
+    return site, req
+
+
+# --- the exchange ----------------------------------------------------------------------
+
+
+def _lock_site(site: Site) -> None:
+    """Serialise one box's requests (a duplicated request runs after the first)."""
+    if is_postgres():
+        list(Site.select(Site.id).where(Site.id == site.id).for_update())
+
+
+def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
+    """Store pushed events once per (site, seq); return acks and what is waiting."""
+    push = protocol.validate_push(message.get("push", []))
+    acks: dict[str, int] = {}
+    rewind: list[str] = []
+    with database.atomic():
+        _lock_site(site)
+        marks = {m.stream: m for m in StreamMark.select().where(StreamMark.site == site)}
+        stored = 0
+        for stream, after, events in push:
+            mark = marks.get(stream)
+            if mark is None:
+                mark = StreamMark.create(site=site, stream=stream, seq=0)
+                marks[stream] = mark
+            if after > mark.seq:
+                rewind.append(stream)  # central lost what the box believes acknowledged
+                continue
+            fresh = [e for e in events if e[0] > mark.seq]
+            if fresh:
+                seqs = [e[0] for e in fresh]
+                have = {r.seq for r in Record.select(Record.seq).where(
+                    (Record.site == site) & (Record.seq.in_(seqs)))}
+                for seq, ev_uuid, kind, created_at, payload in fresh:
+                    if seq in have:
+                        continue
+                    Record.create(site=site, seq=seq, uuid=ev_uuid[:64], stream=stream,
+                                  kind=kind[:64], payload=protocol.canonical(payload).decode(),
+                                  created_at=str(created_at)[:40])
+                    project(site, kind, payload, str(created_at))
+                    stored += 1
+                mark.seq = max(mark.seq, seqs[-1])
+                StreamMark.update(seq=mark.seq).where(StreamMark.id == mark.id).execute()
+        # Only the streams this request pushed: the others have not moved.
+        acks = {s: marks[s].seq for s, _a, _e in push if s in marks}
+        st = message.get("st") or {}
+        Site.update(last_contact=utcnow(), records=Site.records + stored,
+                    cursor=max(site.cursor, int(message.get("cursor", 0) or 0)),
+                    bytes_in=Site.bytes_in + body_bytes,
+                    pending=max(0, int(st.get("pending", 0) or 0) - stored)
+                    if "pending" in st else Site.pending,
+                    last_seq=int(st.get("last_seq", 0) or 0) or Site.last_seq,
+                    version=str(st.get("ver", ""))[:40] or Site.version,
+                    disk_free_mb=st.get("disk") if isinstance(st.get("disk"), int)
+                    else Site.disk_free_mb,
+                    content_mb=st.get("content") if isinstance(st.get("content"), int)
+                    else Site.content_mb).where(Site.id == site.id).execute()
+    down, more = pull(site, int(message.get("cursor", 0) or 0), int(message.get("want", 0) or 0))
+    out: dict = {}
+    if acks:
+        out["acks"] = acks
+    if down:
+        out["down"] = down
+    if more:
+        out["more"] = True
+    if rewind:
+        out["rewind"] = rewind
+    return out
+
+
+def pull(site: Site, cursor: int, want: int) -> tuple[list, bool]:
+    query = (DownEvent.select().where(
+        (DownEvent.id > cursor)
+        & ((DownEvent.site == site)
+           | (DownEvent.site.is_null() & (DownEvent.region.is_null()
+                                          | (DownEvent.region == site.region_id)))))
+        .order_by(DownEvent.id))
+    down, size = [], 0
+    for ev in query.limit(1000):
+        payload = json.loads(ev.payload)
+        n = len(ev.payload) + 40
+        if size + n > want:
+            return down, True
+        down.append([ev.id, ev.kind, payload])
+        size += n
+    return down, query.offset(len(down)).limit(1).exists() if len(down) == 1000 else False
+
+
+def _day(payload: dict, created_at: str) -> str:
+    for key in ("day", "hour", "created_at", "starts_at"):
+        value = payload.get(key) if isinstance(payload, dict) else None
+        if isinstance(value, str) and len(value) >= 10:
+            return value[:10]
+    return created_at[:10] or utcnow().date().isoformat()
+
+
+def _bump(site: Site, day: str, metric: str, count: int, women: int = 0,
+          youth: int = 0) -> None:
+    row = UsageDay.get_or_none((UsageDay.site == site) & (UsageDay.day == day)
+                               & (UsageDay.metric == metric))
+    if row is None:
+        UsageDay.create(site=site, day=day, metric=metric, count=count, women=women,
+                        youth=youth)
+    else:
+        UsageDay.update(count=UsageDay.count + count, women=UsageDay.women + women,
+                        youth=UsageDay.youth + youth).where(UsageDay.id == row.id).execute()
+
+
+def _person(payload: dict) -> tuple[int, int]:
+    return (int(payload.get("gender") == "f"), int(payload.get("age_group") in YOUTH))
+
+
+def project(site: Site, kind: str, payload, created_at: str) -> None:
+    """Fold a newly stored record into the dashboard's tables (called once per record,
+    in the transaction that stores it)."""
+    if not isinstance(payload, dict):
+        return
+    day = _day(payload, created_at)
+    if kind == "post.created":
+        Post.insert(site=site, uuid=str(payload.get("uuid", ""))[:64],
+                    code=str(payload.get("code", ""))[:20], kind=str(payload.get("kind", "")),
+                    theme=str(payload.get("theme", ""))[:40],
+                    commune=str(payload.get("commune", ""))[:80],
+                    body=str(payload.get("body", "")),
+                    voice_sha256=str(payload.get("voice_sha256", "") or ""),
+                    gender=str(payload.get("gender", "") or ""),
+                    age_group=str(payload.get("age_group", "") or ""),
+                    created_at=str(payload.get("created_at", created_at))) \
+            .on_conflict_ignore().execute()
+        _bump(site, day, "posts", 1, *_person(payload))
+    elif kind == "post.moderated":
+        if payload.get("status") in ("hidden", "rejected", "removed"):
+            Post.update(status="hidden").where(Post.uuid == str(payload.get("post_uuid",
+                                               payload.get("uuid", "")))).execute()
+    elif kind == "answer.created":
+        post = Post.get_or_none(Post.uuid == str(payload.get("post_uuid", "")))
+        if post is not None:
+            Answer.insert(post=post, uuid=str(payload.get("uuid", uuid.uuid4()))[:64],
+                          official_name=str(payload.get("official_name", ""))[:120],
+                          body=str(payload.get("body", "")), source="box") \
+                .on_conflict_ignore().execute()
+            Post.update(status="answered", answered_at=utcnow()).where(
+                Post.id == post.id).execute()
+    elif kind == "booking.created":
+        _bump(site, day, "bookings", 1, *_person(payload))
+    elif kind == "attendance.counts":
+        _bump(site, day, "attendance", int(payload.get("present", 0) or 0),
+              int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
+    elif kind == "usage.content":
+        views = sum(int(b.get("views", 0)) + int(b.get("plays", 0))
+                    for b in payload.get("books", []) if isinstance(b, dict))
+        _bump(site, day, "views", views)
+    elif kind.startswith("usage.") and "visit" in kind or kind == "portal.visits":
+        _bump(site, day, "visits", int(payload.get("visits", payload.get("count", 1)) or 0),
+              int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
+
+
+# --- blobs --------------------------------------------------------------------------------
+
+
+def blob_path(data_dir: Path, sha: str) -> Path:
+    if not protocol_hex(sha):
+        raise CentralError("not a SHA-256")
+    return Path(data_dir) / "blobs" / sha[:2] / sha
+
+
+def protocol_hex(sha: str) -> bool:
+    return len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
+
+
+def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],
+                 tail_len: int) -> dict:
+    """Append a blob's tail as it streams in, verifying each 64 KiB piece against the
+    signed hashes; a cut keeps what arrived. Idempotent: a complete blob answers done,
+    an offset other than what central holds writes nothing and answers ``have``."""
+    sha, size, off = str(message.get("sha", "")), int(message["size"]), int(message["off"])
+    hashes = list(message.get("ph", []))
+    final = blob_path(data_dir, sha)
+    if final.exists():
+        return {"have": size, "done": True}
+    part = Path(data_dir) / "blobs" / "partial" / f"{sha}.part"
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(part, "a+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return {"have": 0, "done": False, "busy": True}
+        have = f.seek(0, os.SEEK_END)
+        if have > size:
+            f.truncate(0)
+            have = 0
+        if off != have or tail_len <= 0:
+            return {"have": have, "done": False}
+        first = off // protocol.PIECE
+        pos, remaining = have, min(tail_len, size - have)
+        while remaining > 0:
+            try:
+                chunk = read(min(READ_CHUNK, remaining))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                break  # the link was cut: keep what arrived
+            f.write(chunk)
+            pos += len(chunk)
+            remaining -= len(chunk)
+            boundary = min(size, (pos // protocol.PIECE) * protocol.PIECE)
+            if pos == size or (pos % protocol.PIECE == 0 and boundary > 0):
+                k = (pos - 1) // protocol.PIECE
+                start = k * protocol.PIECE
+                f.flush()
+                with open(part, "rb") as r:
+                    r.seek(start)
+                    piece = r.read(pos - start)
+                i = k - first
+                if i < 0 or i >= len(hashes) or protocol.piece_hash(piece) != hashes[i]:
+                    f.truncate(start)
+                    pos = start
+                    break
+        f.flush()
+        os.fsync(f.fileno())
+        if pos < size:
+            return {"have": pos, "done": False}
+        digest = hashlib.sha256()
+        with open(part, "rb") as r:
+            while block := r.read(1 << 20):
+                digest.update(block)
+        if digest.hexdigest() != sha:
+            f.truncate(0)
+            return {"have": 0, "done": False}
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, final)
+        return {"have": size, "done": True}
+
+
+# --- files (catalogue) --------------------------------------------------------------------
+
+
+def publish_file(data_dir: Path, source: Path, name: str | None = None,
+                 admin: Admin | None = None) -> FileEntry:
+    """Add a file (a ZIM) to the catalogue and announce it to every box."""
+    digest, pieces, size = hashlib.sha256(), [], 0
+    files = Path(data_dir) / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    tmp = files / (source.name + ".tmp")
+    with open(source, "rb") as src, open(tmp, "wb") as out:
+        while block := src.read(protocol.PIECE):
+            digest.update(block)
+            pieces.append(protocol.piece_hash(block))
+            out.write(block)
+            size += len(block)
+        out.flush()
+        os.fsync(out.fileno())
+    sha = digest.hexdigest()
+    os.replace(tmp, files / sha)
+    name = name or source.name
+    with database.atomic():
+        entry = FileEntry.get_or_none(FileEntry.sha256 == sha)
+        if entry is None:
+            entry = FileEntry.create(sha256=sha, name=name, size=size,
+                                     pieces=json.dumps(pieces))
+            DownEvent.create(kind=protocol.DOWN_CATALOGUE, payload=protocol.canonical(
+                {"sha": sha, "name": name, "size": size, "pieces": pieces}).decode())
+            audit(admin, "file.publish", f"{name} {sha}")
+    return entry
+
+
+def file_piece(data_dir: Path, message: dict) -> tuple[dict, bytes]:
+    sha, off = str(message.get("sha", "")), int(message.get("off", 0))
+    length = min(int(message.get("len", 0)), 8 * protocol.PIECE)
+    entry = FileEntry.get_or_none(FileEntry.sha256 == sha)
+    if entry is None or off % protocol.PIECE or off < 0 or length < 0:
+        raise CentralError("unknown file or unaligned offset", 404)
+    with open(Path(data_dir) / "files" / sha, "rb") as f:
+        f.seek(off)
+        tail = f.read(length)
+    return {"t": "file", "size": entry.size}, tail
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def record_answer(post: Post, official_name: str, body: str, admin: Admin | None) -> Answer:
+    """An official's answer typed by an admin; it flows down on the box's next pull."""
+    official_name, body = official_name.strip()[:120], body.strip()[:20000]
+    if not official_name or not body:
+        raise CentralError("the official's name and the answer are both needed")
+    with database.atomic():
+        answer = Answer.create(post=post, uuid=str(uuid.uuid4()), official_name=official_name,
+                               body=body, source="central", admin=admin)
+        Post.update(status="answered", answered_at=utcnow()).where(Post.id == post.id) \
+            .execute()
+        DownEvent.create(site=post.site, kind=protocol.DOWN_ANSWER, payload=protocol.canonical({
+            "uuid": answer.uuid, "post_uuid": post.uuid, "official_name": official_name,
+            "body": body, "created_at": answer.created_at.isoformat() + "Z"}).decode())
+        audit(admin, "answer.create", f"post {post.uuid} of {post.site.slug}")
+    return answer
+
+
+def announce(text: str, admin: Admin | None, region: Region | None = None) -> DownEvent:
+    with database.atomic():
+        ev = DownEvent.create(region=region, kind=protocol.DOWN_ANNOUNCEMENT,
+                              payload=protocol.canonical({"uuid": str(uuid.uuid4()),
+                                                          "body": text}).decode())
+        audit(admin, "announcement.create", text[:200])
+    return ev
+
+
+# --- admins ------------------------------------------------------------------------------
+
+
+def create_admin(username: str, password: str, role: str, region: str | None) -> Admin:
+    from werkzeug.security import generate_password_hash
+
+    if role not in ("regional", "national"):
+        raise CentralError("role is regional or national")
+    if role == "regional" and not region:
+        raise CentralError("a regional admin needs --region")
+    if len(password) < 10:
+        raise CentralError("passwords have at least 10 characters")
+    with database.atomic():
+        reg = Region.get_or_create(name=region)[0] if region else None
+        try:
+            admin = Admin.create(username=username, role=role, region=reg,
+                                 password_hash=generate_password_hash(password))
+        except peewee.IntegrityError:
+            raise CentralError(f"admin {username!r} exists already") from None
+        audit(None, "admin.create", f"{username} ({role})")
+    return admin
+
+
+def check_password(admin: Admin, password: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    return check_password_hash(admin.password_hash, password)
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,103 @@
+"""The sync endpoints boxes talk to (see appliance/sync/protocol.py for the format)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, request
+
+from appliance.sync import protocol
+
+from . import service
+from .service import CentralError
+
+bp = Blueprint("sync", __name__)
+
+
+def _frame_response(req: protocol.Request, message: dict, tail: bytes = b"") -> Response:
+    key = current_app.config["CENTRAL_KEY"]
+    body = protocol.encode_response(key, req.digest, message, tail)
+    resp = Response(body)
+    # Bytes are money on the box's side: no Content-Type (the path says what it is).
+    del resp.headers["Content-Type"]
+    return resp
+
+
+@bp.errorhandler(CentralError)
+def _refused(e: CentralError):
+    return Response(str(e), status=e.status, content_type="text/plain")
+
+
+@bp.post(protocol.PATH_ENROLL)
+def enroll():
+    try:
+        body = json.loads(request.get_data(cache=False) or b"{}")
+        answer = service.enroll(current_app.config["DATA_DIR"], body)
+    except CentralError as e:
+        return Response(json.dumps({"error": str(e)}), status=e.status,
+                        content_type="application/json")
+    except ValueError:
+        return Response('{"error":"bad JSON"}', status=400, content_type="application/json")
+    return Response(json.dumps(answer), content_type="application/json")
+
+
+@bp.post(protocol.PATH_EXCHANGE)
+def exchange():
+    frame = request.get_data(cache=False)
+    site, req = service.verify(frame, protocol.PATH_EXCHANGE)
+    try:
+        message = service.exchange(site, req.message, len(frame))
+    except protocol.ProtocolError as e:
+        raise CentralError(str(e)) from None
+    return _frame_response(req, message)
+
+
+def _reader(length: int):
+    """Read the raw request body as it arrives: what a cut connection delivered is kept."""
+    stream = request.environ["wsgi.input"]
+    state = {"left": length}
+
+    def read(n: int) -> bytes:
+        if state["left"] <= 0:
+            return b""
+        want = min(n, state["left"])
+        reader = getattr(stream, "read1", None)
+        data = reader(want) if reader else stream.read(want)
+        state["left"] -= len(data)
+        return data
+
+    return read
+
+
+def _read_exact(read, n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        data = read(n - got)
+        if not data:
+            raise CentralError("request cut short")
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)
+
+
+@bp.post(protocol.PATH_BLOB)
+def blob():
+    length = request.content_length or 0
+    read = _reader(length)
+    start = _read_exact(read, 88)
+    try:
+        head = start + _read_exact(read, protocol.head_length(start) - 88)
+    except protocol.ProtocolError as e:
+        raise CentralError(str(e)) from None
+    site, req = service.verify(head, protocol.PATH_BLOB)
+    tail_len = length - len(head)
+    message = service.receive_blob(current_app.config["DATA_DIR"], req.message, read, tail_len)
+    return _frame_response(req, {"t": "blob", **message})
+
+
+@bp.post(protocol.PATH_FILE)
+def file_piece():
+    frame = request.get_data(cache=False)
+    site, req = service.verify(frame, protocol.PATH_FILE)
+    message, tail = service.file_piece(current_app.config["DATA_DIR"], req.message)
+    return _frame_response(req, message, tail)
