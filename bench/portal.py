@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -61,7 +62,31 @@ PAGES: list[tuple[str, str, str, dict[str, str]]] = [
     ("landing (gzip)", "espace", "/", {"Cookie": "lang=fr", "Accept-Encoding": "gzip"}),
     ("landing (plain)", "espace", "/", {"Cookie": "lang=fr"}),
     ("language chooser", "espace", "/", {"Accept-Encoding": "gzip"}),
+    # The facilitator's "today" page, logged in (KIOSK_COOKIE is replaced at run time).
+    ("kiosk today (gzip)", "espace", "/kiosk/", {"Accept-Encoding": "gzip",
+                                                 "Cookie": "KIOSK_COOKIE"}),
 ]
+
+
+def kiosk_cookie(port: int) -> str:
+    """Log in as the demo facilitator with the demo PIN; the session cookie."""
+    from urllib.parse import urlencode
+
+    from appliance.demo import DEMO_PIN
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    body = urlencode({"name": "Awa (démo)", "pin": DEMO_PIN}).encode()
+    try:
+        urllib.request.build_opener(NoRedirect).open(
+            f"http://127.0.0.1:{port}/kiosk/login", data=body, timeout=10)
+    except urllib.error.HTTPError as e:  # the 303 after a good PIN
+        cookie = e.headers.get("Set-Cookie", "")
+        if e.code == 303 and cookie:
+            return "lang=fr; " + cookie.split(";")[0]
+    raise SystemExit("kiosk login with the demo PIN failed")
 
 
 def free_port() -> int:
@@ -130,6 +155,8 @@ def main() -> None:
                 if kind not in servers:
                     servers[kind] = start(kind, site)
                 proc, port = servers[kind]
+                if headers.get("Cookie") == "KIOSK_COOKIE":
+                    headers = {**headers, "Cookie": kiosk_cookie(port)}
                 wrk(port, path, headers, 2, args.connections, lua)  # warm-up
                 r = wrk(port, path, headers, args.seconds, args.connections, lua)
                 r["rss_mb"] = psutil.Process(proc.pid).memory_info().rss / 2**20
