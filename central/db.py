@@ -20,6 +20,11 @@ class CentralSqlite(peewee.SqliteDatabase):
     def atomic(self, lock_type: str | None = "IMMEDIATE", **kwargs):  # type: ignore[override]
         return super().atomic(lock_type=lock_type, **kwargs)
 
+    # Models reach the database through a DatabaseProxy, whose atomic() builds the
+    # transaction itself and calls begin() without a lock type: default it here.
+    def begin(self, lock_type: str | None = None):  # type: ignore[override]
+        return super().begin(lock_type=lock_type or "IMMEDIATE")
+
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": "full", "foreign_keys": 1,
                   "busy_timeout": 15_000}
@@ -35,7 +40,7 @@ def open_database(url: str, data_dir: Path | None = None) -> peewee.Database:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = CentralSqlite(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     else:
-        db = connect(url, autorollback=True)
+        db = connect(url)
     database.initialize(db)
     return db
 

@@ -368,7 +368,8 @@ def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],
         pos, remaining = have, min(tail_len, size - have)
         while remaining > 0:
             try:
-                chunk = read(min(READ_CHUNK, remaining))
+                boundary = (pos // protocol.PIECE + 1) * protocol.PIECE
+                chunk = read(min(READ_CHUNK, remaining, boundary - pos))
             except OSError:
                 chunk = b""
             if not chunk:
@@ -376,8 +377,7 @@ def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],
             f.write(chunk)
             pos += len(chunk)
             remaining -= len(chunk)
-            boundary = min(size, (pos // protocol.PIECE) * protocol.PIECE)
-            if pos == size or (pos % protocol.PIECE == 0 and boundary > 0):
+            if pos == size or pos % protocol.PIECE == 0:
                 k = (pos - 1) // protocol.PIECE
                 start = k * protocol.PIECE
                 f.flush()

@@ -169,7 +169,7 @@ class SyncClient:
             return res
         self.key, self.central_key, self.box_id = key, central_key, state.box_id()
         self.budget, self.res = budget, res
-        with database.atomic():
+        with database.atomic("IMMEDIATE"):
             run = state.SyncRun.create(started_at=state.now_iso())
         url = self.o.url or enr["url"]
         self.conn = Connection(url, self.o.ca_file, self.o.timeout)
@@ -180,7 +180,7 @@ class SyncClient:
             raise
         finally:
             self.close()
-            with database.atomic():
+            with database.atomic("IMMEDIATE"):
                 state.SyncRun.update(
                     finished_at=state.now_iso(), result=res.result[:200],
                     bytes=res.bytes_up + res.bytes_down, pushed=res.pushed,
@@ -317,7 +317,7 @@ class SyncClient:
         acks = msg.get("acks", {})
         rewind = set(msg.get("rewind", []))
         down = msg.get("down", [])
-        with database.atomic():
+        with database.atomic("IMMEDIATE"):
             current = state.acked()
             for stream, seq in acks.items():
                 if stream not in protocol.STREAMS or not isinstance(seq, int):
@@ -374,7 +374,7 @@ class SyncClient:
                     continue
                 row = state.SyncBlobTodo.get_or_none(state.SyncBlobTodo.sha256 == sha)
                 if row is None:
-                    with database.atomic():
+                    with database.atomic("IMMEDIATE"):
                         state.SyncBlobTodo.insert(sha256=sha).on_conflict_ignore().execute()
                     return sha
                 if not row.done:
@@ -405,7 +405,7 @@ class SyncClient:
         row = state.SyncBlobTodo.get_or_none(state.SyncBlobTodo.sha256 == sha)
         probe = sha in self._probe or bool(row and row.tried)
         if row is not None and not row.tried:
-            with database.atomic():
+            with database.atomic("IMMEDIATE"):
                 state.SyncBlobTodo.update(tried=1).where(
                     state.SyncBlobTodo.sha256 == sha).execute()
         with open(path, "rb") as f:
@@ -423,7 +423,7 @@ class SyncClient:
                 probe = False
                 self._probe.discard(sha)
                 if msg.get("done"):
-                    with database.atomic():
+                    with database.atomic("IMMEDIATE"):
                         state.SyncBlobTodo.update(done=1).where(
                             state.SyncBlobTodo.sha256 == sha).execute()
                     self.res.blobs += 1
@@ -457,7 +457,7 @@ class SyncClient:
                 out.write(tail[:good])
                 out.flush()
                 os.fsync(out.fileno())
-            with database.atomic():
+            with database.atomic("IMMEDIATE"):
                 state.SyncDownload.update(have=dl.have + good).where(
                     state.SyncDownload.sha256 == dl.sha256).execute()
             if good == 0:
@@ -513,13 +513,13 @@ def finish_download(dl) -> None:
             h.update(chunk)
     if h.hexdigest() != dl.sha256:
         part.unlink(missing_ok=True)
-        with database.atomic():
+        with database.atomic("IMMEDIATE"):
             state.SyncDownload.update(have=0).where(
                 state.SyncDownload.sha256 == dl.sha256).execute()
         raise CentralRefused(f"download of {dl.name} does not match its SHA-256",
                              "it starts again on the next run")
     os.replace(part, dl.dest)
-    with database.atomic():
+    with database.atomic("IMMEDIATE"):
         state.SyncDownload.update(done=1).where(
             state.SyncDownload.sha256 == dl.sha256).execute()
 

@@ -36,7 +36,7 @@ def enroll(url: str, code: str, data_dir, ca_file: str = "", version: str = "0",
                                f"{answer.get('error', status)}",
                                "ask the regional admin for a new code (codes work once)")
     protocol.load_public(answer["central_key"])  # refuse garbage before storing it
-    with database.atomic():
+    with database.atomic("IMMEDIATE"):
         Meta.set_value("sync:central_url", url.rstrip("/"))
         Meta.set_value("sync:central_key", answer["central_key"])
         Meta.set_value("sync:site_id", answer.get("site_id", ""))

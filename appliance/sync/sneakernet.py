@@ -110,7 +110,7 @@ def import_(directory: Path, options: Options) -> dict:
         Path(dl.dest).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dl.dest + ".part")
         os.replace(dl.dest + ".part", dl.dest)
-        with database.atomic():
+        with database.atomic("IMMEDIATE"):
             state.SyncDownload.update(have=dl.size, done=1).where(
                 state.SyncDownload.sha256 == dl.sha256).execute()
         stats["files"] += 1

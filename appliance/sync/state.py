@@ -114,7 +114,7 @@ def set_cursor(value: int, feed: str = "down") -> None:
 
 
 def add_usage(day: str, up: int, down: int, requests: int = 1) -> None:
-    with database.atomic():
+    with database.atomic("IMMEDIATE"):
         SyncUsage.insert(day=day, bytes_up=up, bytes_down=down, requests=requests).on_conflict(
             conflict_target=[SyncUsage.day],
             update={SyncUsage.bytes_up: SyncUsage.bytes_up + up,
