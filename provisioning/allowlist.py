@@ -5,8 +5,9 @@ The web process never runs a command built from request data. It calls
 hex pairs, an IP is an IPv4 address inside the hotspot subnet) and sent as JSON to
 ``nft -j -f -`` (an argv list, the request on stdin), either directly (when the
 process may, e.g. a root test in a namespace) or through the small root helper
-``espace network allowlist-helper``, started by systemd for each connection on
-``/run/espace-allowlist.sock`` (see ``templates/espace-allowlist.socket.j2``).
+``espace network allowlist-helper``, a small root service started by systemd on the
+first connection to ``/run/espace-allowlist.sock`` (see
+``templates/espace-allowlist.socket.j2``).
 
 Elements: ``@allowed_mac`` (ether_addr), ``@allowed_ip`` (ipv4_addr, used when the MAC
 is unknown), and in uplink mode a named quota per address in ``@client_quota``.
@@ -16,6 +17,7 @@ portal once more.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -75,18 +77,19 @@ def _elem(set_name: str, elems: list) -> dict:
     return {"family": FAMILY, "table": TABLE, "name": set_name, "elem": elems}
 
 
-def allow_batch(mac: str | None, ip: str, seconds: int, quota_bytes: int | None,
-                present: set[str]) -> list[dict]:
-    """nft JSON commands that accept a phone for ``seconds`` (refreshing the timeout
-    of an element already present)."""
+def allow_batch(mac: str | None, ip: str, seconds: int,
+                quota_bytes: int | None) -> list[dict]:
+    """nft JSON commands that accept a phone for ``seconds``, in one transaction.
+    An element already present gets the new timeout: add (a no-op if present),
+    delete, add again; no need to read the set first."""
     cmds: list[dict] = []
     for set_name, value in (("allowed_mac", mac), ("allowed_ip", None if mac else ip)):
         if value is None:
             continue
-        if value in present:
-            cmds.append({"delete": {"element": _elem(set_name, [value])}})
-        cmds.append({"add": {"element": _elem(
-            set_name, [{"elem": {"val": value, "timeout": seconds}}])}})
+        elem = [{"elem": {"val": value, "timeout": seconds}}]
+        cmds.append({"add": {"element": _elem(set_name, elem)}})
+        cmds.append({"delete": {"element": _elem(set_name, [value])}})
+        cmds.append({"add": {"element": _elem(set_name, elem)}})
     if quota_bytes is not None:
         # "add" keeps an existing quota's usage: accepting again does not reset it.
         cmds.append({"add": {"quota": {"family": FAMILY, "table": TABLE,
@@ -161,9 +164,7 @@ class NftBackend:
         mac = valid_mac(mac) if mac else None
         ip = valid_ip(ip, self.subnet)
         seconds = valid_seconds(seconds)
-        current = self.entries()
-        present = set(current["mac"]) | set(current["ip"])
-        self.nft.apply(allow_batch(mac, ip, seconds, self.quota_bytes, present))
+        self.nft.apply(allow_batch(mac, ip, seconds, self.quota_bytes))
 
     def revoke(self, mac: str | None, ip: str) -> None:
         current = self.entries()
@@ -284,6 +285,40 @@ def serve_one(stdin: IO[bytes], stdout: IO[bytes], backend: Backend) -> None:
     reply = handle(stdin.readline(4096), backend)
     stdout.write(json.dumps(reply).encode() + b"\n")
     stdout.flush()
+
+
+def serve_forever(server: socket.socket, backend: Backend,
+                  stop: threading.Event | None = None) -> None:
+    """The helper as a long-running service: one request per connection, handled in
+    turn (each is a few milliseconds of nft), so the web process never waits for a
+    helper to start. With systemd's socket activation the listening socket is fd 3."""
+    server.settimeout(1.0 if stop is not None else None)
+    while stop is None or not stop.is_set():
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            continue
+        with conn:
+            conn.settimeout(5)
+            try:
+                with conn.makefile("rb") as rf, conn.makefile("wb") as wf:
+                    serve_one(rf, wf, backend)
+            except OSError:
+                continue  # the client went away; serve the next one
+
+
+def listening_socket(path: str | None = None) -> socket.socket:
+    """systemd's socket (``LISTEN_FDS``) or a new one bound at ``path``."""
+    if os.environ.get("LISTEN_FDS") == "1" and os.environ.get("LISTEN_PID") == str(os.getpid()):
+        return socket.socket(fileno=3)
+    if not path:
+        raise AllowlistError("no socket from systemd and no --listen path")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(16)
+    return server
 
 
 # --- what the web process holds -------------------------------------------------------

@@ -91,7 +91,8 @@ def reload_commands(site: SimpleNamespace, changed: set[str]) -> list[list[str]]
             "/etc/hostapd/hostapd.conf", "/etc/systemd/system/hostapd.service"}:
         cmds.append(["systemctl", "restart", "hostapd.service"])
     if any("espace-allowlist" in p for p in changed):
-        cmds.append(["systemctl", "restart", "espace-allowlist.socket"])
+        cmds.append(["systemctl", "restart", "espace-allowlist.socket",
+                     "espace-allowlist.service"])
     return cmds
 
 
@@ -149,7 +150,7 @@ def _restore_accepted(site: SimpleNamespace, nft: al.Nft | None, entries: dict) 
     for mac, left in entries.get("mac", {}).items():
         if left > 0:
             with contextlib.suppress(al.AllowlistError):
-                backend.nft.apply(al.allow_batch(mac, site.hotspot.address, left, None, set()))
+                backend.nft.apply(al.allow_batch(mac, site.hotspot.address, left, None))
     for ip, left in entries.get("ip", {}).items():
         if left > 0:
             with contextlib.suppress(al.AllowlistError):

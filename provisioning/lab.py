@@ -66,7 +66,7 @@ class HotspotLab:
         self.python = python
         self.uplink = uplink
         # helper: the portal changes the sets through the root helper on a Unix socket,
-        # one helper process per request, as systemd's espace-allowlist.socket does.
+        # as on the box (espace-allowlist.socket/.service).
         self.helper = helper
         self.helper_socket = self.workdir / "allowlist.sock"
         self.internet = f"espnet{self.tag}"
@@ -159,8 +159,9 @@ class HotspotLab:
             "dnsmasq.log")
         portal_env = None
         if self.helper:
-            self._spawn(self.box, [self.python, "-m", "provisioning.lab", "helper-socket",
-                                   str(self.helper_socket), str(self.site_file)], "helper.log")
+            self._spawn(self.box, [str(Path(self.python).parent / "espace"), "network",
+                                   "allowlist-helper", "--site", str(self.site_file),
+                                   "--listen", str(self.helper_socket)], "helper.log")
             deadline = time.monotonic() + READY_TIMEOUT
             while not self.helper_socket.exists():
                 if time.monotonic() > deadline:
@@ -412,21 +413,6 @@ def _download(url: str, timeout: float) -> dict:
     return {"bytes": got, "outcome": outcome}
 
 
-def _helper_socket(path: str, site_file: str) -> None:
-    """What systemd does with espace-allowlist.socket (Accept=yes): for each
-    connection, start ``espace network allowlist-helper`` with it as stdin/stdout."""
-    espace = str(Path(sys.executable).parent / "espace")
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished helpers are reaped at once
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen(16)
-    while True:
-        conn, _ = server.accept()
-        with conn:
-            subprocess.Popen([espace, "network", "allowlist-helper", "--site", site_file],
-                             stdin=conn.fileno(), stdout=conn.fileno())
-
-
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0)
@@ -438,9 +424,6 @@ def main(argv: list[str] | None = None) -> None:
         result = [connect(h, int(p)) for h, p in (a.rsplit(":", 1) for a in args)]
     elif command == "internet-server":
         _internet_server(args[0])
-        return
-    elif command == "helper-socket":
-        _helper_socket(args[0], args[1])
         return
     elif command == "download":
         result = _download(args[0], float(args[1]) if len(args) > 1 else 3.0)

@@ -63,14 +63,23 @@ def status_cmd(site_path: str) -> None:
 
 @network.command("allowlist-helper", hidden=True)
 @SITE_OPTION
-def allowlist_helper(site_path: str) -> None:
-    """One allow-list request on stdin, one reply on stdout (run by systemd for each
-    connection on /run/espace-allowlist.sock)."""
+@click.option("--listen", "listen", default=None, type=click.Path(dir_okay=False),
+              help="Unix socket to serve (default: systemd's; without one, a single "
+                   "request on stdin).")
+def allowlist_helper(site_path: str, listen: str | None) -> None:
+    """The root helper that changes the nftables allow-list for the web process
+    (systemd: espace-allowlist.socket starts it on the first request)."""
+    import os
+
     from . import allowlist as al
 
     site = settings.load(site_path)
     quota = site.uplink.client_daily_mb * 1024 * 1024 if site.uplink.interface else None
-    al.serve_one(sys.stdin.buffer, sys.stdout.buffer, al.NftBackend(site.hotspot.subnet, quota))
+    backend = al.NftBackend(site.hotspot.subnet, quota)
+    if listen or os.environ.get("LISTEN_FDS"):
+        al.serve_forever(al.listening_socket(listen), backend)
+    else:
+        al.serve_one(sys.stdin.buffer, sys.stdout.buffer, backend)
 
 
 @network.command("reset-quotas")

@@ -139,7 +139,7 @@ FILES = {
     "/etc/systemd/system/espace-worker.service": "espace-worker.service.j2",
     "/etc/systemd/system/espace-hotspot.service": "espace-hotspot.service.j2",
     "/etc/systemd/system/espace-allowlist.socket": "espace-allowlist.socket.j2",
-    "/etc/systemd/system/espace-allowlist@.service": "espace-allowlist@.service.j2",
+    "/etc/systemd/system/espace-allowlist.service": "espace-allowlist.service.j2",
     "/etc/systemd/system/hostapd.service": "hostapd.service.j2",
     "/etc/systemd/system/dnsmasq.service.d/espace.conf": "dnsmasq-espace.conf.j2",
     "/etc/systemd/system/nftables.service.d/espace.conf": "nftables-espace.conf.j2",

@@ -55,29 +55,26 @@ def test_helper_refuses_bad_requests(request_line, error):
 
 
 def test_helper_over_a_socket(tmp_path):
-    """The web process's SocketBackend and the helper's serve_one, through a real
-    Unix socket (systemd's Accept=yes gives the helper the connection as stdin)."""
+    """The web process's SocketBackend and the helper's serve_forever, through a
+    real Unix socket."""
     backend = al.MemoryBackend("10.42.0.0/24")
-    path = str(tmp_path / "allow.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(path)
-    server.listen()
-
-    def serve(n):
-        for _ in range(n):
-            conn, _ = server.accept()
-            with conn, conn.makefile("rb") as rf, conn.makefile("wb") as wf:
-                al.serve_one(rf, wf, backend)
-
-    t = threading.Thread(target=serve, args=(3,), name="helper")
+    server = al.listening_socket(str(tmp_path / "allow.sock"))
+    stop = threading.Event()
+    t = threading.Thread(target=al.serve_forever, args=(server, backend, stop), name="helper")
     t.start()
     try:
-        client = al.SocketBackend(path)
+        client = al.SocketBackend(str(tmp_path / "allow.sock"))
         client.allow("c2:c4:ab:91:66:01", "10.42.0.23", 3600)
         assert list(client.entries()["mac"]) == ["c2:c4:ab:91:66:01"]
         with pytest.raises(al.AllowlistError, match="not on the hotspot"):
             client.allow(None, "192.168.1.5", 3600)
+        # A client that connects and says nothing does not stop the helper.
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(tmp_path / "allow.sock"))
+        client.reset_quotas()
+        assert backend.calls[-1] == ("reset_quotas",)
     finally:
+        stop.set()
         t.join(timeout=10)
         server.close()
     assert not t.is_alive()
@@ -93,15 +90,18 @@ def test_helper_stdio():
 
 
 def test_allow_batch_is_nft_json():
-    batch = al.allow_batch("c2:c4:ab:91:66:01", "10.42.0.23", 60, 50 * 2**20,
-                           {"c2:c4:ab:91:66:01"})
-    assert batch[0] == {"delete": {"element": {"family": "inet", "table": "espace",
+    batch = al.allow_batch("c2:c4:ab:91:66:01", "10.42.0.23", 60, 50 * 2**20)
+    elem = [{"elem": {"val": "c2:c4:ab:91:66:01", "timeout": 60}}]
+    # add (no-op if present), delete, add: the timeout is refreshed in one transaction.
+    assert [list(c) for c in batch[:3]] == [["add"], ["delete"], ["add"]]
+    assert batch[0]["add"]["element"]["elem"] == elem == batch[2]["add"]["element"]["elem"]
+    assert batch[1] == {"delete": {"element": {"family": "inet", "table": "espace",
                                                "name": "allowed_mac",
                                                "elem": ["c2:c4:ab:91:66:01"]}}}
-    assert batch[1]["add"]["element"]["elem"] == [
-        {"elem": {"val": "c2:c4:ab:91:66:01", "timeout": 60}}]
-    assert batch[2]["add"]["quota"]["name"] == "q_10_42_0_23"
-    assert batch[3]["add"]["element"]["elem"] == [["10.42.0.23", "q_10_42_0_23"]]
+    assert batch[3]["add"]["quota"]["name"] == "q_10_42_0_23"
+    assert batch[4]["add"]["element"]["elem"] == [["10.42.0.23", "q_10_42_0_23"]]
+    assert al.allow_batch(None, "10.42.0.9", 60, None)[0]["add"]["element"]["name"] == \
+        "allowed_ip"
 
 
 def test_allowlist_cache_refreshes(tmp_path):
