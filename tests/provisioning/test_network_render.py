@@ -194,3 +194,23 @@ def test_nftables_conf_includes_the_espace_table(tmp_path):
     files = render.render_files(_site(tmp_path))
     # (the real load of the table is in test_network_netns.py)
     assert 'include "/etc/espace/nftables.nft"' in files["/etc/nftables.conf"]
+
+
+def test_systemd_reads_the_units(tmp_path):
+    """systemd-analyze verify finds no unknown key or bad value in any rendered unit
+    (the espace command is not installed here: that one complaint is expected)."""
+    analyze = require_program("systemd-analyze", "systemd")
+    site = _site(tmp_path, **UPLINK)
+    root = tmp_path / "root"
+    render.render_system(site, root)
+    units = sorted(p for p in (root / "etc/systemd/system").iterdir()
+                   if p.is_file() and p.suffix in (".service", ".socket", ".timer"))
+    assert len(units) == 8
+    import subprocess
+
+    done = subprocess.run([analyze, "verify", "--man=no", *map(str, units)],
+                          capture_output=True, text=True,
+                          env={"SYSTEMD_LOG_LEVEL": "warning", "PATH": "/usr/bin:/bin"})
+    complaints = [line for line in (done.stdout + done.stderr).splitlines()
+                  if line.strip() and "is not executable" not in line]
+    assert complaints == []
