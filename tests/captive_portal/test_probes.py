@@ -114,7 +114,10 @@ def test_exact_success_answers(client):
     assert _get(client, "http://www.msftconnecttest.com/connecttest.txt").data == \
         b"Microsoft Connect Test"
     assert _get(client, "http://www.msftncsi.com/ncsi.txt").data == b"Microsoft NCSI"
-    assert _get(client, "http://detectportal.firefox.com/success.txt").data == b"success\n"
+    assert _get(client, "http://detectportal.firefox.com/success.txt?ipv4").data == b"success\n"
+    # Firefox compares this one with its pref exactly: not a byte more.
+    assert _get(client, "http://detectportal.firefox.com/canonical.html").data == (
+        b'<meta http-equiv="refresh" content="0;url=https://support.mozilla.org/kb/captive-portal"/>')
     # HEAD works too, and the Host header may carry a port or a trailing dot.
     r = client.head("http://connectivitycheck.gstatic.com/generate_204", environ_base=ENV)
     assert r.status_code == 204
