@@ -6,7 +6,10 @@ Thin views over :mod:`appliance.board.rules`. Every form works without JavaScrip
 
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, redirect, render_template, request,
+import threading
+from collections import OrderedDict
+
+from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
                    send_file, url_for)
 
 from appliance import blobs, privacy
@@ -62,8 +65,39 @@ def _int_arg(name: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 9 else None
 
 
+CACHE_SIZE = 128
+_cache_lock = threading.Lock()
+
+
+def _board_version() -> tuple:
+    """Changes whenever anything shown on the board changes: every post, support,
+    answer recorded here and moderation decision adds an outbox event; answers from
+    central add an answer row."""
+    return tuple(database.execute_sql(
+        "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'),"
+        " (SELECT max(id) FROM board_answer)").fetchone())
+
+
 @bp.get("/")
 def index():
+    """The board. Rendered pages are kept per (language, query, board version): 20
+    phones opening the board after a debate cost one render, not 20."""
+    cache = current_app.extensions.setdefault("board_pages", OrderedDict())
+    key = (getattr(g, "lang", ""), request.query_string, _board_version())
+    with _cache_lock:
+        html = cache.get(key)
+        if html is not None:
+            cache.move_to_end(key)
+            return html
+    html = _render_index()
+    with _cache_lock:
+        cache[key] = html
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    return html
+
+
+def _render_index() -> str:
     theme = request.args.get("theme", "")
     if theme not in {t["id"] for t in _site().board.themes}:
         theme = ""
