@@ -132,9 +132,24 @@ def run(app: Flask) -> None:
     scheduler = build_scheduler(app)
     scheduler.start()
     log.info("worker started with jobs: %s", ", ".join(j.id for j in JOBS))
+    advertiser = _advertise(app)
     try:
         while not stop.wait(3600):
             pass
     finally:
+        if advertiser is not None:
+            advertiser.close()
         scheduler.shutdown(wait=True)
         log.info("worker stopped")
+
+
+def _advertise(app: Flask):
+    """The box on the LAN as ``_espace._tcp`` (provisioning.mdns; no avahi-daemon), so
+    that ``espace fleet discover`` finds it. No network yet is not an error."""
+    try:
+        from provisioning.mdns import advertiser_for
+
+        return advertiser_for(app.config["SITE"]).start()
+    except Exception:
+        log.warning("mDNS advertising not started", exc_info=True)
+        return None

@@ -182,20 +182,29 @@ def network_files(site, root: Path) -> list[Path]:
     return files
 
 
-def enrol(site, run: Callable = _run) -> str:
-    """Enrol with central once, if the site file carries a code; retried at each boot."""
+def enrol(site) -> str:
+    """Enrol with central once, if the site file carries a code (the sync client's
+    ``enroll``); when the link is down the worker retries at each sync."""
     code = site.central.enrolment_code
     if not code or not site.central.url:
         return "no enrolment code in the site file"
-    marker = site.data_dir / ".enrolled"
-    if marker.exists():
-        return "already enrolled"
     try:
-        run(["/usr/local/bin/espace", "sync", "enrol", "--site", site.path])
-    except subprocess.CalledProcessError as e:
-        return f"enrolment failed, retried at next boot: {(e.stderr or '').strip()[:200]}"
-    _write(marker, code + "\n", 0o600)
-    return "enrolled"
+        from appliance.sync import state
+        from appliance.sync.enroll import enroll
+    except ImportError:
+        return "this version has no sync client; nothing to enrol"
+    from appliance.db import open_database
+
+    db = open_database(site.data_dir)
+    try:
+        if state.enrolment() is not None:
+            return "already enrolled"
+        enroll(site.central.url, code, site.data_dir, site.central.ca_file)
+        return "enrolled"
+    except Exception as e:  # no link yet at first boot is normal
+        return f"not enrolled yet ({e}); the worker retries at each sync"
+    finally:
+        db.close()
 
 
 def _step(name: str, fn: Callable, *args) -> object:

@@ -1,0 +1,292 @@
+"""The reduced image (host architecture, same recipe and assembly as the Pi's): built,
+checked without mounting (sfdisk, mtools, debugfs), then its root booted with
+systemd-nspawn in a network namespace made by the test, where espace-web starts under
+systemd, the portal answers over the veth link, and the read-only root refuses writes
+outside the data partition.
+
+One build per module (about a minute with a warm package cache; the cache lives in
+~/.cache/espace-image so CI can keep it between runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support import require_program, require_root
+
+pytestmark = [pytest.mark.slow]
+
+SITE = """[site]
+id = "ci-image"
+name = "Espace CI"
+communes = ["Kayes"]
+
+[hotspot]
+interface = "host0"
+address = "10.77.0.2"
+subnet = "10.77.0.0/24"
+
+[fleet]
+ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTestOnly tech@kayes"]
+"""
+
+
+def sh(*argv, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+
+
+def _needs() -> None:
+    require_root("mmdebstrap's root mode, loop mounts and systemd-nspawn")
+    for prog, pkg in (("mmdebstrap", "mmdebstrap"), ("sfdisk", "fdisk"),
+                      ("debugfs", "e2fsprogs"), ("mcopy", "mtools"),
+                      ("mkfs.vfat", "dosfstools"), ("bmaptool", "bmap-tools"),
+                      ("xz", "xz-utils"), ("systemd-nspawn", "systemd-container"),
+                      ("ip", "iproute2")):
+        require_program(prog, pkg)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    _needs()
+    from image_build.build import Builder, Options
+
+    base = tmp_path_factory.mktemp("image")
+    site = base / "site.toml"
+    site.write_text(SITE)
+    opts = Options(site_path=site, out_dir=base / "out", variant="reduced", xz_level=0,
+                   keep_work=True)
+    lines: list[str] = []
+    builder = Builder(opts, log=lines.append)
+    result = builder.run()
+    print("\n".join(lines))
+    return {"builder": builder, "img": result["image"], "layout": result["layout"],
+            "log": lines, "base": base, "site": site, "timings": result["timings"]}
+
+
+def _extract(img: Path, layout: dict, name: str, dest: Path) -> Path:
+    sh("dd", f"if={img}", f"of={dest}", "bs=1M", f"skip={layout[name + '_start']}",
+       f"count={layout[name + '_size']}", "conv=sparse", "status=none")
+    return dest
+
+
+def _debugfs(part: Path, cmd: str) -> str:
+    return sh("debugfs", "-R", cmd, str(part)).stdout
+
+
+def test_every_stage_reported_progress(built):
+    log = "\n".join(built["log"])
+    for i, stage in enumerate(("wheels", "rootfs", "espace", "assemble", "outputs"), 1):
+        assert f"[{i}/5] {stage}: done in" in log
+
+
+def test_partition_table(built):
+    table = json.loads(sh("sfdisk", "--json", str(built["img"])).stdout)["partitiontable"]
+    assert table["label"] == "dos"
+    parts = table["partitions"]
+    assert [p["type"] for p in parts] == ["c", "83", "83"]
+    assert parts[0].get("bootable") is True
+    assert parts[0]["start"] == 4 * 2048  # 4 MiB, erase-block aligned
+
+
+def test_boot_partition_has_the_site_file(built):
+    img, layout = built["img"], built["layout"]
+    offset = layout["boot_start"] * 1024 * 1024
+    listing = sh("mdir", "-b", "-i", f"{img}@@{offset}", "::/").stdout
+    assert "espace-site.toml" in listing
+    text = sh("mtype", "-i", f"{img}@@{offset}", "::/espace-site.toml").stdout
+    assert text == built["site"].read_text()
+    label = sh("mlabel", "-s", "-i", f"{img}@@{offset}", "::").stdout
+    assert "ESPACEBOOT" in label
+
+
+def test_root_partition_files(built, tmp_path):
+    root = _extract(built["img"], built["layout"], "root", tmp_path / "root.ext4")
+    stats = _debugfs(root, "stats")
+    assert "Filesystem volume name:   espace-root" in stats
+    assert "/boot/firmware/espace-site.toml" in _debugfs(root, "stat /etc/espace/site.toml")
+    fstab = _debugfs(root, "cat /etc/fstab")
+    assert "LABEL=espace-data /var/lib/espace  ext4" in fstab
+    assert not any(line.split()[1:2] == ["/"] for line in fstab.splitlines()
+                   if line and not line.startswith("#"))
+    ssh_dir = _debugfs(root, "ls /etc/ssh")
+    assert "ssh_host_" not in ssh_dir  # made per box at first boot, never shared
+    assert "espace-web.service" in _debugfs(root, "ls /etc/systemd/system/multi-user.target.wants")
+    assert "espace-boot.service" in _debugfs(root, "ls /etc/systemd/system/sysinit.target.wants")
+    keys = _debugfs(root, "cat /etc/espace/authorized_keys/root")
+    assert "tech@kayes" in keys
+    site_packages = _debugfs(root, "ls /opt/espace/venv/lib/python3.11/site-packages")
+    for pkg in ("appliance", "flask", "waitress", "zeroconf", "paramiko"):
+        assert pkg in site_packages
+    assert "espace:x:990:990" in _debugfs(root, "cat /etc/passwd")
+
+
+def test_data_partition_is_empty_ext4(built, tmp_path):
+    data = _extract(built["img"], built["layout"], "data", tmp_path / "data.ext4")
+    assert "Filesystem volume name:   espace-data" in _debugfs(data, "stats")
+
+
+def test_outputs_and_manifest(built):
+    img = built["img"]
+    out = img.parent
+    names = {p.name for p in out.iterdir()}
+    stem = img.stem
+    for suffix in (".img", ".img.xz", ".bmap", ".manifest.json", ".SHA256SUMS"):
+        assert stem + suffix in names
+    sh("sha256sum", "--check", "--quiet", f"{stem}.SHA256SUMS", cwd=out)
+    manifest = json.loads((out / f"{stem}.manifest.json").read_text())
+    pkgs = {p["name"] for p in manifest["packages"]}
+    assert {"systemd", "python3", "openssh-server", "e2fsprogs"} <= pkgs
+    assert manifest["espace"]["version"]
+    assert manifest["site"]["file_sha256"] == hashlib.sha256(
+        built["site"].read_bytes()).hexdigest()
+    assert "flask" in manifest["python"]["pins"]
+    assert manifest["render_system"] is True
+    assert "date" not in json.dumps(manifest).lower()
+
+
+def test_same_inputs_same_manifest(built):
+    """A second build of the same inputs (warm cache) writes the same manifest."""
+    from image_build.build import Builder, Options
+
+    base = built["base"]
+    opts = Options(site_path=built["site"], out_dir=base / "again", variant="reduced",
+                   compress=False)
+    again = Builder(opts, log=lambda line: None).run()["image"]
+    first = (built["img"].parent / f"{built['img'].stem}.manifest.json").read_text()
+    second = (again.parent / f"{again.stem}.manifest.json").read_text()
+    assert first == second
+
+
+# --- booting the image's root ---------------------------------------------------------
+
+
+@pytest.fixture
+def booted(built, tmp_path):
+    """The image's root and data partitions booted with systemd-nspawn in a network
+    namespace of the test's own; yields a helper to run commands in the container."""
+    import psutil
+
+    img, layout = built["img"], built["layout"]
+    root = _extract(img, layout, "root", tmp_path / "root.ext4")
+    data = _extract(img, layout, "data", tmp_path / "data.ext4")
+    fat = tmp_path / "fat"
+    fat.mkdir()
+    offset = layout["boot_start"] * 1024 * 1024
+    sh("mcopy", "-i", f"{img}@@{offset}", "::/espace-site.toml", str(fat / "espace-site.toml"))
+    root_sha = hashlib.sha256(root.read_bytes()).hexdigest()
+    rootmnt, datamnt = tmp_path / "rootmnt", tmp_path / "datamnt"
+    rootmnt.mkdir()
+    datamnt.mkdir()
+    ns = f"espimg-{uuid.uuid4().hex[:6]}"
+    machine = f"esp{uuid.uuid4().hex[:6]}"
+    mounted: list[Path] = []
+    proc = None
+    log = open(tmp_path / "nspawn.log", "w")  # noqa: SIM115
+    try:
+        # The root as the Pi's kernel mounts it: read-only. Data read-write.
+        sh("mount", "-o", "loop,ro", str(root), str(rootmnt))
+        mounted.append(rootmnt)
+        sh("mount", "-o", "loop", str(data), str(datamnt))
+        mounted.append(datamnt)
+        sh("ip", "netns", "add", ns)
+        # PID 1 of these machines is not systemd: --register=no --keep-unit.
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "systemd-nspawn", "--register=no", "--keep-unit",
+             "--boot", f"--directory={rootmnt}", "--read-only",
+             f"--bind={datamnt}:/var/lib/espace", f"--bind-ro={fat}:/boot/firmware",
+             "--network-veth", f"--machine={machine}", "--console=passive"],
+            stdout=log, stderr=subprocess.STDOUT)
+        host_if = f"ve-{machine}"[:15]
+        deadline = time.monotonic() + 60
+        while subprocess.run(["ip", "-n", ns, "link", "show", host_if],
+                             capture_output=True).returncode:
+            assert proc.poll() is None, (tmp_path / "nspawn.log").read_text()
+            assert time.monotonic() < deadline, "the container's veth never appeared"
+            time.sleep(0.2)
+        sh("ip", "-n", ns, "addr", "add", "10.77.0.1/24", "dev", host_if)
+        sh("ip", "-n", ns, "link", "set", host_if, "up")
+        leader = None
+        while leader is None:
+            kids = psutil.Process(proc.pid).children(recursive=True)
+            leader = next((k.pid for k in kids if k.name() == "systemd"), None)
+            assert time.monotonic() < deadline + 30, "no systemd in the container"
+            if leader is None:
+                time.sleep(0.2)
+
+        def run(*argv: str, check: bool = False) -> subprocess.CompletedProcess:
+            return subprocess.run(["nsenter", "-t", str(leader), "-a", *argv],
+                                  capture_output=True, text=True, check=check)
+
+        yield {"run": run, "ns": ns, "datamnt": datamnt, "root": root,
+               "root_sha": root_sha, "log": tmp_path / "nspawn.log"}
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # nspawn asks the container's systemd to power off
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+        for m in reversed(mounted):
+            subprocess.run(["umount", str(m)], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def _get(ns: str, url: str) -> tuple[int, str]:
+    code = ("import sys, urllib.request\n"
+            "try:\n"
+            f"    r = urllib.request.urlopen({url!r}, timeout=5)\n"
+            "    print(r.status); print(r.read().decode()[:4000])\n"
+            "except Exception as e:\n"
+            "    print(0); print(e)\n")
+    r = subprocess.run(["ip", "netns", "exec", ns, "python3", "-c", code],
+                       capture_output=True, text=True)
+    status, _, body = r.stdout.partition("\n")
+    return int(status or 0), body
+
+
+def test_boots_and_serves_the_portal_with_a_read_only_root(booted):
+    run, ns = booted["run"], booted["ns"]
+    deadline = time.monotonic() + 120
+    status, body = 0, ""
+    while status != 200:
+        status, body = _get(ns, "http://10.77.0.2/")
+        if status == 200:
+            break
+        assert time.monotonic() < deadline, (
+            f"portal never answered ({body}); "
+            + run("systemctl", "--no-pager", "status", "espace-web", "espace-boot").stdout
+            + booted["log"].read_text()[-3000:])
+        time.sleep(0.5)
+    assert "Espace CI" in body
+    assert run("systemctl", "is-active", "espace-web").stdout.strip() == "active"
+    # PID 1 in the container is systemd, and espace-web runs under it as `espace`.
+    assert "espace" in run("ps", "-o", "user=", "-C", "python3").stdout
+    # First boot: identity and host keys on the data partition.
+    identity = run("cat", "/var/lib/espace/identity.txt").stdout
+    assert "site_id=ci-image" in identity and "ssh_ed25519=SHA256:" in identity
+    # The root refuses writes; the data partition takes them.
+    for path in ("/etc/espace-test", "/usr/espace-test", "/opt/espace/test", "/root/test"):
+        r = run("touch", path)
+        assert r.returncode != 0 and "Read-only file system" in r.stderr, (path, r.stderr)
+    assert run("touch", "/var/lib/espace/written-by-test").returncode == 0
+    assert (booted["datamnt"] / "written-by-test").exists()
+    assert (booted["datamnt"] / "espace.sqlite3").exists()
+
+
+def test_root_partition_unchanged_after_boot(booted):
+    run = booted["run"]
+    deadline = time.monotonic() + 120
+    while run("test", "-e", "/var/lib/espace/.firstboot-done").returncode:
+        assert time.monotonic() < deadline, booted["log"].read_text()[-3000:]
+        time.sleep(0.5)
+    assert hashlib.sha256(booted["root"].read_bytes()).hexdigest() == booted["root_sha"]
+    assert os.path.getsize(booted["root"]) > 0
