@@ -28,11 +28,13 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Espace runs exactly as its systemd unit starts it: `espace serve`.
 SERVE_ESPACE = r'''
 import sys
-from appliance import create_app
-from appliance.server import run
-run(create_app({"SITE_FILE": sys.argv[1]}), "127.0.0.1", int(sys.argv[2]), threads=8)
+from appliance.cli import main
+sys.argv = ["espace", "serve", "--site", sys.argv[1], "--host", "127.0.0.1",
+            "--port", sys.argv[2], "--threads", "8"]
+main()
 '''
 
 SERVE_HELLO = r'''
