@@ -150,6 +150,18 @@ def _add_sync_commands() -> None:
 _add_sync_commands()
 
 
+def _add_image_and_fleet_groups() -> None:
+    # `espace image ...` (SD images) and `espace fleet ...` (boxes over SSH, mDNS).
+    from image_build.cli import image
+    from provisioning.fleet_cli import fleet
+
+    cli.add_command(image)
+    cli.add_command(fleet)
+
+
+_add_image_and_fleet_groups()
+
+
 def main() -> None:
     """Entry point: run the CLI, turning expected errors into one line."""
     try:
