@@ -17,7 +17,8 @@ def test_m0004_upgrades_a_database_from_the_schema_before(tmp_path):
         db.execute_sql("INSERT INTO box_meta (key, value) VALUES ('kept', 'yes')")
         ran = migrations.migrate(db)
         assert "m0004_content" in ran
-        assert db.execute_sql("SELECT value FROM box_meta WHERE key = 'kept'").fetchone() == ("yes",)
+        kept = db.execute_sql("SELECT value FROM box_meta WHERE key = 'kept'").fetchone()
+        assert kept == ("yes",)
         db.execute_sql("INSERT INTO content_usage VALUES ('2026-11-28T10', 'b', 'p', 'fr', "
                        "'view', 1)")
         db.execute_sql("INSERT INTO content_download (url, name, created_at, updated_at) "

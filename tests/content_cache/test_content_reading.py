@@ -148,3 +148,43 @@ def test_path_traversal_refused(lclient, raw):
     assert r.status_code in (400, 404), raw
     assert "root:" not in r.get_data(as_text=True)
     assert 'id="espace-bar"' not in r.get_data(as_text=True)
+
+
+def test_many_phones_streaming_media_do_not_load_whole_items(library_app):
+    """12 phones download the 3 MB entry at once through waitress: memory grows by
+    far less than 12 copies of it (it is streamed from the file)."""
+    import http.client
+    import threading
+
+    import psutil
+
+    from tests.support import LiveServer
+
+    server = LiveServer(library_app, threads=4)
+    host, port = server.url.removeprefix("http://").split(":")
+    proc = psutil.Process()
+    sizes: list[int] = []
+
+    def phone():
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("GET", "/library/sante/data/large.bin")
+        resp = conn.getresponse()
+        n = 0
+        while chunk := resp.read(16384):
+            n += len(chunk)
+        sizes.append(n)
+        conn.close()
+
+    try:
+        phone()  # warm: archive opened, caches filled
+        before = proc.memory_info().rss
+        threads = [threading.Thread(target=phone) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        grown = proc.memory_info().rss - before
+    finally:
+        server.close()
+    assert sizes == [LARGE_SIZE] * 13
+    assert grown < 12 * LARGE_SIZE // 3, f"RSS grew by {grown / 2**20:.1f} MB"
