@@ -19,6 +19,7 @@ into a sentence in the visitor's language; the rules themselves know no language
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import secrets
@@ -95,13 +96,18 @@ def clean_text(value: str | None, field: str, max_chars: int, multiline: bool = 
 
 @dataclass(frozen=True)
 class Voice:
-    """A checked voice note, staged on disk (or already in the blob store)."""
+    """A checked voice note, staged on disk (or already in the blob store).
+
+    While staged, ``fd`` holds an exclusive flock on the staging file: another process
+    (the worker starting, say) running :func:`recover_incoming` leaves a locked file
+    alone; a crashed process's lock dies with it."""
 
     sha256: str
     size: int
     mime: str
     seconds: float | None
     staged: Path | None  # None: the blob store already had it
+    fd: int = -1
 
 
 def check_voice(data: bytes, site) -> audio.AudioInfo:
@@ -126,8 +132,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def stage_voice(data_dir: str | Path, data: bytes, site) -> Voice:
-    """Check ``data`` and write it, fsynced, under ``board-incoming/`` (unless the blob
-    store already holds the same bytes). Nothing refers to it until a row commits."""
+    """Check ``data`` and write it, fsynced and locked, under ``board-incoming/``
+    (unless the blob store already holds the same bytes). Nothing refers to it until
+    a row commits; the caller must then :func:`_promote` or :func:`_discard` it."""
     info = check_voice(data, site)
     sha = hashlib.sha256(data).hexdigest()
     if blobs.path_for(data_dir, sha).exists():
@@ -138,29 +145,39 @@ def stage_voice(data_dir: str | Path, data: bytes, site) -> Voice:
     # their staging file, so one's rollback never removes the other's.
     fd, tmp = tempfile.mkstemp(dir=incoming, prefix=sha + ".", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
         staged = Path(tmp[: -len(".part")])
         os.replace(tmp, staged)
         _fsync_dir(incoming)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        os.close(fd)
         raise
-    return Voice(sha, len(data), info.mime, info.seconds, staged)
+    return Voice(sha, len(data), info.mime, info.seconds, staged, fd)
 
 
-def _promote(data_dir: str | Path, staged: Path, sha: str) -> None:
-    final = blobs.path_for(data_dir, sha)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, final)
-    _fsync_dir(final.parent)
+def _promote(data_dir: str | Path, voice: Voice) -> None:
+    """Move a staged note into the blob store (after its row committed)."""
+    try:
+        if voice.staged is not None:
+            final = blobs.path_for(data_dir, voice.sha256)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(voice.staged, final)
+            _fsync_dir(final.parent)
+    finally:
+        if voice.fd >= 0:
+            os.close(voice.fd)
 
 
 def _discard(voice: Voice | None) -> None:
     if voice and voice.staged:
         voice.staged.unlink(missing_ok=True)
+    if voice and voice.fd >= 0:
+        os.close(voice.fd)
 
 
 def referenced_blobs() -> set[str]:
@@ -173,24 +190,35 @@ def referenced_blobs() -> set[str]:
 
 def recover_incoming(data_dir: str | Path) -> tuple[int, int]:
     """After a crash: promote staged notes whose row committed, delete the others.
-    Returns (promoted, deleted). Safe to run at any time no upload is in flight (at
-    start, before serving)."""
+    Returns (promoted, deleted). Safe to run at any time: a staging file another
+    live upload holds locked is left alone."""
     incoming = Path(data_dir) / INCOMING
     if not incoming.is_dir():
         return 0, 0
     referenced = referenced_blobs()
     promoted = deleted = 0
     for path in sorted(incoming.iterdir()):
-        sha = path.name.split(".", 1)[0]
-        if path.suffix != ".part" and blobs.HEX64.fullmatch(sha) and sha in referenced:
-            if blobs.path_for(data_dir, sha).exists():
-                path.unlink()
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # promoted or discarded meanwhile by its owner
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # an upload in flight in a live process: not ours to judge
+            sha = path.name.split(".", 1)[0]
+            if path.suffix != ".part" and blobs.HEX64.fullmatch(sha) and sha in referenced:
+                if blobs.path_for(data_dir, sha).exists():
+                    path.unlink()
+                else:
+                    _promote(data_dir, Voice(sha, 0, "", None, path))
+                    promoted += 1
             else:
-                _promote(data_dir, path, sha)
-                promoted += 1
-        else:
-            path.unlink()
-            deleted += 1
+                path.unlink()
+                deleted += 1
+        finally:
+            os.close(fd)
     return promoted, deleted
 
 
@@ -319,8 +347,8 @@ def create_post(draft: Draft, voice_data: bytes | None, *, site, data_dir: str |
     except BaseException:
         _discard(voice)
         raise
-    if voice and voice.staged:
-        _promote(data_dir, voice.staged, voice.sha256)
+    if voice:
+        _promote(data_dir, voice)
     return post
 
 
@@ -376,6 +404,10 @@ def flag(post: Post, client_hash: str, reason: str = "",
 # --- moderation ------------------------------------------------------------------------
 
 
+_STATUS_AFTER = {"publish": "published", "hide": "hidden", "merge": "merged",
+                 "flagged": "pending"}
+
+
 def _decide(post: Post, action: str, reason: str = "", into: Post | None = None,
             facilitator: str = "") -> Decision:
     decision = Decision.create(uuid=str(uuid.uuid4()), post=post, action=action,
@@ -383,6 +415,7 @@ def _decide(post: Post, action: str, reason: str = "", into: Post | None = None,
                                created_at=now_iso())
     outbox.append("post.moderated", {
         "uuid": decision.uuid, "post_uuid": post.uuid, "action": action, "reason": reason,
+        "status": _STATUS_AFTER[action],
         "into_post_uuid": into.uuid if into else None, "facilitator": facilitator,
         "created_at": decision.created_at})
     return decision
@@ -473,8 +506,8 @@ def answer(post: Post, *, official_id: int | None, body: str, voice_data: bytes 
     except BaseException:
         _discard(voice)
         raise
-    if voice and voice.staged:
-        _promote(data_dir, voice.staged, voice.sha256)
+    if voice:
+        _promote(data_dir, voice)
     return row
 
 

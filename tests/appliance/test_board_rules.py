@@ -2,6 +2,7 @@
 client, outbox in the same transaction, limits, merges, answers, crash recovery."""
 
 import json
+import os
 
 import pytest
 
@@ -215,15 +216,22 @@ def test_voice_note_stored_once_by_hash(site, data_dir, nioro):
 
 def test_crash_recovery_promotes_committed_and_deletes_orphans(site, data_dir, nioro,
                                                                monkeypatch):
-    # A crash after the commit but before the move: the staging file stays.
-    monkeypatch.setattr(rules, "_promote", lambda *a: None)
+    # A crash after the commit but before the move: the staging file stays, and the
+    # dead process's lock with it is gone.
+    monkeypatch.setattr(rules, "_promote", lambda data_dir, voice: os.close(voice.fd))
     kept = rules.create_post(draft(nioro), samples.ogg_opus(2), site=site, data_dir=data_dir)
+    monkeypatch.undo()
     # A crash before the commit: a staging file nobody refers to.
     orphan = rules.stage_voice(data_dir, samples.amr(2), site)
     (data_dir / rules.INCOMING / "deadbeef.part").write_bytes(b"half")
-    monkeypatch.undo()
+    # An upload in flight in a live process (locked): left alone.
+    live = rules.stage_voice(data_dir, samples.mp3(2), site)
+    assert rules.recover_incoming(data_dir) == (1, 1)  # the orphan is still locked too
+    os.close(orphan.fd)
     assert rules.voice_file(data_dir, kept.voice_sha256) is not None  # playable meanwhile
-    assert rules.recover_incoming(data_dir) == (1, 2)
+    assert rules.recover_incoming(data_dir) == (0, 1)
+    assert staged_files(data_dir) == [live.staged.name]
+    rules._discard(live)
     assert blob_files(data_dir) == [kept.voice_sha256]
     assert staged_files(data_dir) == []
     assert not orphan.staged.exists()
