@@ -11,6 +11,7 @@ from pathlib import Path
 
 import peewee
 
+
 class _Proxy(peewee.DatabaseProxy):
     """peewee's proxy builds its own ``_atomic(proxy)``, which calls
     ``transaction()`` without a lock type: the database's IMMEDIATE default below was

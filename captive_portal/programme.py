@@ -69,11 +69,11 @@ def index():
                        & (Session.starts_at < horizon + dt.timedelta(days=1)))
                 .order_by(Session.starts_at).limit(60))
     days: dict[dt.date, list] = {}
-    for s in sessions:
+    for s, seats, _counts in rules.overview(list(sessions), now):
         local = to_local(s.starts_at, tz)
         if local >= horizon:
             continue
-        days.setdefault(local.date(), []).append((s, local, rules.seats(s, now)))
+        days.setdefault(local.date(), []).append((s, local, seats))
     return render_template("programme/index.html", days=days, today=today,
                            weekdays=WEEKDAYS, kinds=KIND_LABELS, now=now)
 
@@ -116,6 +116,10 @@ def ticket(session_id: int, code: str):
         b = rules.find(session_id, code)
     except rules.BookingNotFound:
         raise NotFound() from None
+    if b.status == "waiting":
+        # Reserved seats may have opened since: the visitor sees where they stand now.
+        rules.promote(session_id)
+        b = Booking.get_by_id(b.id)
     s = b.session
     now = rules.utcnow()
     return render_template("programme/ticket.html", b=b, s=s, local=to_local(s.starts_at, _tz()),

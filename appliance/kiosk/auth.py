@@ -19,6 +19,7 @@ from ..pins import check_pin
 
 FAILURES = "kiosk:failures"
 LOCKED_UNTIL = "kiosk:locked_until"
+SEEN_GRANULARITY = 10  # seconds
 
 
 class LoginResult:
@@ -79,10 +80,14 @@ def current_facilitator() -> str | None:
     if not name:
         return None
     idle = current_app.config["SITE"].kiosk.idle_logout_seconds
-    if _now() - float(session.get("seen", 0)) > idle:
+    since = _now() - float(session.get("seen", 0))
+    if since > idle:
         logout()
         return None
-    session["seen"] = _now()
+    # Renewed at most every few seconds: an unchanged session sends no new cookie,
+    # which spares signing one on every request.
+    if since >= SEEN_GRANULARITY:
+        session["seen"] = _now()
     return name
 
 

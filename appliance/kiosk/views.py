@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gzip
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext, lazy_gettext
 
-from .. import health
-from ..models import Meta
+from .. import health, outbox
+from ..db import database
 from ..programme import rules
 from ..programme.models import Session
 from ..programme.recurrence import to_local, to_utc
@@ -31,11 +44,16 @@ def build_date() -> dt.date:
 
 
 def clock_state() -> dict:
-    """What the header shows: the box's local time and what looks wrong with it."""
-    now = rules.utcnow()
-    last_sync = clock.parse_iso_utc(Meta.get_value("sync:last_success_at"))
-    return {"local": to_local(now, tz()), "utc": now, "last_sync": last_sync,
-            "problems": clock.problems(now, build_date(), last_sync)}
+    """What the header shows: the box's local time and what looks wrong with it
+    (computed once per request)."""
+    if "kiosk_clock" not in g:
+        now = rules.utcnow()
+        row = database.execute_sql("SELECT value FROM box_meta WHERE key = ?",
+                                   ("sync:last_success_at",)).fetchone()
+        last_sync = clock.parse_iso_utc(row[0] if row else None)
+        g.kiosk_clock = {"local": to_local(now, tz()), "utc": now, "last_sync": last_sync,
+                         "problems": clock.problems(now, build_date(), last_sync)}
+    return g.kiosk_clock
 
 
 CLOCK_MESSAGES = {
@@ -54,6 +72,44 @@ def _clock_context() -> dict:
         return {}
     return {"box_clock": clock_state, "clock_messages": CLOCK_MESSAGES,
             "idle_seconds": current_app.config["SITE"].kiosk.idle_logout_seconds}
+
+
+_CACHE_ENTRIES = 64
+
+
+def state_page(view: Callable[..., str]) -> Callable[..., Response]:
+    """Cache a kiosk page (HTML and gzip bytes) until the programme changes.
+
+    Every change a page shows (a session, a booking, an attendance) appends an
+    outbox event, so the last sequence number is the page's version; the box's
+    minute and its clock warnings are in the key too. Pages with a pending flash
+    message are never cached."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs) -> Response:
+        if session.get("_flashes"):
+            return view(*args, **kwargs)
+        c = clock_state()
+        key = (request.full_path, g.lang, session.get("facilitator"), outbox.last_seq(),
+               c["local"].strftime("%Y%m%d%H%M"), tuple(c["problems"]))
+        cache = current_app.extensions.setdefault("espace.kioskcache", {})
+        entry = cache.get(key)
+        if entry is None:
+            body = view(*args, **kwargs).encode()
+            entry = (body, gzip.compress(body, 6, mtime=0))
+            if len(cache) >= _CACHE_ENTRIES:
+                cache.clear()
+            cache[key] = entry
+        body, zipped = entry
+        accepts_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+        response = Response(zipped if accepts_gzip else body, mimetype="text/html")
+        if accepts_gzip:
+            response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding, Cookie"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
 
 
 def _safe_next(target: str | None) -> str:
@@ -102,15 +158,17 @@ def today_sessions() -> list[Session]:
 
 @bp.get("/")
 @facilitator_required
+@state_page
 def index():
     now = rules.utcnow()
-    rows = [(s, to_local(s.starts_at, tz()), rules.seats(s, now), rules.attendance_counts(s))
-            for s in today_sessions()]
+    rows = [(s, to_local(s.starts_at, tz()), seats, counts)
+            for s, seats, counts in rules.overview(today_sessions(), now)]
     return render_template("kiosk/index.html", rows=rows, now=now)
 
 
 @bp.get("/week")
 @facilitator_required
+@state_page
 def week():
     now = rules.utcnow()
     try:
@@ -121,9 +179,9 @@ def week():
     start, _ = _day_bounds(first)
     end, _ = _day_bounds(first + dt.timedelta(days=7))
     days: dict[dt.date, list] = {first + dt.timedelta(days=i): [] for i in range(7)}
-    for s in sessions_between(start, end):
+    for s, seats, _counts in rules.overview(sessions_between(start, end), now):
         local = to_local(s.starts_at, tz())
-        days.setdefault(local.date(), []).append((s, local, rules.seats(s, now)))
+        days.setdefault(local.date(), []).append((s, local, seats))
     return render_template("kiosk/week.html", days=days, offset=offset, now=now)
 
 

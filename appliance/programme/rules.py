@@ -106,22 +106,33 @@ class Seats:
         return None
 
 
-def _holding(q):
-    return q.where((Booking.status == "booked") & (Booking.attendance != "no_show"))
+_ROW = (Booking.session, Booking.status, Booking.pool, Booking.attendance, Booking.gender,
+        Booking.age_group, Booking.walk_in)
 
 
-def seats(session: Session, now: dt.datetime | None = None) -> Seats:
-    now = now or utcnow()
-    rows = _holding(Booking.select(Booking.pool)).where(Booking.session == session)
+def _rows(session_ids: list[int]) -> dict[int, list[tuple]]:
+    """Bookings not cancelled, as plain tuples (the kiosk's pages read many sessions
+    at once: one query, no model objects)."""
+    out: dict[int, list[tuple]] = {i: [] for i in session_ids}
+    if session_ids:
+        for row in (Booking.select(*_ROW).where(Booking.session.in_(session_ids)
+                                                & (Booking.status != "cancelled"))
+                    .tuples()):
+            out[row[0]].append(row)
+    return out
+
+
+def _seats_from(session: Session, rows: list[tuple], now: dt.datetime) -> Seats:
     counts = {"women": 0, "youth": 0, "open": 0}
-    for b in rows:
-        counts[b.pool] += 1
+    waiting = 0
+    for _sid, status, pool, attendance, *_rest in rows:
+        if status == "booked" and attendance != "no_show":
+            counts[pool] += 1
+        elif status == "waiting":
+            waiting += 1
     taken = sum(counts.values())
-    waiting = (Booking.select().where((Booking.session == session)
-                                      & (Booking.status == "waiting")).count())
     free_total = max(0, session.capacity - taken)
-    released = now >= session.release_at
-    if released:
+    if now >= session.release_at:
         return Seats(session.capacity, taken, waiting, True, 0, 0, free_total)
     open_seats = max(0, session.capacity - session.reserved_women - session.reserved_youth)
     # Each pool is bounded on its own and together by the capacity (which may have
@@ -130,6 +141,47 @@ def seats(session: Session, now: dt.datetime | None = None) -> Seats:
     free_y = min(free_total, max(0, session.reserved_youth - counts["youth"]))
     free_o = min(free_total, max(0, open_seats - counts["open"]))
     return Seats(session.capacity, taken, waiting, False, free_w, free_y, free_o)
+
+
+def seats(session: Session, now: dt.datetime | None = None) -> Seats:
+    return _seats_from(session, _rows([session.id])[session.id], now or utcnow())
+
+
+def _counts_from(session: Session, rows: list[tuple]) -> dict[str, Any]:
+    groups: dict[str, int] = {}
+    present = no_show = walk_in = booked = 0
+    for _sid, status, _pool, attendance, gender, age_group, is_walk_in in rows:
+        if status != "booked":
+            continue
+        booked += 1
+        if attendance == "present":
+            present += 1
+            walk_in += bool(is_walk_in)
+            key = f"{gender or 'unknown'}:{age_group or 'unknown'}"
+            groups[key] = groups.get(key, 0) + 1
+        elif attendance == "no_show":
+            no_show += 1
+    women = sum(n for k, n in groups.items() if k.startswith("f:"))
+    youth = sum(n for k, n in groups.items() if k.endswith(":under35"))
+    return {"session": session.uuid, "booked": booked, "present": present,
+            "no_show": no_show, "walk_in": walk_in, "by_group": groups,
+            "women": women, "youth": youth,
+            "women_share": round(women / present, 3) if present else None,
+            "youth_share": round(youth / present, 3) if present else None}
+
+
+def attendance_counts(session: Session) -> dict[str, Any]:
+    """Who came, by gender and age group: what central gets (no names)."""
+    return _counts_from(session, _rows([session.id])[session.id])
+
+
+def overview(sessions: list[Session], now: dt.datetime | None = None
+             ) -> list[tuple[Session, Seats, dict[str, Any]]]:
+    """Seats and attendance of many sessions with one query (the kiosk's pages)."""
+    now = now or utcnow()
+    rows = _rows([s.id for s in sessions])
+    return [(s, _seats_from(s, rows[s.id], now), _counts_from(s, rows[s.id]))
+            for s in sessions]
 
 
 # -- events ----------------------------------------------------------------------
@@ -144,29 +196,6 @@ def _booking_event(kind: str, b: Booking) -> None:
     if _share_names():
         payload.update(name=b.name, phone=b.phone)
     outbox.append(kind, payload, STREAM)
-
-
-def attendance_counts(session: Session) -> dict[str, Any]:
-    """Who came, by gender and age group: what central gets (no names)."""
-    groups: dict[str, int] = {}
-    present = no_show = walk_in = booked = 0
-    for b in Booking.select().where((Booking.session == session)
-                                    & (Booking.status == "booked")):
-        booked += 1
-        if b.attendance == "present":
-            present += 1
-            walk_in += bool(b.walk_in)
-            key = f"{b.gender or 'unknown'}:{b.age_group or 'unknown'}"
-            groups[key] = groups.get(key, 0) + 1
-        elif b.attendance == "no_show":
-            no_show += 1
-    women = sum(n for k, n in groups.items() if k.startswith("f:"))
-    youth = sum(n for k, n in groups.items() if k.endswith(":under35"))
-    return {"session": session.uuid, "booked": booked, "present": present,
-            "no_show": no_show, "walk_in": walk_in, "by_group": groups,
-            "women": women, "youth": youth,
-            "women_share": round(women / present, 3) if present else None,
-            "youth_share": round(youth / present, 3) if present else None}
 
 
 def _attendance_event(session: Session) -> None:

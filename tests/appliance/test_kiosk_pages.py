@@ -148,3 +148,16 @@ def test_health_panel(kiosk):
     assert page.status_code == 200
     text = page.data.decode()
     assert "records to send" in text and "MB disk free" in text and "Box time" in text
+
+
+def test_cached_today_page_follows_every_change(kiosk):
+    start = rules.utcnow().replace(hour=12, minute=0, second=0)  # today (Bamako is UTC)
+    s = rules.create_session({"title": "Cache", "kind": "other", "duration_min": 60,
+                              "capacity": 9}, start)
+    before = kiosk.get("/kiosk/", headers={"Accept-Encoding": "gzip"})
+    assert before.headers["Content-Encoding"] == "gzip"
+    assert "0 / 9 booked" in kiosk.get("/kiosk/").data.decode()
+    rules.book(s.id, "Awa", now=start - dt.timedelta(hours=1))
+    assert "1 / 9 booked" in kiosk.get("/kiosk/").data.decode()
+    kiosk.post("/kiosk/logout")
+    assert kiosk.get("/kiosk/").status_code == 302

@@ -34,7 +34,7 @@ def _process_client(data_dir: str, session_id: int, n: int, barrier, results) ->
     try:
         b = r.book(session_id, f"Téléphone {n}", "", "", "")
         results.put((n, b.status))
-    except Exception as e:  # reported to the parent, which fails the test
+    except Exception:  # reported to the parent, which fails the test
         import traceback
         results.put((n, traceback.format_exc()))
     finally:

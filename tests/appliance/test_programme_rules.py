@@ -278,3 +278,17 @@ def test_attendance_counts_by_gender_and_age_sync_without_names(fast_db):
     assert "Awa" not in last.payload
     shares = rules.attendance_counts(Session.get_by_id(s.id))
     assert shares["women_share"] == pytest.approx(2 / 3, abs=0.001)
+
+
+def test_worker_releases_reserved_seats_to_the_waiting_list(app, fast_db, monkeypatch):
+    from appliance import worker
+
+    s = make_session(2, 1, 0, 60)
+    early = START - dt.timedelta(days=1)
+    rules.book(s.id, "Oumar", "", "m", "35plus", now=early)
+    waiting = rules.book(s.id, "Moussa", "", "m", "35plus", now=early)
+    assert waiting.status == "waiting"
+    assert rules.release_due(now=START - dt.timedelta(minutes=61)) == 0
+    monkeypatch.setattr(rules, "utcnow", lambda: START - dt.timedelta(minutes=59))
+    assert worker.programme_release_job(app) == "promoted 1 waiting bookings"
+    assert Booking.get_by_id(waiting.id).pool == "open"
