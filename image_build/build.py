@@ -97,8 +97,7 @@ def preflight(opts: Options, recipe: Recipe, *, which=_which, free_mib=None,
     if missing:
         problems.append(f"missing programs: apt-get install {' '.join(missing)}")
     if foreign(recipe):
-        if not (which(f"qemu-{_qemu(recipe.arch)}-static") or
-                Path(f"/usr/libexec/qemu-binfmt/{_qemu(recipe.arch)}-binfmt-P").exists()):
+        if not which(f"qemu-{_qemu(recipe.arch)}-static"):
             problems.append(f"building {recipe.arch} on {recipes.debian_arch()} needs "
                             "emulation: apt-get install qemu-user-static binfmt-support")
         elif not binfmt(recipe.arch):

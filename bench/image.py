@@ -1,0 +1,161 @@
+"""Build the real Raspberry Pi image (arm64, under qemu-user on this machine) and boot
+it with qemu-system-aarch64 (virt machine, cortex-a53, the image's own kernel and
+initrd from its FAT partition, user networking with a forwarded port).
+
+Prints: build time (warm package cache), image size, compressed size, time from
+power-on until the portal answers over the emulated network, and what first boot
+did (data partition grown, overlay root).
+
+Targets (issue 7): build < 20 min warm on 2 cores, image < 1.5 GB, .xz < 500 MB.
+
+    sudo .venv/bin/python bench/image.py [--out DIR] [--skip-build IMG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SITE = """[site]
+id = "bench-kayes"
+name = "Espace de Kayes (banc)"
+communes = ["Kayes"]
+
+# Under qemu's user network the box is 10.0.2.15 on eth0: the bench makes eth0 the
+# hotspot side so the portal answers on the forwarded port as it does on the Wi-Fi.
+[hotspot]
+interface = "eth0"
+address = "10.0.2.15"
+subnet = "10.0.2.0/24"
+"""
+
+TARGET_BUILD_S = 20 * 60
+TARGET_IMG = 1.5e9
+TARGET_XZ = 500e6
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build(out: Path, site: Path) -> tuple[Path, float]:
+    from image_build.build import Builder, Options
+
+    opts = Options(site_path=site, out_dir=out, variant="pi")
+    t = time.monotonic()
+    result = Builder(opts, log=lambda line: print(line, flush=True)).run()
+    return result["image"], time.monotonic() - t
+
+
+def boot(img: Path, work: Path, timeout: float = 900) -> dict:
+    """Boot a copy of ``img`` (grown to 4 GB, as a card larger than the image) and
+    time the portal's first answer."""
+    from image_build.build import FIRST_MIB, MiB
+
+    work.mkdir(parents=True, exist_ok=True)
+    disk = work / "card.img"
+    subprocess.run(["cp", "--sparse=always", str(img), str(disk)], check=True)
+    subprocess.run(["truncate", "-s", "4G", str(disk)], check=True)
+    fat = f"{disk}@@{FIRST_MIB * MiB}"
+    names = subprocess.run(["mdir", "-b", "-i", fat, "::/"], capture_output=True, text=True,
+                           check=True).stdout.split()
+    kernel = next(n for n in names if re.search(r"/vmlinuz-[^/]*$", n))
+    initrd = next(n for n in names if re.search(r"/initrd\.img-[^/]*$", n))
+    for src, dest in ((kernel, "vmlinuz"), (initrd, "initrd.img")):
+        subprocess.run(["mcopy", "-o", "-i", fat, src, str(work / dest)], check=True)
+    port = _free_port()
+    console = work / "console.log"
+    argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",
+            "-m", "1024", "-kernel", str(work / "vmlinuz"), "-initrd", str(work / "initrd.img"),
+            "-append", "root=LABEL=espace-root ro rootwait console=ttyAMA0 net.ifnames=0",
+            "-drive", f"if=none,file={disk},format=raw,id=hd",
+            "-device", "virtio-blk-pci,drive=hd",
+            "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80",
+            "-device", "virtio-net-pci,netdev=n0",
+            "-display", "none", "-serial", f"file:{console}", "-monitor", "none"]
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    answered = None
+    body = ""
+    try:
+        while time.monotonic() - t0 < timeout:
+            if proc.poll() is not None:
+                raise SystemExit("qemu stopped: " + proc.stderr.read().decode()[-500:])
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:  # noqa: S310
+                    if r.status == 200:
+                        body = r.read().decode(errors="replace")
+                        answered = time.monotonic() - t0
+                        break
+            except OSError:
+                pass
+            time.sleep(2)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    log = console.read_text(errors="replace") if console.exists() else ""
+    login = re.search(r"\[\s*(\d+\.\d+)\].*Reached target.*Multi-User", log)
+    return {"portal_s": answered, "portal_ok": "Espace de Kayes" in body,
+            "overlay": "root is a RAM overlay" in log,
+            "grown": "grown to the end of" in log,
+            "kernel": Path(kernel).name, "console": console,
+            "multi_user_s": float(login.group(1)) if login else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "espace-bench-image")
+    ap.add_argument("--skip-build", type=Path, metavar="IMG", help="boot this image only")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    site = args.out / "site.toml"
+    site.write_text(SITE)
+    if args.skip_build:
+        img, build_s = args.skip_build, None
+    else:
+        img, build_s = build(args.out, site)
+    xz = img.with_name(img.name + ".xz")
+    size = img.stat().st_size
+    xz_size = xz.stat().st_size if xz.exists() else None
+    print(f"\nimage: {img}", flush=True)
+    res = boot(img, args.out / "boot")
+    shutil.rmtree(args.out / "boot" / "card.img", ignore_errors=True)
+    print("\n== bench/image.py (2 cores, arm64 under qemu-user; boot under qemu-system TCG) ==")
+    if build_s is not None:
+        print(f"build time (warm cache): {build_s / 60:6.1f} min   target < {TARGET_BUILD_S // 60} "
+              f"min   {'OK' if build_s < TARGET_BUILD_S else 'OVER'}")
+    print(f"image size:              {size / 1e9:6.2f} GB    target < 1.5 GB   "
+          f"{'OK' if size < TARGET_IMG else 'OVER'}")
+    if xz_size:
+        print(f"compressed (.img.xz):    {xz_size / 1e6:6.0f} MB    target < 500 MB   "
+              f"{'OK' if xz_size < TARGET_XZ else 'OVER'}")
+    if res["portal_s"] is None:
+        print(f"portal: did not answer (console log: {res['console']})")
+    else:
+        print(f"portal answered after:   {res['portal_s']:6.0f} s     (emulated Cortex-A53; a "
+              f"real Pi is several times faster)  page ok: {res['portal_ok']}")
+    if res["multi_user_s"]:
+        print(f"multi-user target at:    {res['multi_user_s']:6.0f} s (kernel clock)")
+    print(f"first boot: data partition grown: {res['grown']}; root is a RAM overlay on the "
+          f"read-only ext4: {res['overlay']}; kernel {res['kernel']}")
+
+
+if __name__ == "__main__":
+    main()

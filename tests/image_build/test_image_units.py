@@ -1,0 +1,322 @@
+"""The builder's pieces without building: the plan and its checks, flashing's refusals
+(fixture /sys trees), block-map verification, the boot steps on a fixture root."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.support import make_site
+
+
+def _site_file(tmp_path: Path, extra: str = "") -> Path:
+    p = tmp_path / "site.toml"
+    p.write_text('[site]\nid = "nioro-du-sahel"\nname = "Espace de Nioro"\n'
+                 'communes = ["Nioro"]\n' + extra)
+    return p
+
+
+# --- plan and preflight -----------------------------------------------------------------
+
+
+def test_dry_run_prints_the_plan_and_builds_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from appliance.cli import cli
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["image", "build", "--site", str(_site_file(tmp_path)),
+                                 "--out", str(out), "--dry-run"])
+    assert r.exit_code == 0, r.output
+    for i, stage in enumerate(("wheels", "rootfs", "espace", "assemble", "outputs"), 1):
+        assert f"[{i}/5] {stage}:" in r.output
+    assert "mmdebstrap --variant=minbase --architectures=arm64" in r.output
+    assert "non-free-firmware" in r.output and "raspi-firmware" in r.output
+    assert not out.exists()
+
+
+def test_bad_site_file_stops_before_anything(tmp_path):
+    bad = tmp_path / "site.toml"
+    bad.write_text('[site]\nid = "x"\n')
+    r = subprocess.run([sys.executable, "-c", "from appliance.cli import main; main()",
+                        "image", "build", "--site", str(bad), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "site.id" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_preflight_names_packages_and_space(tmp_path):
+    from image_build import recipe
+    from image_build.build import Options, preflight
+
+    opts = Options(site_path=tmp_path / "s.toml", out_dir=tmp_path)
+    problems = preflight(opts, recipe.pi(), which=lambda p: None, free_mib=lambda p: 100,
+                         euid=1000, binfmt=lambda a: False)
+    text = "\n".join(problems)
+    assert "apt-get install bmap-tools dosfstools dpkg e2fsprogs fdisk mmdebstrap mtools " \
+           "xz-utils" in text
+    assert "qemu-user-static binfmt-support" in text
+    assert "must run as root" in text
+    assert "100 MiB free, 7000 MiB needed" in text
+    ok = preflight(opts, recipe.pi(), which=lambda p: "/usr/bin/" + p,
+                   free_mib=lambda p: 10**6, euid=0, binfmt=lambda a: False)
+    assert ok == ["qemu-aarch64 is not registered with binfmt_misc: apt-get install "
+                  "binfmt-support, then update-binfmts --enable qemu-aarch64 (mount "
+                  "binfmt_misc on /proc/sys/fs/binfmt_misc first if it is empty)"]
+    assert preflight(opts, recipe.pi(), which=lambda p: "/usr/bin/" + p,
+                     free_mib=lambda p: 10**6, euid=0, binfmt=lambda a: True) == []
+
+
+def test_binfmt_entry_is_read(tmp_path):
+    from image_build.build import binfmt_ok
+
+    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/libexec/x\n")
+    assert binfmt_ok("arm64", tmp_path)
+    (tmp_path / "qemu-aarch64").write_text("disabled\n")
+    assert not binfmt_ok("arm64", tmp_path)
+    assert not binfmt_ok("armhf", tmp_path)
+
+
+def test_pi_recipe_has_what_the_issue_lists():
+    from image_build import recipe
+
+    pi = recipe.pi()
+    for pkg in ("raspi-firmware", "linux-image-arm64", "firmware-brcm80211", "wireless-regdb",
+                "hostapd", "dnsmasq", "nftables", "cage", "chromium", "python3",
+                "systemd-sysv", "openssh-server", "e2fsprogs"):
+        assert pkg in pi.packages
+    assert pi.components == ("main", "non-free-firmware") and pi.arch == "arm64"
+    reduced = recipe.reduced("x86_64")
+    assert reduced.arch == "amd64" and "raspi-firmware" not in reduced.packages
+    assert set(reduced.packages) < set(pi.packages)
+
+
+def test_wheel_pins_come_from_this_environment():
+    from importlib import metadata
+
+    from image_build.python_env import pins
+
+    p = pins()
+    assert p["flask"] == metadata.version("flask")
+    assert "pytest" not in p  # test extras stay out of the image
+
+
+# --- flashing: refusals on fixture /sys trees ------------------------------------------
+
+
+def _sys_tree(tmp_path: Path) -> Path:
+    sys_root = tmp_path / "sys"
+    for name, dev, parts in (("sda", "8:0", [("sda1", "8:1"), ("sda2", "8:2")]),
+                             ("sdb", "8:16", [("sdb1", "8:17")])):
+        d = sys_root / "devices/pci0/block" / name
+        d.mkdir(parents=True)
+        (d / "dev").write_text(dev + "\n")
+        (d / "size").write_text(str(32 * 10**9 // 512) + "\n")
+        (d / "removable").write_text("1\n" if name == "sdb" else "0\n")
+        (d / "device").mkdir()
+        (d / "device/vendor").write_text("Generic \n")
+        (d / "device/model").write_text("SD Reader\n" if name == "sdb" else "SSD\n")
+        (sys_root / "dev/block").mkdir(parents=True, exist_ok=True)
+        os.symlink(d, sys_root / "dev/block" / dev)
+        for part, pdev in parts:
+            (d / part).mkdir()
+            (d / part / "partition").write_text("1\n")
+            (d / part / "dev").write_text(pdev + "\n")
+            os.symlink(d / part, sys_root / "dev/block" / pdev)
+    return sys_root
+
+
+def _blk(major: int, minor: int):
+    def fake_stat(path):
+        return SimpleNamespace(st_mode=stat.S_IFBLK | 0o660, st_rdev=os.makedev(major, minor))
+    return fake_stat
+
+
+MOUNTS = ("22 1 8:2 / / rw,relatime - ext4 /dev/sda2 rw\n"
+          "23 22 8:1 / /boot/efi rw - vfat /dev/sda1 rw\n")
+
+
+def test_flash_refuses_the_system_disk(tmp_path):
+    from image_build.errors import FlashRefused
+    from image_build.flash import refuse
+
+    with pytest.raises(FlashRefused, match="holds the running system"):
+        refuse(Path("/dev/sda"), sys_root=_sys_tree(tmp_path), mountinfo=MOUNTS,
+               stat_fn=_blk(8, 0))
+
+
+def test_flash_refuses_a_mounted_card_and_a_partition(tmp_path):
+    from image_build.errors import FlashRefused
+    from image_build.flash import refuse
+
+    sys_root = _sys_tree(tmp_path)
+    mounts = MOUNTS + "40 22 8:17 / /media/tech/ESPACEBOOT rw - vfat /dev/sdb1 rw\n"
+    with pytest.raises(FlashRefused, match=r"umount /dev/sdb1"):
+        refuse(Path("/dev/sdb"), sys_root=sys_root, mountinfo=mounts, stat_fn=_blk(8, 16))
+    with pytest.raises(FlashRefused, match="give the whole device: /dev/sdb"):
+        refuse(Path("/dev/sdb1"), sys_root=sys_root, mountinfo=MOUNTS, stat_fn=_blk(8, 17))
+
+
+def test_flash_refuses_non_devices_and_small_cards(tmp_path):
+    from image_build.errors import FlashRefused
+    from image_build.flash import describe, refuse
+
+    f = tmp_path / "file.img"
+    f.write_bytes(b"x")
+    with pytest.raises(FlashRefused, match="not a block device"):
+        refuse(f)
+    with pytest.raises(FlashRefused, match="no such device"):
+        refuse(tmp_path / "nope")
+    sys_root = _sys_tree(tmp_path)
+    info = refuse(Path("/dev/sdb"), sys_root=sys_root, mountinfo=MOUNTS, stat_fn=_blk(8, 16))
+    assert describe(info) == "/dev/sdb: Generic SD Reader, 32.0 GB, removable"
+    with pytest.raises(FlashRefused, match="smaller than the image"):
+        refuse(Path("/dev/sdb"), sys_root=sys_root, mountinfo=MOUNTS, stat_fn=_blk(8, 16),
+               image_size=64 * 10**9)
+
+
+def test_flash_cli_shows_the_card_and_asks(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from appliance.cli import cli
+    from image_build import flash
+
+    img = tmp_path / "a.img"
+    img.write_bytes(b"\0" * 4096)
+    monkeypatch.setattr(flash, "refuse", lambda dev: flash.Device(str(dev), "sdb",
+                                                                  "Generic SD", 16 * 10**9,
+                                                                  True))
+    wrote = []
+    monkeypatch.setattr(flash, "flash_image", lambda *a, **k: wrote.append(a))
+    r = CliRunner().invoke(cli, ["image", "flash", str(img), "/dev/sdb"], input="n\n")
+    assert "Generic SD, 16.0 GB, removable" in r.output and r.exit_code == 1 and not wrote
+    r = CliRunner().invoke(cli, ["image", "flash", str(img), "/dev/sdb"], input="y\n")
+    assert r.exit_code == 0 and wrote
+
+
+def test_bmap_verification_reads_back_mapped_ranges(tmp_path):
+    from image_build.errors import ImageError
+    from image_build.flash import verify
+
+    img = tmp_path / "a.img"
+    with open(img, "wb") as f:
+        f.truncate(64 * 4096)
+        f.seek(4096 * 3)
+        f.write(os.urandom(4096 * 2))
+    bmap = tmp_path / "a.bmap"
+    subprocess.run(["bmaptool", "create", "-o", str(bmap), str(img)], check=True,
+                   capture_output=True)
+    assert verify(img, bmap, log=lambda m: None) == 2 * 4096
+    with open(img, "r+b") as f:
+        f.seek(4096 * 4 + 10)
+        f.write(b"corrupt")
+    with pytest.raises(ImageError, match="verification failed"):
+        verify(img, bmap, log=lambda m: None)
+
+
+# --- boot steps on a fixture root ------------------------------------------------------
+
+
+def _site(tmp_path, **sections):
+    from appliance import settings
+
+    return settings.validate(make_site(tmp_path, **sections), str(tmp_path / "site.toml"))
+
+
+def test_apply_site_writes_hostname_keys_rendered_config_and_network(tmp_path):
+    from image_build.boot import apply_site
+
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake tech@kayes"
+    site = _site(tmp_path, fleet={"ssh_keys": [key]}, hotspot={"interface": "wlan0"})
+    root = tmp_path / "root"
+    written = apply_site(site, root)
+    assert (root / "etc/hostname").read_text() == "espace-test-site\n"
+    assert (root / "etc/espace/authorized_keys/root").read_text() == key + "\n"
+    net = (root / "etc/systemd/network/10-espace-hotspot.network").read_text()
+    assert "Name=wlan0" in net and "Address=10.42.0.1/24" in net
+    assert "DHCP=yes" in (root / "etc/systemd/network/20-espace-uplink.network").read_text()
+    # The hotspot's own files come from provisioning.render.render_system.
+    assert (root / "etc/hostapd/hostapd.conf").exists()
+    assert all(p.is_relative_to(root) for p in written)
+    apply_site(site, root)  # idempotent
+
+
+def test_host_keys_made_once(tmp_path):
+    from image_build.boot import ensure_host_keys
+
+    pubs = ensure_host_keys(tmp_path)
+    first = [p.read_text() for p in pubs]
+    assert [p.name for p in pubs] == ["ssh_host_ed25519_key.pub", "ssh_host_rsa_key.pub"]
+    assert oct((tmp_path / "ssh/ssh_host_ed25519_key").stat().st_mode & 0o777) == "0o600"
+    assert [p.read_text() for p in ensure_host_keys(tmp_path)] == first
+
+
+def test_identity_is_the_database_box_id(tmp_path):
+    from appliance.db import database
+    from image_build.boot import ensure_host_keys, ensure_identity
+
+    site = _site(tmp_path)
+    ensure_host_keys(site.data_dir)
+    try:
+        ident = ensure_identity(site)
+    finally:
+        database.close()
+    text = (site.data_dir / "identity.txt").read_text()
+    assert f"box_id={ident['box_id']}" in text and len(ident["box_id"]) == 36
+    assert "ssh_ed25519=SHA256:" in text
+
+
+def test_grow_data_partition_uses_the_labelled_partition(tmp_path):
+    from image_build.boot import grow_data_partition
+
+    root = tmp_path
+    (root / "dev/disk/by-label").mkdir(parents=True)
+    (root / "dev/mmcblk0p3").write_text("")
+    os.symlink(root / "dev/mmcblk0p3", root / "dev/disk/by-label/espace-data")
+    disk = root / "sys/devices/mmc/block/mmcblk0"
+    (disk / "mmcblk0p3").mkdir(parents=True)
+    (disk / "mmcblk0p3/partition").write_text("3\n")
+    (root / "sys/class/block").mkdir(parents=True)
+    os.symlink(disk / "mmcblk0p3", root / "sys/class/block/mmcblk0p3")
+    calls = []
+
+    def run(argv, **kw):
+        calls.append(argv)
+        out = ""
+        if argv[:2] == ["sfdisk", "--dump"]:
+            out = f"{root}/dev/mmcblk0p3 : start= 1054720, size= 60000000, type=83\n"
+        return SimpleNamespace(stdout=out)
+
+    msg = grow_data_partition(root, run=run)
+    assert calls[0] == ["sfdisk", "--no-reread", "--no-tell-kernel", "-N", "3", "/dev/mmcblk0"]
+    assert ["resizepart", "/dev/mmcblk0", "3", "60000000"] in calls
+    assert calls[-1] == ["resize2fs", str(root / "dev/mmcblk0p3")]
+    assert "grown" in msg
+    assert "not grown" in grow_data_partition(tmp_path / "empty", run=run)
+
+
+def test_enable_unit_follows_install_section(tmp_path):
+    from image_build import files
+    from image_build.rootfs import enable_unit
+
+    unit = tmp_path / "usr/lib/systemd/system/espace-boot.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text(files.BOOT_UNIT)
+    (link,) = enable_unit(tmp_path, "espace-boot.service")
+    assert link == tmp_path / "etc/systemd/system/sysinit.target.wants/espace-boot.service"
+    assert os.readlink(link) == "/usr/lib/systemd/system/espace-boot.service"
+    assert enable_unit(tmp_path, "missing.service") == []
+
+
+def test_same_source_same_digest():
+    from image_build.python_env import source_digest
+
+    assert source_digest() == source_digest()
+    assert len(source_digest()) == len(hashlib.sha256().hexdigest())
