@@ -239,7 +239,7 @@ def _download(site, url, row, part, received, on_progress, respect_budget):
         validator = resp.headers.get("ETag") or resp.headers.get("Last-Modified") or ""
         _update(url, size=total, validator=validator, received=received)
         if total:
-            check_space(site.content_dir, total - received + total, site.storage.reserve_mb)
+            check_space(site.content_dir, total - received, site.storage.reserve_mb)
         unsynced = 0
         with open(part, mode) as f:
             try:

@@ -228,3 +228,10 @@ def test_cli_import_list_remove(tmp_path, sante_zim, mooc_zim):
 
         forget(tmp_path / "data" / "content")
         database.close()
+
+
+def test_download_job_with_nothing_queued(app):
+    from appliance.worker import content_download_job
+
+    with app.app_context():
+        assert content_download_job(app) == "no downloads queued"
