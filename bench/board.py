@@ -25,8 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.appliance import board_samples as samples  # noqa: E402
-from tests.captive_portal.board_load import (  # noqa: E402
-    Client, free_port, kill9, start_server, write_site)
+from tests.captive_portal.board_load import Client, free_port, kill9, start_server, write_site  # noqa: E402
 
 CLIENTS = 20
 # What we compare against: a busy box sees a few posts a minute and ~30 phones; the
@@ -130,8 +129,8 @@ def seed(data_dir: Path, total: int) -> int:
     for i in range(max(0, total - have)):
         rows.append((str(uuid.uuid4()), f"S{i:05d}", rng.choice(["question", "proposal"]),
                      rng.choice([1, 2]), rng.choice(themes),
-                     "Texte de la question numéro %d, assez long pour ressembler à un vrai "
-                     "message de citoyen sur la place du marché." % i,
+                     f"Texte de la question numéro {i}, assez long pour ressembler à un vrai "
+                     "message de citoyen sur la place du marché.",
                      "published", rng.randint(0, 40), rng.choice([0, 0, 0, 1, 2]),
                      (now - dt.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")))
     with db:

@@ -9,8 +9,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
-                   send_file, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from appliance import blobs, privacy
 from appliance.board import csrf, forms, rules
@@ -167,7 +176,8 @@ def create():
         return _form(draft, error_text(BoardError("csrf")), status=400)
     try:
         voice = _voice_upload()
-        post = rules.create_post(draft, voice, site=_site(), data_dir=current_app.config["DATA_DIR"],
+        post = rules.create_post(draft, voice, site=_site(),
+                                 data_dir=current_app.config["DATA_DIR"],
                                  author_hash=_client("day"))
     except BoardError as e:
         status = 429 if e.code == "rate_limited" else 413 if e.code == "voice_too_large" else 400

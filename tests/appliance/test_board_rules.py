@@ -13,7 +13,6 @@ from appliance.board.rules import BoardError, Draft
 from appliance.db import open_database
 from appliance.models import Commune, Official, OutboxEvent
 from tests.appliance import board_samples as samples
-from tests.support import make_site
 
 
 @pytest.fixture
