@@ -14,7 +14,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .build import FIRST_MIB, MiB, SECTOR, run, write_json
+from .build import FIRST_MIB, SECTOR, MiB, run, write_json
 from .recipe import BOOT_LABEL, DATA_LABEL, ROOT_LABEL, Recipe
 
 SITE_ON_BOOT = "espace-site.toml"
@@ -33,7 +33,7 @@ config.txt and cmdline.txt are written by Debian's raspi-firmware package; edit
 def du_bytes(root: Path) -> int:
     """Bytes the tree needs on ext4 (4 KiB blocks per file, hard links once)."""
     total, seen = 0, set()
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         total += 4096
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))

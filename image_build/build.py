@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import python_env, recipe as recipes, rootfs
+from . import python_env, rootfs
+from . import recipe as recipes
 from .errors import ImageError
 from .recipe import BOOT_LABEL, DATA_LABEL, ROOT_LABEL, Recipe
 

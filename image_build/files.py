@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - unit files and shell scripts keep their natural line length
 """The files the builder writes into the root filesystem, as text.
 
 Kept here (not as package data) so that one module shows everything the image adds

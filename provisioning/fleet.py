@@ -277,6 +277,8 @@ def upgrade(s: Session, wheel: Path, *, data_dir: str = DATA_DIR, python: str = 
     remote = f"{rel}/incoming/{wheel.name}"
     s.put(wheel, remote)
     q = shlex.quote
+    check = (f"PYTHONPATH={q(rel)}/current {q(python)} -c 'import importlib.metadata as m; "
+             "print(m.version(\"espace-connecte\"))'")
     script = f"""set -e
 cd {q(rel)}
 rm -rf {q(version)}.new
@@ -284,10 +286,11 @@ rm -rf {q(version)}.new
 rm -rf {q(version)} && mv {q(version)}.new {q(version)}
 prev=$(readlink current 2>/dev/null || true)
 ln -sfn {q(version)} current.new && mv -T current.new current
-if {restart} && [ "$(PYTHONPATH={q(rel)}/current {q(python)} -c 'import importlib.metadata as m; print(m.version("espace-connecte"))')" = {q(version)} ]; then
+if {restart} && [ "$({check})" = {q(version)} ]; then
     rm -f incoming/{q(wheel.name)}; echo "upgraded to {version} (was ${{prev:-factory}})"
 else
-    if [ -n "$prev" ]; then ln -sfn "$prev" current.new && mv -T current.new current; else rm -f current; fi
+    if [ -n "$prev" ]; then ln -sfn "$prev" current.new && mv -T current.new current
+    else rm -f current; fi
     {restart} || true
     echo "upgrade to {version} failed; back on ${{prev:-factory}}" >&2; exit 1
 fi

@@ -115,7 +115,8 @@ def exec_(command: str, hosts, **kw) -> None:
 @_common
 def upgrade(wheel: str, hosts, **kw) -> None:
     """Install an Espace WHEEL on each box (data partition), restart, roll back on failure."""
-    from .fleet import upgrade as op, wheel_version
+    from .fleet import upgrade as op
+    from .fleet import wheel_version
 
     wheel_version(Path(wheel))  # a wrong file is refused before any connection
     _run(hosts, lambda s: op(s, Path(wheel)), **kw)

@@ -169,7 +169,7 @@ def _wheel(dest: Path, version: str, broken: bool = False) -> Path:
     """A minimal espace_connecte wheel: appliance/ and its dist-info."""
     path = dest / f"espace_connecte-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("appliance/__init__.py", "__version__ = %r\n" % version)
+        z.writestr("appliance/__init__.py", f"__version__ = {version!r}\n")
         if not broken:
             z.writestr(f"espace_connecte-{version}.dist-info/METADATA",
                        f"Metadata-Version: 2.1\nName: espace-connecte\nVersion: {version}\n")
