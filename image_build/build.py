@@ -253,7 +253,8 @@ class Builder:
                  "systemd-networkd.service", "ssh.service"}
         units |= {p.name for p in written if p.suffix in (".service", ".timer")}
         if self.recipe.kernel:
-            units |= {"hostapd.service", "dnsmasq.service", "nftables.service"}
+            units |= {"hostapd.service", "dnsmasq.service", "nftables.service",
+                      "espace-kiosk.service"}
         for unit in sorted(units):
             rootfs.enable_unit(self.root, unit)
         # hostapd ships masked in Debian until configured: unmask it on the Pi.

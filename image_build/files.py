@@ -150,6 +150,40 @@ RestartSec=5
 WantedBy=multi-user.target
 """
 
+# The touchscreen: cage (a Wayland kiosk compositor) runs chromium on the kiosk page,
+# only where a display exists. A logind session on tty7 gives cage its seat.
+KIOSK_UNIT = """[Unit]
+Description=Espace kiosk: chromium in cage on the touchscreen
+After=espace-web.service systemd-user-sessions.service
+Wants=espace-web.service
+ConditionPathExistsGlob=/dev/dri/card*
+Conflicts=getty@tty7.service
+
+[Service]
+User=espace
+PAMName=espace-kiosk
+TTYPath=/dev/tty7
+TTYReset=yes
+TTYVHangup=yes
+TTYVTDisallocate=yes
+StandardInput=tty-fail
+UtmpIdentifier=tty7
+UtmpMode=user
+Environment=XDG_CONFIG_HOME=/var/lib/espace/kiosk HOME=/var/lib/espace/kiosk
+ExecStart=/usr/bin/cage -d -- /usr/bin/chromium --kiosk --app=http://127.0.0.1/kiosk/ --noerrdialogs --disable-translate --no-first-run --ozone-platform=wayland --disk-cache-dir=/tmp/kiosk-cache
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=graphical.target multi-user.target
+"""
+
+KIOSK_PAM = """auth     required pam_unix.so nullok
+account  required pam_unix.so
+session  required pam_unix.so
+session  required pam_systemd.so
+"""
+
 # --- Raspberry Pi firmware (raspi-firmware reads these when it writes the FAT side) ---
 RASPI_FIRMWARE_DEFAULT = f"""# Espace: written by the image builder. raspi-firmware writes cmdline.txt from this.
 KERNEL_ARCH="arm64"

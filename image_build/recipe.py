@@ -38,7 +38,7 @@ COMMON = (
 PI = (
     "raspi-firmware", "linux-image-arm64", "initramfs-tools", "firmware-brcm80211",
     "wireless-regdb", "iw", "rfkill", "hostapd", "dnsmasq", "nftables", "cage",
-    "chromium", "fonts-dejavu-core", "dosfstools",
+    "chromium", "fonts-dejavu-core", "dosfstools", "libpam-systemd",
 )
 
 # CI: the same recipe, reduced to what the nspawn boot test needs.

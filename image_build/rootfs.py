@@ -98,7 +98,7 @@ def run_mmdebstrap(argv: list[str], env: dict | None = None, log=print) -> None:
                              "(downloaded packages are cached)")
 
 
-def customise(root: Path, recipe: Recipe, chroot=None) -> list[str]:
+def customise(root: Path, recipe: Recipe) -> list[str]:
     """Espace's files on top of Debian. Returns notes for the build log."""
     notes: list[str] = []
     put = _writer(root)
@@ -123,8 +123,10 @@ def customise(root: Path, recipe: Recipe, chroot=None) -> list[str]:
         (root / "etc/machine-id").write_text("")
     _add_user(root)
     if recipe.kernel:
+        put("usr/lib/systemd/system/espace-kiosk.service", files.KIOSK_UNIT)
+        put("etc/pam.d/espace-kiosk", files.KIOSK_PAM)
+        # Also written by the customize hook that re-ran raspi-firmware's kernel hook.
         put("etc/default/raspi-firmware", files.RASPI_FIRMWARE_DEFAULT)
-        notes += _refresh_raspi_firmware(root, chroot)
     # No point in keeping these on a read-only root (apt lists: ~100 MB).
     for rel in ("var/lib/apt/lists", "var/cache/apt"):
         for p in (root / rel).glob("*"):
@@ -158,18 +160,6 @@ def _add_user(root: Path) -> None:
         text = path.read_text()
         if not any(ln.startswith("espace:") for ln in text.splitlines()):
             path.write_text(text + line)
-
-
-def _refresh_raspi_firmware(root: Path, chroot) -> list[str]:
-    """raspi-firmware wrote cmdline.txt/config.txt when it installed; run its kernel
-    hook again so they take /etc/default/raspi-firmware (ROOTPART=LABEL=...)."""
-    hook = root / "etc/kernel/postinst.d/z50-raspi-firmware"
-    kernels = sorted((root / "boot").glob("vmlinuz-*"))
-    if not hook.exists() or not kernels or chroot is None:
-        return ["raspi-firmware hook not run (no hook or no kernel)"]
-    version = kernels[-1].name.removeprefix("vmlinuz-")
-    chroot(["/etc/kernel/postinst.d/z50-raspi-firmware", version])
-    return [f"raspi-firmware: cmdline.txt and config.txt for kernel {version}"]
 
 
 def enable_unit(root: Path, name: str) -> list[Path]:
