@@ -82,17 +82,17 @@ def run_mmdebstrap(argv: list[str], env: dict | None = None, log=print) -> None:
     from .errors import ImageError
 
     full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: S603
-                            text=True, env=full_env)
     tail: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.rstrip()
-        tail = (tail + [line])[-20:]
-        # mmdebstrap's own progress lines ("I: ...") are the stage's progress.
-        if line.startswith(("I: ", "E: ", "W: ")):
-            log("    " + line)
-    if proc.wait():
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # noqa: S603
+                          text=True, env=full_env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            tail = (tail + [line])[-20:]
+            # mmdebstrap's own progress lines ("I: ...") are the stage's progress.
+            if line.startswith(("I: ", "E: ", "W: ")):
+                log("    " + line)
+    if proc.returncode:
         raise ImageError("mmdebstrap failed:\n" + "\n".join(tail),
                          fix="read the lines above; a network error is worth a retry "
                              "(downloaded packages are cached)")

@@ -1,0 +1,35 @@
+"""The advertiser and the browser on loopback (no root needed): TXT record contents,
+early return, idempotent close, and the worker's advertiser built from the site."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.support import make_site
+
+
+def test_advertise_and_discover_on_loopback():
+    from provisioning.mdns import Advertiser, discover
+
+    site_id = f"lo-{uuid.uuid4().hex[:8]}"
+    adv = Advertiser(site_id, "Espace de Kayes", "1.2.3", port=8080,
+                     addresses=["127.0.0.1"], interfaces=["127.0.0.1"])
+    with adv:
+        boxes = discover(20, interfaces=["127.0.0.1"],
+                         until=lambda bs: any(b.site_id == site_id for b in bs))
+    adv.close()  # a second close is harmless
+    (box,) = [b for b in boxes if b.site_id == site_id]
+    assert box.site_name == "Espace de Kayes" and box.version == "1.2.3"
+    assert box.address == "127.0.0.1" and box.port == 8080
+    assert box.host == f"espace-{site_id}.local."
+
+
+def test_advertiser_for_site(tmp_path):
+    from appliance import __version__, settings
+    from provisioning.mdns import advertiser_for
+
+    site = settings.validate(make_site(tmp_path), str(tmp_path / "site.toml"))
+    adv = advertiser_for(site)
+    assert (adv.site_id, adv.site_name, adv.version, adv.port) == (
+        "test-site", "Espace de test", __version__, 80)
+    adv.close()  # never started: nothing to do
