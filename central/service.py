@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import secrets
+import signal
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,12 @@ class CentralError(Exception):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def crash_point(name: str) -> None:
+    """Die here when CENTRAL_CRASH_AT names this point (SIGKILL tests only)."""
+    if os.environ.get("CENTRAL_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -216,6 +223,8 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
                 StreamMark.update(seq=mark.seq).where(StreamMark.id == mark.id).execute()
         # Only the streams this request pushed: the others have not moved.
         acks = {s: marks[s].seq for s, _a, _e in push if s in marks}
+        if stored:
+            crash_point("central:exchange:uncommitted")
         st = message.get("st") or {}
         Site.update(last_contact=utcnow(), records=Site.records + stored,
                     cursor=max(site.cursor, int(message.get("cursor", 0) or 0)),
@@ -228,6 +237,8 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
                     else Site.disk_free_mb,
                     content_mb=st.get("content") if isinstance(st.get("content"), int)
                     else Site.content_mb).where(Site.id == site.id).execute()
+    if stored:
+        crash_point("central:exchange:committed")
     down, more = pull(site, int(message.get("cursor", 0) or 0), int(message.get("want", 0) or 0))
     out: dict = {}
     if acks:
@@ -377,6 +388,8 @@ def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],
             f.write(chunk)
             pos += len(chunk)
             remaining -= len(chunk)
+            if pos > protocol.PIECE:
+                crash_point("central:blob:partial")
             if pos == size or pos % protocol.PIECE == 0:
                 k = (pos - 1) // protocol.PIECE
                 start = k * protocol.PIECE

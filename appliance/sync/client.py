@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,6 +304,7 @@ class SyncClient:
         if len(frame) + want > room:
             return None
         msg, _ = self._post(protocol.PATH_EXCHANGE, frame)
+        crash_point("box:exchange:answered")
         self._apply(push, msg)
         pushed_streams = {p[0] for p in push}
         acks = state.acked()
@@ -349,6 +351,7 @@ class SyncClient:
                 cursor = down_id
                 self.res.pulled += 1
             state.set_cursor(cursor)
+            crash_point("box:apply:uncommitted")
 
     # --- voice notes ---------------------------------------------------------------------
 
@@ -422,6 +425,7 @@ class SyncClient:
                     raise
                 probe = False
                 self._probe.discard(sha)
+                crash_point("box:blob:piece")
                 if msg.get("done"):
                     with database.atomic("IMMEDIATE"):
                         state.SyncBlobTodo.update(done=1).where(
@@ -468,6 +472,13 @@ class SyncClient:
                 return True
         finish_download(dl)
         return True
+
+
+def crash_point(name: str) -> None:
+    """Die here, as a power cut would, when ESPACE_CRASH_AT names this point (the
+    SIGKILL tests in tests/appliance/test_sync_crash.py use it; never set in service)."""
+    if os.environ.get("ESPACE_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def pending_count(acks: dict[str, int] | None = None) -> int:
