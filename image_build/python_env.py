@@ -94,7 +94,8 @@ def source_digest(root: Path = SOURCE) -> str:
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 h.update(str(path.relative_to(root)).encode() + b"\0")
                 h.update(path.read_bytes())
-    h.update((root / "pyproject.toml").read_bytes())
+    if (root / "pyproject.toml").exists():
+        h.update((root / "pyproject.toml").read_bytes())
     return h.hexdigest()
 
 
@@ -112,6 +113,10 @@ def download_wheels(arch: str, dest: Path, log=print) -> dict[str, str]:
     for plat in PLATFORMS[arch]:
         argv += ["--platform", plat]
     _pip(argv, f"download wheels for {arch}")
+    if not (SOURCE / "pyproject.toml").exists():
+        raise ImageError(f"no Espace source tree at {SOURCE} to build the wheel from",
+                         fix="run `espace image build` from a checkout installed with "
+                             "pip install -e .")
     # Built from a copy: an in-tree build would leave build/ in the work tree.
     import shutil
     import tempfile
