@@ -313,7 +313,11 @@ def push_content(s: Session, files: list[Path], *, data_dir: str = DATA_DIR,
         s.put(f, f"{incoming}/{f.name}", progress=progress)
         names.append(f"{incoming}/{f.name}")
     quoted = " ".join(shlex.quote(n) for n in names)
-    code, out, err = s.run(f"{espace} content import {quoted} && rm -f {quoted}")
+    # As the services' user: files and database rows it writes must stay theirs.
+    code, out, err = s.run(
+        f"if id espace >/dev/null 2>&1 && [ $(id -u) = 0 ]; then "
+        f"chown espace: {quoted}; run='runuser -u espace --'; else run=; fi; "
+        f"$run {espace} content import {quoted} && rm -f {quoted}")
     if code:
         raise FleetError(f"{s.target}: import failed: {(err or out).strip()[-300:]}")
     return out.strip() or f"{len(files)} file(s) imported"

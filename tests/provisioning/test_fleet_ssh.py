@@ -209,3 +209,22 @@ def test_cli_status_refuses_unknown_key_then_exec_with_accept(sshd):
     r = CliRunner().invoke(cli, ["fleet", "forget", "127.0.0.1", "--port", port,
                                  "--known-hosts", str(sshd["known"])])
     assert "forgotten" in r.output
+
+
+def test_push_content_copies_then_imports(sshd, tmp_path):
+    from provisioning.fleet import push_content
+
+    zim = tmp_path / "wikimed_fr.zim"
+    zim.write_bytes(b"ZIM\x04" + os.urandom(300_000))
+    calls = tmp_path / "calls"
+    fake = tmp_path / "espace"
+    fake.write_text(f"#!/bin/sh\nfor f in \"$@\"; do echo \"$f\"; done >> {calls}\n"
+                    f"cmp \"$3\" {zim} && echo installed wikimed_fr\n")
+    fake.chmod(0o755)
+    data = tmp_path / "box-data"
+    with _session(sshd, accept=[sshd["host_fp"]]) as s:
+        out = push_content(s, [zim], data_dir=str(data), espace=str(fake))
+    assert "installed wikimed_fr" in out
+    assert calls.read_text().splitlines() == ["content", "import",
+                                              f"{data}/incoming/wikimed_fr.zim"]
+    assert list((data / "incoming").iterdir()) == []  # removed once imported
