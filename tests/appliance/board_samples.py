@@ -92,4 +92,30 @@ def mp3(seconds: float = 1.0) -> bytes:
     return b"ID3\x03\x00\x00\x00\x00\x00\x00" + frame * max(3, int(seconds / 0.026122))
 
 
+def speech_like_wav(path, seconds: float = 3.0, rate: int = 48000) -> None:
+    """A tone that rises and falls, standing in for a voice at chromium's fake
+    microphone (``--use-file-for-fake-audio-capture``)."""
+    frames = bytearray()
+    for i in range(int(seconds * rate)):
+        t = i / rate
+        amp = 0.5 + 0.5 * math.sin(2 * math.pi * 3 * t)
+        frames += struct.pack("<h", int(9000 * amp * math.sin(2 * math.pi * (220 + 80 * t) * t)))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))
+
+
+def launch_with_fake_microphone(browser, wav_path):
+    """A second chromium from the session's Playwright, with the fake audio device."""
+    from tests.support import CHROMIUM_ARGS, require_program
+
+    path = require_program("chromium", "chromium")
+    return browser.browser_type.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS + [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav_path}",
+        "--autoplay-policy=no-user-gesture-required"])
+
+
 ALL = {"ogg": ogg_opus, "webm": webm_opus, "mp4": mp4, "amr": amr, "mp3": mp3, "wav": wav}

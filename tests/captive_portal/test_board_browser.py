@@ -1,17 +1,14 @@
 """The board in Debian's chromium at phone size: a real voice note recorded from the
 fake microphone, sent and played back; and the text path with JavaScript off."""
 
-import math
 import re
-import struct
-import wave
 
 import pytest
 
 from appliance import audio
 from appliance.board import rules
 from appliance.board.models import Post
-from tests.support import CHROMIUM_ARGS, require_program
+from tests.appliance import board_samples as samples
 
 pytestmark = pytest.mark.browser
 
@@ -19,30 +16,12 @@ PHONE = {"viewport": {"width": 360, "height": 640}, "has_touch": True, "is_mobil
          "device_scale_factor": 2}
 
 
-def speech_like_wav(path, seconds=3.0, rate=48000):
-    """A tone that rises and falls, standing in for a voice at the fake microphone."""
-    frames = bytearray()
-    for i in range(int(seconds * rate)):
-        t = i / rate
-        amp = 0.5 + 0.5 * math.sin(2 * math.pi * 3 * t)
-        frames += struct.pack("<h", int(9000 * amp * math.sin(2 * math.pi * (220 + 80 * t) * t)))
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(bytes(frames))
-
-
 @pytest.fixture(scope="module")
 def media_browser(browser, tmp_path_factory):
     """A second chromium from the same Playwright, with the fake audio device."""
-    path = require_program("chromium", "chromium")
     wav = tmp_path_factory.mktemp("mic") / "voice.wav"
-    speech_like_wav(wav)
-    b = browser.browser_type.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS + [
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}",
-        "--autoplay-policy=no-user-gesture-required"])
+    samples.speech_like_wav(wav)
+    b = samples.launch_with_fake_microphone(browser, wav)
     try:
         yield b
     finally:
