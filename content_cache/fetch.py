@@ -214,6 +214,7 @@ def _download(site, url, row, part, received, on_progress, respect_budget):
     try:
         resp = urllib.request.urlopen(req, timeout=TIMEOUT)  # noqa: S310
     except urllib.error.HTTPError as e:
+        e.close()
         if e.code == 416 and received:  # we already have everything
             return received, received
         _update(url, state="failed", error=f"HTTP {e.code}")

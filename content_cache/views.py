@@ -36,7 +36,7 @@ from flask import (
 )
 from werkzeug.wsgi import wrap_file
 
-from .library import Book, Library, library_for
+from .library import Book, Library, library_for, trim_memory_sometimes
 from .usage import COUNTER
 
 bp = Blueprint("content", __name__, template_folder="templates")
@@ -52,7 +52,7 @@ _nest_kiosk_tab()
 
 HTML_CACHE = "private, max-age=86400"  # our bar is in the visitor's language
 MEDIA_CACHE = "public, max-age=2592000"  # a ZIM's entries never change for a UUID
-HOT_BYTES = 8 * 1024 * 1024
+HOT_BYTES = 4 * 1024 * 1024
 MAX_INJECT = 4 * 1024 * 1024  # larger HTML is served as is (no bar, not cached)
 
 
@@ -280,6 +280,7 @@ def _article(b: Book, r) -> Response:
     HOT.put((request.environ.get("HTTP_HOST", ""), request.environ["PATH_INFO"], lang, gz),
             (b, r.path, body, headers, etag))
     COUNTER.record(b.name, r.path, lang, "view")
+    trim_memory_sometimes()
     resp = Response(body)
     for k, v in headers:
         resp.headers[k] = v
@@ -396,6 +397,7 @@ def search():
                       else (0, []))
     for res in results:
         res["url"] = entry_url(res["book"], res["path"])
+    trim_memory_sometimes()
     return render_template("content/search.html", q=q, book=book, lang=lang, page=page,
                            total=total, results=results, books=books,
                            has_next=total > page * per_page and len(results) == per_page)
