@@ -35,11 +35,13 @@ from flask import (
     url_for,
 )
 
+from appliance import i18n
 from appliance.privacy import mac_for_ip
 from provisioning import allowlist as al
 from provisioning.render import API_PATH, PORTAL_NAME
 
 from . import probes
+from .portal import ONE_YEAR
 
 bp = Blueprint("accept", __name__, template_folder="templates")
 log = logging.getLogger("espace.portal")
@@ -139,6 +141,11 @@ def enter():
         return render_template("accept/welcome.html", failed=True), 503
     response = redirect(url_for("portal.home"), code=303)
     response.headers.update(probes.NO_STORE)
+    if i18n.COOKIE not in request.cookies:
+        # The welcome page offered the languages: keep the one it was shown in, so
+        # that the home page does not ask again.
+        response.set_cookie(i18n.COOKIE, g.lang, max_age=ONE_YEAR, samesite="Lax",
+                            httponly=True)
     return response
 
 

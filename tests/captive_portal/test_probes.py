@@ -186,6 +186,13 @@ def test_enter_lands_on_home_page(client):
     assert 'class="tiles"' in r.get_data(as_text=True)
 
 
+def test_enter_keeps_the_language_the_welcome_page_was_shown_in(client):
+    r = client.post("/welcome", environ_base=ENV)
+    assert "lang=fr" in r.headers["Set-Cookie"]
+    r = client.get("/", environ_base=ENV)
+    assert 'class="tiles"' in r.get_data(as_text=True)  # no second language question
+
+
 def test_failure_to_accept_is_a_page_not_a_traceback(client, backend, monkeypatch):
     def broken(*a):
         raise AllowlistError("helper down")
