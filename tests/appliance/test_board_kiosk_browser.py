@@ -100,7 +100,7 @@ def test_moderate_and_answer_by_voice(media_browser, live_server, app, db, artif
         page.goto(live_server.url + f"/board/p/{keep.code}")
         assert "Awa Diallo" in page.text_content(".answer")
         page.wait_for_function("() => { const a = document.querySelector('.answer audio');"
-                               " a.preload = 'metadata'; a.load; return a.readyState >= 1"
+                               " a.preload = 'metadata'; return a.readyState >= 1"
                                " && a.duration > 0; }", timeout=15_000)
         page.screenshot(path=str(artifacts / "board-answer-visitor.png"), full_page=True)
     finally:

@@ -89,6 +89,9 @@ def test_text_post_without_javascript(browser, live_server, db, artifacts):
         page.wait_for_url(re.compile(r".*done=support"))
         assert "(1)" in page.text_content("#support")
         page.screenshot(path=str(artifacts / "board-nojs-post.png"), full_page=True)
+        page.goto(live_server.url + "/board/")
+        assert page.locator(".card").count() == 1
+        page.screenshot(path=str(artifacts / "board-index-360.png"), full_page=True)
         # A server-side refusal comes back as a page with the message, values kept.
         page.goto(live_server.url + "/board/new")
         page.select_option("#target", "c:1")
