@@ -90,9 +90,21 @@ def reload_commands(site: SimpleNamespace, changed: set[str]) -> list[list[str]]
     if render.is_wireless(site.hotspot.interface) and changed & {
             "/etc/hostapd/hostapd.conf", "/etc/systemd/system/hostapd.service"}:
         cmds.append(["systemctl", "restart", "hostapd.service"])
+    if not render.is_wireless(site.hotspot.interface) and render.OPTIONAL[0] in changed:
+        cmds.append(["systemctl", "stop", "hostapd.service"])
     if any("espace-allowlist" in p for p in changed):
         cmds.append(["systemctl", "restart", "espace-allowlist.socket",
                      "espace-allowlist.service"])
+    units = {"/etc/systemd/system/espace-web.service": "espace-web.service",
+             "/etc/systemd/system/espace-worker.service": "espace-worker.service"}
+    restart = [unit for path, unit in units.items() if path in changed]
+    if restart:
+        # try-restart: only what runs already (not during an image build's first boot).
+        cmds.append(["systemctl", "try-restart", *restart])
+    timer = "/etc/systemd/system/timers.target.wants/espace-quota-reset.timer"
+    if timer in changed:
+        verb = "start" if render.mode(site) == "uplink" else "stop"
+        cmds.append(["systemctl", verb, "espace-quota-reset.timer"])
     return cmds
 
 
@@ -108,6 +120,9 @@ def apply(site: SimpleNamespace, root: Path = Path("/"), *, runner: Runner = run
             checks.check_dnsmasq(Path(staging, "etc/dnsmasq.d/espace.conf"))
             checks.check_nft(Path(staging, "etc/espace/nftables.nft"))
     changed = {p for p, item in files.items() if not _same(root / p.lstrip("/"), item)}
+    stale = {p for p in render.OPTIONAL if p not in files
+             and (root / p.lstrip("/")).is_symlink()}
+    changed |= stale
     if not changed:
         echo("nothing changed")
         return []
@@ -115,8 +130,12 @@ def apply(site: SimpleNamespace, root: Path = Path("/"), *, runner: Runner = run
     accepted = _accepted(site, nft) if "/etc/espace/nftables.nft" in changed else None
     try:
         for p in sorted(changed):
-            render._write_atomic(root / p.lstrip("/"), files[p])
-            echo(f"wrote {p}")
+            if p in stale:
+                (root / p.lstrip("/")).unlink()
+                echo(f"removed {p}")
+            else:
+                render._write_atomic(root / p.lstrip("/"), files[p])
+                echo(f"wrote {p}")
         for cmd in reload_commands(site, changed):
             echo("running " + " ".join(cmd))
             runner(cmd)

@@ -179,6 +179,12 @@ def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
     return out
 
 
+# Links that only some configurations have: `network apply` removes them when the
+# site no longer needs them (an uplink removed, hostapd replaced by an external AP).
+OPTIONAL = (f"{SYSTEMD}/multi-user.target.wants/hostapd.service",
+            f"{SYSTEMD}/timers.target.wants/espace-quota-reset.timer")
+
+
 def _write_atomic(dest: Path, item: str | Symlink) -> None:
     """Replace ``dest`` in one rename: a power cut leaves the old file or the new
     one, never half of one. A symlink at ``dest`` (Debian's mask of hostapd, a link

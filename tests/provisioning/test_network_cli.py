@@ -82,6 +82,22 @@ def test_apply_writes_reloads_and_is_idempotent(tmp_path):
     assert runner3.commands == [["systemctl", "restart", "hostapd.service"]]
 
 
+def test_apply_removes_links_the_site_no_longer_needs(tmp_path):
+    _check_programs()
+    root = tmp_path / "root"
+    apply_mod.apply(_site(tmp_path, uplink={"interface": "eth0"}), root, runner=Recorder())
+    timer = root / "etc/systemd/system/timers.target.wants/espace-quota-reset.timer"
+    hostapd = root / "etc/systemd/system/multi-user.target.wants/hostapd.service"
+    assert timer.is_symlink() and hostapd.is_symlink()
+    runner = Recorder()
+    changed = apply_mod.apply(_site(tmp_path, hotspot={"interface": "eth1"}), root,
+                              runner=runner)
+    assert not timer.is_symlink() and not hostapd.is_symlink()
+    assert str(timer).endswith(next(p for p in changed if p.endswith(".timer")))
+    assert ["systemctl", "stop", "espace-quota-reset.timer"] in runner.commands
+    assert ["systemctl", "stop", "hostapd.service"] in runner.commands
+
+
 def test_apply_rolls_back_when_a_service_fails(tmp_path):
     _check_programs()
     site = _site(tmp_path)
