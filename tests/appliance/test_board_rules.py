@@ -340,3 +340,17 @@ def test_codes_are_unique_and_found_case_insensitively(site, data_dir, nioro):
     code = sorted(codes)[0]
     assert rules.find(code.lower()).code == code
     assert rules.find("../../") is None and rules.find("0OIL11") is None
+
+
+def test_an_answer_pulled_by_the_sync_lands_on_the_board(site, data_dir, nioro, db):
+    from appliance.sync import client, protocol
+
+    post = rules.create_post(draft(nioro), None, site=site, data_dir=data_dir)
+    payload = {"uuid": "c0ffee", "post_uuid": post.uuid, "official_name": "Le maire",
+               "body": "Les travaux commencent lundi.", "created_at": "2026-11-28T10:00:00Z"}
+    with db.atomic():
+        assert client.apply_down(protocol.DOWN_ANSWER, payload) == "board"
+    with db.atomic():
+        client.apply_down(protocol.DOWN_ANSWER, payload)  # replayed: nothing twice
+    assert Answer.select().count() == 1
+    assert [p.id for p in rules.board_page(state="answered")[0]] == [post.id]
