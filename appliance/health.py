@@ -38,8 +38,18 @@ def snapshot(data_dir: Path, content_dir: Path, sys_root: str | Path = "/sys") -
         "uptime_s": int(time.time() - psutil.boot_time()),
         "outbox_length": outbox.length(),
         **_sync_figures(),
+        **_board_figures(),
         "content_mb": content_bytes // 2**20,
     }
+
+
+def _board_figures() -> dict:
+    """Board posts the facilitator should review, and published ones still unanswered."""
+    from .board.models import Post
+
+    return {"board_to_review": Post.select().where(Post.status == "pending").count(),
+            "board_waiting_answer": Post.select().where(
+                (Post.status == "published") & (Post.answer_count == 0)).count()}
 
 
 def _sync_figures() -> dict:
