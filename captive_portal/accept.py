@@ -135,7 +135,8 @@ def enter():
     site = current_app.config["SITE"]
     mac, ip = client()
     try:
-        get_allowlist().accept(mac, ip, site.hotspot.accept_hours * 3600)
+        if on_hotspot(ip):  # the kiosk or a laptop on the LAN has nothing to accept
+            get_allowlist().accept(mac, ip, site.hotspot.accept_hours * 3600)
     except al.AllowlistError as e:
         log.error("could not accept %s: %s", "a phone" if mac else ip, e)
         return render_template("accept/welcome.html", failed=True), 503

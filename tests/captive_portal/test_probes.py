@@ -157,10 +157,13 @@ def test_foreign_names_go_to_the_portal_on_one_host(client):
     assert _get(client, "http://espace.local/about").status_code == 200
 
 
-def test_lan_and_kiosk_clients_are_never_redirected(client):
+def test_lan_and_kiosk_clients_are_never_redirected(client, backend):
     lan = {"REMOTE_ADDR": "192.168.1.20"}
     assert client.get("http://192.168.1.5/about", environ_base=lan).status_code == 200
     assert client.get("http://localhost/about").status_code == 200
+    # Enter on the kiosk goes home without touching the allow-list.
+    assert client.post("http://localhost/welcome").status_code == 303
+    assert backend.calls == []
 
 
 def test_welcome_page_works_without_javascript(client):
