@@ -187,6 +187,8 @@ def test_support_and_flag_from_the_post_page(client, db):
     assert client.post(f"/board/p/{code}/flag", data={"csrf": tok, "reason": "faux"}) \
         .status_code == 303
     assert Post.get(Post.code == code).flag_count == 1
+    login(client)
+    assert "Reported by 1 visitor" in client.get("/kiosk/moderation").get_data(as_text=True)
 
 
 def login(client):
