@@ -140,7 +140,7 @@ def verify(device: Path, bmap: Path, log=print) -> int:
                                  f"{device}", fix="the card may be worn or fake: try "
                                  "another card")
             checked += (last - first + 1) * bs
-    log(f"verified {checked // (1 << 20)} MiB against the block map")
+    log(f"verified {checked / (1 << 20):.1f} MiB against the block map")
     return checked
 
 
