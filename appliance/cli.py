@@ -179,5 +179,3 @@ def main() -> None:
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
-if __name__ == "__main__":
-    main()
