@@ -321,6 +321,10 @@ SETTINGS: list[Setting] = [
             "for a while.", 5, integer(3, 20)),
     Setting("kiosk.lockout_minutes", "integer 1-120", 5, "How long the kiosk stays locked "
             "after too many wrong PINs.", 5, integer(1, 120)),
+    # programme ----------------------------------------------------------------------
+    Setting("programme.bookings_per_phone", "integer 1-50", 4, "Seats (and places on a "
+            "waiting list) one phone may hold in one session: enough for a family, not "
+            "enough to empty a room.", 4, integer(1, 50)),
     # board --------------------------------------------------------------------------
     Setting("board.moderation", "before or after", "after", "Whether posts appear at once "
             "and are moderated after, or wait for a facilitator.", "before",

@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import gettext, lazy_gettext
 from werkzeug.exceptions import NotFound
 
+from appliance import privacy
 from appliance.programme import rules
 from appliance.programme.models import Booking, Session
 from appliance.programme.recurrence import to_local
@@ -46,6 +47,8 @@ def messages() -> dict[str, str]:
         "not_found": gettext("No booking with this code. Check the code on your ticket."),
         "invalid": gettext("Please write a name or a nickname, and a phone number with "
                            "digits only (or none)."),
+        "too_many": gettext("This phone has already booked several seats for this "
+                            "session. Cancel one first, or ask the facilitator."),
         "booked": gettext("Your seat is booked. Show this code at the door."),
         "cancelled_booking": gettext("Your booking is cancelled. Thank you for freeing the "
                                      "seat."),
@@ -103,7 +106,9 @@ def book(session_id: int):
     f = request.form
     try:
         b = rules.book(session_id, f.get("name", ""), f.get("phone", ""),
-                       f.get("gender", ""), f.get("age_group", ""))
+                       f.get("gender", ""), f.get("age_group", ""),
+                       client=privacy.client_hash(request.remote_addr or "0.0.0.0",  # noqa: S104
+                                                  scope="box"))
     except rules.ProgrammeError as e:
         return session(session_id, error=e.code, form=f.to_dict())
     return redirect(url_for(".ticket", session_id=session_id, code=b.code,

@@ -84,6 +84,8 @@ class Booking(BaseModel):
     pool = peewee.CharField(default="open")
     attendance = peewee.CharField(default="")  # "", present, no_show
     walk_in = peewee.BooleanField(default=False)
+    # privacy.client_hash(scope="box") of the phone that booked; never leaves the box.
+    client = peewee.CharField(default="")
     created_at = peewee.DateTimeField()  # box clock, informational; order is by id
     updated_at = peewee.DateTimeField()
 

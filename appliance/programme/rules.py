@@ -68,6 +68,16 @@ class InvalidInput(ProgrammeError):
     code = "invalid"
 
 
+class TooManyBookings(ProgrammeError):
+    code = "too_many"
+
+
+def _per_phone() -> int:
+    from flask import current_app, has_app_context
+
+    return current_app.config["SITE"].programme.bookings_per_phone if has_app_context() else 4
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
@@ -250,10 +260,12 @@ def _session_for_update(session_id: int) -> Session:
 
 def book(session_id: int, name: str, phone: str = "", gender: str = "",
          age_group: str = "", *, now: dt.datetime | None = None,
-         walk_in: bool = False) -> Booking:
+         walk_in: bool = False, client: str = "") -> Booking:
     """Book a seat, or a place on the waiting list when no seat is free for this
     person. A walk-in (at the door, from the kiosk) is checked in at once, may come
-    until the session ends, and is refused when the room is full."""
+    until the session ends, and is refused when the room is full. ``client`` (the
+    phone's box-salted hash) holds at most ``programme.bookings_per_phone`` bookings
+    of one session."""
     now = now or utcnow()
     name, phone, gender, age_group = _clean(name, phone, gender, age_group,
                                             name_required=not walk_in)
@@ -264,6 +276,11 @@ def book(session_id: int, name: str, phone: str = "", gender: str = "",
         if now >= (s.ends_at if walk_in else s.starts_at):
             raise SessionStarted("this session has already started",
                                  "come to the room and ask the facilitator")
+        if client and Booking.select().where(
+                (Booking.session == s) & (Booking.client == client)
+                & (Booking.status != "cancelled")).count() >= _per_phone():
+            raise TooManyBookings("this phone already holds enough bookings here",
+                                  "cancel one, or ask the facilitator")
         _promote(s, now)
         pool = seats(s, now).pool_for(gender, age_group)
         if walk_in and pool is None:
@@ -272,7 +289,7 @@ def book(session_id: int, name: str, phone: str = "", gender: str = "",
                            phone=phone, gender=gender, age_group=age_group,
                            status="booked" if pool else "waiting", pool=pool or "open",
                            attendance="present" if walk_in else "", walk_in=walk_in,
-                           created_at=now, updated_at=now)
+                           client=client, created_at=now, updated_at=now)
         _booking_event("booking.created", b)
         if walk_in:
             _attendance_event(s)

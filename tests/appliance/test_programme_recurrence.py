@@ -95,6 +95,7 @@ def test_programme_migration_from_the_schema_before(tmp_path):
     uuid, release, series = db.execute_sql(
         "SELECT uuid, release_min, series_id FROM programme_session").fetchone()
     assert len(uuid) == 32 and release == 120 and series is None
+    assert {"m0003_programme", "m0022_programme_client"} <= set(migrations.applied(db))
     db.execute_sql("INSERT INTO programme_booking (uuid, session_id, code, status, created_at, "
                    "updated_at) VALUES ('u1', 1, '123456', 'booked', '2026-11-30', '2026-11-30')")
     with pytest.raises(peewee.IntegrityError):

@@ -89,3 +89,22 @@ def test_bad_input_and_unknown_codes(client, future_session):
     assert client.get("/programme/find?code=000000").status_code == 404
     assert client.get("/programme/9999").status_code == 404
     assert Session.select().count() == 1
+
+
+def test_one_phone_cannot_empty_a_room(client, db):
+    s = rules.create_session({"title": "Grande salle", "kind": "debate", "duration_min": 60,
+                              "capacity": 30}, rules.utcnow() + dt.timedelta(days=1))
+    for n in range(4):  # programme.bookings_per_phone: a family's worth
+        assert "m=booked" in book(client, s.id, name=f"Membre {n}").location
+    r = book(client, s.id, name="Cinquième")
+    assert r.status_code == 400 and "already booked several seats" in r.data.decode()
+    # Cancelling one frees a place for this phone.
+    first = Booking.get(Booking.name == "Membre 0")
+    client.post(f"/programme/{s.id}/b/{first.code}/cancel")
+    assert "m=booked" in book(client, s.id, name="Cinquième").location
+    # The phone's hash stays on the box.
+    from appliance.models import OutboxEvent
+
+    assert Booking.get(Booking.name == "Cinquième").client
+    assert all(Booking.get(Booking.name == "Cinquième").client not in e.payload
+               for e in OutboxEvent.select())
