@@ -6,8 +6,10 @@ Thin views over :mod:`appliance.board.rules`. Every form works without JavaScrip
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -51,6 +53,17 @@ def _recover_voice_notes(state) -> None:
 @bp.app_template_global()
 def csrf_token() -> str:
     return csrf.token()
+
+
+@bp.app_template_global()
+def voice_js_url() -> str:
+    """The recorder script's URL, versioned by its content: phones cache static files
+    for a week, and an updated box must not run last week's script."""
+    version = current_app.extensions.get("board_voice_js")
+    if version is None:
+        data = (Path(bp.static_folder) / "voice.js").read_bytes()
+        version = current_app.extensions["board_voice_js"] = hashlib.sha256(data).hexdigest()[:10]
+    return url_for("board.static", filename="voice.js", v=version)
 
 
 @bp.context_processor
