@@ -35,6 +35,16 @@ nav_item(lazy_gettext("New session"), "kiosk.session_new", "new")
 nav_item(lazy_gettext("Health"), "kiosk.health", "health")
 
 
+WEEKDAYS = (lazy_gettext("Mon"), lazy_gettext("Tue"), lazy_gettext("Wed"), lazy_gettext("Thu"),
+            lazy_gettext("Fri"), lazy_gettext("Sat"), lazy_gettext("Sun"))
+
+
+@bp.app_template_filter("kday")
+def _kday(day: dt.date) -> str:
+    """A short day in the facilitator's language: "Mon 30/11"."""
+    return f"{WEEKDAYS[day.weekday()]} {day:%d/%m}"
+
+
 def tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["SITE"].site.timezone)
 
