@@ -69,6 +69,7 @@ def error_text(e: BoardError) -> str:
         "merged": lambda: gettext("This message was merged into another one."),
         "merge_self": lambda: gettext("A message cannot be merged into itself."),
         "official_required": lambda: gettext("Choose the official who answers."),
+        "name_required": lambda: gettext("Write the name."),
         "no_such_post": lambda: gettext("No message has this code."),
         "csrf": lambda: gettext("This form has expired. Please send it again."),
     }

@@ -603,3 +603,36 @@ def visible_voice(sha: str) -> str | None:
     ans = (Answer.select(Answer.voice_mime).join(Post)
            .where((Answer.voice_sha256 == sha) & (Post.status == "published")).first())
     return ans.voice_mime if ans else None
+
+
+# --- officials ----------------------------------------------------------------------------
+
+
+def save_official(*, name: str, role: str, commune_id: int | None, gender: str,
+                  official_id: int | None = None) -> Official:
+    """Add an official (or correct one) from the kiosk, with an ``official.saved`` event
+    for central (the share of women officials is one of its indicators). Officials are
+    never deleted: posts and answers refer to them."""
+    name = clean_text(name, "name", 120, multiline=False)
+    role = clean_text(role, "role", 120, multiline=False)
+    if not name:
+        raise BoardError("name_required", "name")
+    if gender not in ("",) + GENDERS:
+        raise BoardError("bad_choice", "gender")
+    commune = Commune.get_or_none(Commune.id == commune_id) if commune_id else None
+    if commune is None:
+        raise BoardError("bad_target", "commune")
+    with database.atomic():
+        if official_id is None:
+            official = Official.create(name=name, role=role, commune=commune, gender=gender)
+        else:
+            official = Official.get_or_none(Official.id == official_id)
+            if official is None:
+                raise BoardError("bad_target", "official")
+            official.name, official.role, official.commune, official.gender = \
+                name, role, commune, gender
+            official.save()
+        outbox.append("official.saved", {"id": official.id, "name": name, "role": role,
+                                         "commune": commune.name, "gender": gender,
+                                         "created_at": now_iso()})
+    return official

@@ -143,3 +143,36 @@ def moderation_voice(sha: str):
     if path is None:
         abort(404)
     return send_file(path.resolve(), mimetype=mime, conditional=True, etag=sha)
+
+
+@bp.get("/moderation/officials")
+@facilitator_required
+def officials():
+    return _officials_page()
+
+
+def _officials_page(error: str = "", values: dict | None = None, status: int = 200):
+    return render_template(
+        "kiosk/moderation_officials.html", error=error, values=values or {},
+        officials=list(Official.select(Official, Commune).join(Commune)
+                       .order_by(Commune.name, Official.name)),
+        communes=list(Commune.select().order_by(Commune.name)),
+        message=request.args.get("message", ""), **_context()), status
+
+
+@bp.post("/moderation/officials")
+@facilitator_required
+def save_official():
+    values = {k: request.form.get(k, "") for k in ("id", "name", "role", "commune", "gender")}
+    if not forms.urlencoded_is_utf8():
+        return _officials_page(error_text(BoardError("invalid_utf8")), status=400)
+    if not csrf.valid():
+        return _officials_page(error_text(BoardError("csrf")), values, 400)
+    try:
+        official = rules.save_official(
+            name=values["name"], role=values["role"], gender=values["gender"],
+            commune_id=int(values["commune"]) if values["commune"].isdigit() else None,
+            official_id=int(values["id"]) if values["id"].isdigit() else None)
+    except BoardError as e:
+        return _officials_page(error_text(e), values, 400)
+    return _back(gettext("%(name)s is saved.", name=official.name), to="kiosk.officials")

@@ -277,3 +277,28 @@ def test_board_filters_and_pages(client, db):
                 "?page=99999999999"):
         assert client.get("/board/" + bad).status_code == 200
     client.application.config["SITE"].board.posts_per_hour = 10
+
+
+def test_kiosk_adds_and_corrects_officials(client, db):
+    login(client)
+    tok = token(client, "/kiosk/moderation/officials")
+    kayes = Commune.get(Commune.name == "Kayes")
+    r = client.post("/kiosk/moderation/officials", data={
+        "csrf": tok, "name": "Fatoumata Keïta", "role": "Adjointe", "commune": str(kayes.id),
+        "gender": "f"})
+    assert r.status_code == 303
+    official = Official.get(Official.name == "Fatoumata Keïta")
+    assert official.gender == "f" and official.commune_id == kayes.id
+    r = client.post("/kiosk/moderation/officials", data={
+        "csrf": tok, "id": str(official.id), "name": "Fatoumata Keïta", "role": "Maire",
+        "commune": str(kayes.id), "gender": "f"})
+    assert Official.get_by_id(official.id).role == "Maire"
+    saved = [e for e in OutboxEvent.select() if e.kind == "official.saved"]
+    assert len(saved) == 2
+    for bad in ({"name": ""}, {"name": "x\x00"}, {"commune": "999"}, {"gender": "x"}):
+        data = {"csrf": tok, "name": "Ok", "role": "", "commune": str(kayes.id), "gender": ""}
+        data.update(bad)
+        assert client.post("/kiosk/moderation/officials", data=data).status_code == 400
+    assert Official.select().count() == 1
+    form_html = client.get("/board/new").get_data(as_text=True)
+    assert f'value="o:{official.id}"' in form_html and "Fatoumata Keïta – Maire" in form_html
