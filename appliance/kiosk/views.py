@@ -45,6 +45,11 @@ def _kday(day: dt.date) -> str:
     return f"{WEEKDAYS[day.weekday()]} {day:%d/%m}"
 
 
+@bp.app_template_filter("klocal")
+def _klocal(utc: dt.datetime) -> dt.datetime:
+    return to_local(utc, tz())
+
+
 def tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["SITE"].site.timezone)
 

@@ -96,3 +96,11 @@ def test_kiosk_by_touch(live_server, touchscreen, db, artifacts):
     page.screenshot(path=artifacts / "kiosk-checked-in-800x480.png")
     # Everything fits the screen's width.
     assert page.evaluate("document.documentElement.scrollWidth") <= 800
+
+    # The attendance sheet, as printed.
+    page.goto(f"{live_server.url}/kiosk/sessions/{made[0].id}/sheet")
+    page.emulate_media(media="print")
+    assert not page.locator(".noprint").is_visible()
+    assert page.locator("tbody tr").count() == 19  # Kadiatou and blank rows to the capacity
+    assert "Kadiatou" in page.locator("tbody tr").first.inner_text()
+    page.screenshot(path=artifacts / "kiosk-attendance-sheet-print.png", full_page=True)
