@@ -6,6 +6,7 @@ Central imports :mod:`appliance.sync.protocol` and nothing else from the box.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -198,6 +199,7 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
         _lock_site(site)
         marks = {m.stream: m for m in StreamMark.select().where(StreamMark.site == site)}
         stored = 0
+        projector = Projector(site)
         for stream, after, events in push:
             mark = marks.get(stream)
             if mark is None:
@@ -211,16 +213,21 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
                 seqs = [e[0] for e in fresh]
                 have = {r.seq for r in Record.select(Record.seq).where(
                     (Record.site == site) & (Record.seq.in_(seqs)))}
+                rows = []
                 for seq, ev_uuid, kind, created_at, payload in fresh:
                     if seq in have:
                         continue
-                    Record.create(site=site, seq=seq, uuid=ev_uuid[:64], stream=stream,
-                                  kind=kind[:64], payload=protocol.canonical(payload).decode(),
-                                  created_at=str(created_at)[:40])
-                    project(site, kind, payload, str(created_at))
-                    stored += 1
+                    rows.append({"site": site.id, "seq": seq, "uuid": ev_uuid[:64],
+                                 "stream": stream, "kind": kind[:64],
+                                 "payload": protocol.canonical(payload).decode(),
+                                 "created_at": str(created_at)[:40], "received_at": utcnow()})
+                    projector.add(kind, payload, str(created_at))
+                for i in range(0, len(rows), 500):
+                    Record.insert_many(rows[i:i + 500]).execute()
+                stored += len(rows)
                 mark.seq = max(mark.seq, seqs[-1])
                 StreamMark.update(seq=mark.seq).where(StreamMark.id == mark.id).execute()
+        projector.flush()
         # Only the streams this request pushed: the others have not moved.
         acks = {s: marks[s].seq for s, _a, _e in push if s in marks}
         if stored:
@@ -294,25 +301,57 @@ def _person(payload: dict) -> tuple[int, int]:
     return (int(payload.get("gender") == "f"), int(payload.get("age_group") in YOUTH))
 
 
-def project(site: Site, kind: str, payload, created_at: str) -> None:
-    """Fold a newly stored record into the dashboard's tables (called once per record,
-    in the transaction that stores it)."""
+class Projector:
+    """Folds newly stored records into the dashboard's tables, in the transaction that
+    stores them, with a few bulk statements per batch rather than a few per record."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.posts: list[dict] = []
+        self.bumps: dict[tuple[str, str], list[int]] = {}
+
+    def bump(self, day: str, metric: str, count: int, women: int = 0, youth: int = 0) -> None:
+        acc = self.bumps.setdefault((day, metric), [0, 0, 0])
+        acc[0] += count
+        acc[1] += women
+        acc[2] += youth
+
+    def add(self, kind: str, payload, created_at: str) -> None:
+        # A malformed payload is stored but not counted: it must never block the stream.
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            project(self, kind, payload, created_at)
+
+    def flush(self) -> None:
+        # Posts first: an answer or moderation later in the batch may name them.
+        for i in range(0, len(self.posts), 500):
+            Post.insert_many(self.posts[i:i + 500]).on_conflict_ignore().execute()
+        self.posts = []
+        for (day, metric), (count, women, youth) in sorted(self.bumps.items()):
+            _bump(self.site, day, metric, count, women, youth)
+        self.bumps = {}
+
+
+def project(projector: Projector, kind: str, payload, created_at: str) -> None:
+    """Fold one newly stored record into the dashboard's tables."""
     if not isinstance(payload, dict):
         return
+    site = projector.site
     day = _day(payload, created_at)
     if kind == "post.created":
-        Post.insert(site=site, uuid=str(payload.get("uuid", ""))[:64],
-                    code=str(payload.get("code", ""))[:20], kind=str(payload.get("kind", "")),
-                    theme=str(payload.get("theme", ""))[:40],
-                    commune=str(payload.get("commune", ""))[:80],
-                    body=str(payload.get("body", "")),
-                    voice_sha256=str(payload.get("voice_sha256", "") or ""),
-                    gender=str(payload.get("gender", "") or ""),
-                    age_group=str(payload.get("age_group", "") or ""),
-                    created_at=str(payload.get("created_at", created_at))) \
-            .on_conflict_ignore().execute()
-        _bump(site, day, "posts", 1, *_person(payload))
-    elif kind == "post.moderated":
+        projector.posts.append(dict(
+            site=site.id, uuid=str(payload.get("uuid", ""))[:64],
+            code=str(payload.get("code", ""))[:20], kind=str(payload.get("kind", "")),
+            theme=str(payload.get("theme", ""))[:40],
+            commune=str(payload.get("commune", ""))[:80], body=str(payload.get("body", "")),
+            voice_sha256=str(payload.get("voice_sha256", "") or ""),
+            gender=str(payload.get("gender", "") or ""),
+            age_group=str(payload.get("age_group", "") or ""), status="open",
+            created_at=str(payload.get("created_at", created_at))))
+        projector.bump(day, "posts", 1, *_person(payload))
+        return
+    if kind in ("post.moderated", "answer.created"):
+        projector.flush()  # the post it names may be in this batch
+    if kind == "post.moderated":
         if payload.get("status") in ("hidden", "rejected", "removed"):
             Post.update(status="hidden").where(Post.uuid == str(payload.get("post_uuid",
                                                payload.get("uuid", "")))).execute()
@@ -326,17 +365,17 @@ def project(site: Site, kind: str, payload, created_at: str) -> None:
             Post.update(status="answered", answered_at=utcnow()).where(
                 Post.id == post.id).execute()
     elif kind == "booking.created":
-        _bump(site, day, "bookings", 1, *_person(payload))
+        projector.bump(day, "bookings", 1, *_person(payload))
     elif kind == "attendance.counts":
-        _bump(site, day, "attendance", int(payload.get("present", 0) or 0),
-              int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
+        projector.bump(day, "attendance", int(payload.get("present", 0) or 0),
+                       int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
     elif kind == "usage.content":
         views = sum(int(b.get("views", 0)) + int(b.get("plays", 0))
                     for b in payload.get("books", []) if isinstance(b, dict))
-        _bump(site, day, "views", views)
+        projector.bump(day, "views", views)
     elif kind.startswith("usage.") and "visit" in kind or kind == "portal.visits":
-        _bump(site, day, "visits", int(payload.get("visits", payload.get("count", 1)) or 0),
-              int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
+        projector.bump(day, "visits", int(payload.get("visits", payload.get("count", 1)) or 0),
+                       int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
 
 
 # --- blobs --------------------------------------------------------------------------------

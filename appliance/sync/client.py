@@ -99,13 +99,14 @@ class RunResult:
                 f"{self.bytes_up + self.bytes_down} bytes")
 
 
-def _event_rows(events) -> tuple[list, int]:
-    rows, raw = [], 0
-    for e in events:
-        payload = json.loads(e.payload)
-        rows.append(protocol.event_row(e.seq, e.uuid, e.kind, e.created_at, payload))
-        raw += len(e.payload) + len(e.kind) + 60
-    return rows, raw
+def _pending_rows(after: int, limit: int, stream: str) -> list[tuple]:
+    """(seq, uuid, kind, created_at, payload JSON text) after ``after``: plain tuples,
+    the payload left as the canonical text the outbox stored (never parsed here), so a
+    batch costs little more memory than its own bytes."""
+    return list(OutboxEvent.select(OutboxEvent.seq, OutboxEvent.uuid, OutboxEvent.kind,
+                                   OutboxEvent.created_at, OutboxEvent.payload)
+                .where((OutboxEvent.seq > after) & (OutboxEvent.stream == stream))
+                .order_by(OutboxEvent.seq).limit(limit).tuples())
 
 
 def blob_refs(payload) -> list[str]:
@@ -267,16 +268,17 @@ class SyncClient:
         push, raw_total, count = [], 0, 0
         for stream in streams:
             after = acks.get(stream, 0)
-            events = list(outbox.pending_after(after, MAX_BATCH_EVENTS - count, (stream,)))
+            events = _pending_rows(after, MAX_BATCH_EVENTS - count, stream)
             if stream == "blob" and not self.export_mode:
                 events = self._ready_blob_events(events)
             rows = []
             for e in events:
-                r, raw = _event_rows([e])
+                raw = len(e[4]) + len(e[2]) + 70
                 if raw_total + raw > raw_limit and (rows or push):
                     break
-                rows.extend(r)
+                rows.append(e)
                 raw_total += raw
+            del events
             if rows:
                 push.append([stream, after, rows])
                 count += len(rows)
@@ -285,10 +287,25 @@ class SyncClient:
         return push
 
     def build_exchange(self, push: list, want: int) -> bytes:
-        message = {"cursor": state.cursor(), "want": want, "st": self._status()}
+        """The signed exchange frame. The JSON is assembled from the outbox's canonical
+        payload texts (sorted keys, as protocol.canonical writes them) and streamed
+        into the compressor."""
+        c = protocol.canonical
+        parts = [b'{"cursor":', c(state.cursor())]
         if push:
-            message["push"] = push
-        return protocol.encode_request(self.key, self.box_id, protocol.PATH_EXCHANGE, message)
+            parts.append(b',"push":[')
+            for i, (stream, after, rows) in enumerate(push):
+                parts.append((b"," if i else b"") + b"[" + c(stream) + b"," + c(after) + b",[")
+                for j, (seq, ev_uuid, kind, created_at, payload) in enumerate(rows):
+                    parts.append((b"," if j else b"") + b"[" + c(seq) + b"," + c(ev_uuid)
+                                 + b"," + c(kind) + b"," + c(created_at) + b","
+                                 + payload.encode() + b"]")
+                parts.append(b"]]")
+            parts.append(b"]")
+        parts += [b',"st":', c(self._status()), b',"v":', c(protocol.VERSION), b',"want":',
+                  c(want), b"}"]
+        return protocol.encode_request_parts(self.key, self.box_id, protocol.PATH_EXCHANGE,
+                                             parts)
 
     def _exchange(self, streams) -> bool | None:
         """One exchange; True if more is waiting, False if done, None if out of budget."""
@@ -312,7 +329,7 @@ class SyncClient:
                         for s in streams if s != "blob")
         if "blob" in pushed_streams:
             more_push = more_push or bool(self._ready_blob_events(
-                list(outbox.pending_after(acks.get("blob", 0), 50, ("blob",)))))
+                _pending_rows(acks.get("blob", 0), 50, "blob")))
         return bool(msg.get("more")) or (more_push and bool(push))
 
     def _apply(self, push: list, msg: dict) -> None:
@@ -330,8 +347,8 @@ class SyncClient:
                 for row in rows:
                     if row[0] <= acks.get(stream, 0):
                         self.res.pushed += 1
-                        if stream == "civic":
-                            for sha in blob_refs(row[4]):
+                        if stream == "civic" and "sha256" in row[4]:
+                            for sha in blob_refs(json.loads(row[4])):
                                 if blobs.path_for(self.o.data_dir, sha).exists():
                                     state.SyncBlobTodo.insert(sha256=sha).on_conflict_ignore() \
                                         .execute()
@@ -359,7 +376,7 @@ class SyncClient:
         """Blob-stream events whose blob central already holds (or that name none)."""
         ready = []
         for e in events:
-            shas = [s for s in blob_refs(json.loads(e.payload))
+            shas = [s for s in blob_refs(json.loads(e[4]))
                     if blobs.path_for(self.o.data_dir, s).exists()]
             done = all(
                 (row := state.SyncBlobTodo.get_or_none(state.SyncBlobTodo.sha256 == s))

@@ -167,6 +167,20 @@ def encode_request(key: Ed25519PrivateKey, box_id: str, path: str, message: dict
     return MAGIC + box + sig + struct.pack(">I", len(zjson)) + zjson + tail
 
 
+def encode_request_parts(key: Ed25519PrivateKey, box_id: str, path: str,
+                         parts: list[bytes]) -> bytes:
+    """Like :func:`encode_request` for a message already written as canonical JSON in
+    pieces (the client's batches), compressed as a stream."""
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+    out = [compressor.compress(p) for p in parts]
+    out.append(compressor.flush())
+    zjson = b"".join(out)
+    digest = body_digest(zjson)
+    box = uuid.UUID(box_id).bytes
+    sig = key.sign(DOMAIN + path.encode() + b"\x00" + box + digest)
+    return MAGIC + box + sig + struct.pack(">I", len(zjson)) + zjson
+
+
 def peek_box(frame: bytes) -> str:
     """The box id a request frame claims (not yet verified)."""
     if len(frame) < 88 or frame[:4] != MAGIC:
