@@ -51,11 +51,21 @@ def _free_port() -> int:
 
 
 def build(out: Path, site: Path) -> tuple[Path, float]:
+    import os
+    import resource
+
     from image_build.build import Builder, Options
 
     opts = Options(site_path=site, out_dir=out, variant="pi")
     t = time.monotonic()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = Builder(opts, log=lambda line: print(line, flush=True)).run()
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    print(f"build: CPU time of the build's processes {cpu / 60:.1f} min; load average now "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    for name, secs in result["timings"].items():
+        print(f"  stage {name}: {secs / 60:.1f} min", flush=True)
     return result["image"], time.monotonic() - t
 
 
