@@ -100,6 +100,8 @@ Description=Espace: first boot, then the site file applied to the system
 DefaultDependencies=no
 After=local-fs.target systemd-remount-fs.service
 Wants=local-fs.target
+# The site file is on the FAT partition (nofail in fstab, so not in local-fs.target).
+RequiresMountsFor=/boot/firmware /var/lib/espace
 Before=network-pre.target systemd-networkd.service ssh.service hostapd.service dnsmasq.service nftables.service espace-web.service espace-worker.service sysinit.target
 Wants=network-pre.target
 
