@@ -8,11 +8,12 @@ the address, so a visitor can bookmark it or come back to cancel).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from werkzeug.exceptions import NotFound
+from werkzeug.exceptions import NotFound, TooManyRequests
 
 from appliance import privacy
 from appliance.programme import rules
@@ -31,6 +32,32 @@ KIND_LABELS = {
 WEEKDAYS = (lazy_gettext("Monday"), lazy_gettext("Tuesday"), lazy_gettext("Wednesday"),
             lazy_gettext("Thursday"), lazy_gettext("Friday"), lazy_gettext("Saturday"),
             lazy_gettext("Sunday"))
+
+
+# Codes are 6 digits: a phone that keeps guessing wrong codes (to find or cancel other
+# people's bookings) is stopped for a while. Kept in memory: one web process per box.
+MISSES_ALLOWED = 20
+MISS_WINDOW_S = 600.0
+
+
+def _misses() -> dict[str, list[float]]:
+    return current_app.extensions.setdefault("espace.programme_misses", {})
+
+
+def _guessing() -> bool:
+    now = time.monotonic()
+    recent = [t for t in _misses().get(request.remote_addr or "", [])
+              if now - t < MISS_WINDOW_S]
+    return len(recent) >= MISSES_ALLOWED
+
+
+def _missed() -> None:
+    misses = _misses()
+    if len(misses) > 10_000:  # bounded memory whatever happens
+        misses.clear()
+    now = time.monotonic()
+    key = request.remote_addr or ""
+    misses[key] = [t for t in misses.get(key, []) if now - t < MISS_WINDOW_S] + [now]
 
 
 def _tz() -> ZoneInfo:
@@ -117,9 +144,12 @@ def book(session_id: int):
 
 @bp.get("/<int:session_id>/b/<code>")
 def ticket(session_id: int, code: str):
+    if _guessing():
+        raise TooManyRequests()
     try:
         b = rules.find(session_id, code)
     except rules.BookingNotFound:
+        _missed()
         raise NotFound() from None
     if b.status == "waiting":
         # Reserved seats may have opened since: the visitor sees where they stand now.
@@ -135,9 +165,12 @@ def ticket(session_id: int, code: str):
 
 @bp.post("/<int:session_id>/b/<code>/cancel")
 def cancel(session_id: int, code: str):
+    if _guessing():
+        raise TooManyRequests()
     try:
         b = rules.cancel(session_id, code)
     except rules.BookingNotFound:
+        _missed()
         raise NotFound() from None
     except rules.SessionStarted:
         return redirect(url_for(".ticket", session_id=session_id, code=code, m="started"),
@@ -149,6 +182,8 @@ def cancel(session_id: int, code: str):
 @bp.get("/find")
 def find():
     """A visitor who lost the page types their code: upcoming bookings with it."""
+    if _guessing():
+        raise TooManyRequests()
     code = "".join(c for c in request.args.get("code", "") if c.isdigit())
     rows = []
     if len(code) == 6:
@@ -156,6 +191,8 @@ def find():
                     .where((Booking.code == code)
                            & (Session.starts_at > rules.utcnow() - dt.timedelta(hours=6)))
                     .order_by(Session.starts_at).limit(5))
+    if code and not rows:
+        _missed()
     if len(rows) == 1:
         return redirect(url_for(".ticket", session_id=rows[0].session_id, code=code), code=303)
     return render_template("programme/find.html", rows=rows, code=code,

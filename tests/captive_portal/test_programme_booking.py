@@ -108,3 +108,20 @@ def test_one_phone_cannot_empty_a_room(client, db):
     assert Booking.get(Booking.name == "Cinquième").client
     assert all(Booking.get(Booking.name == "Cinquième").client not in e.payload
                for e in OutboxEvent.select())
+
+
+def test_guessing_codes_is_stopped(client, future_session):
+    from captive_portal import programme
+
+    r = book(client, future_session.id)
+    code = r.location.split("/b/")[1].split("?")[0]
+    for n in range(programme.MISSES_ALLOWED):
+        wrong = f"{(int(code) + 1 + n) % 10**6:06d}"
+        assert client.get(f"/programme/find?code={wrong}").status_code == 404
+    assert client.get(f"/programme/find?code={code}").status_code == 429
+    assert client.post(f"/programme/{future_session.id}/b/{code}/cancel").status_code == 429
+    assert Booking.get().status == "booked"
+    # Another phone is not affected.
+    other = client.get(f"/programme/{future_session.id}/b/{code}",
+                       environ_overrides={"REMOTE_ADDR": "10.42.0.77"})
+    assert other.status_code == 200
