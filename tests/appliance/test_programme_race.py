@@ -74,6 +74,14 @@ def test_processes_race_for_the_last_seat(app, db):
     database.connect(reuse_if_open=True)
     assert Booking.select().where((Booking.session == session_id)
                                   & (Booking.status == "booked")).count() == 2
+    # Each booking's event was committed with it: one each, sequence without gaps.
+    from appliance.models import OutboxEvent
+
+    created = [e.seq for e in OutboxEvent.select().where(OutboxEvent.kind == "booking.created")
+               .order_by(OutboxEvent.seq)]
+    assert len(created) == CLIENTS + 1
+    seqs = [e.seq for e in OutboxEvent.select().order_by(OutboxEvent.seq)]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
 def test_phones_race_for_the_last_seat_over_http(app, db, live_server):
