@@ -521,6 +521,10 @@ def receive_answer(payload: dict[str, Any]) -> Answer | None:
     post = Post.get_or_none(Post.uuid == payload["post_uuid"])
     if post is None:
         return None
+    for _ in range(10):  # merged meanwhile: the answer belongs to the post it joined
+        if post.status != "merged" or post.merged_into_id is None:
+            break
+        post = post.merged_into
     with database.atomic():
         if Answer.select().where(Answer.uuid == payload["uuid"]).exists():
             return Answer.get(Answer.uuid == payload["uuid"])

@@ -354,3 +354,12 @@ def test_an_answer_pulled_by_the_sync_lands_on_the_board(site, data_dir, nioro, 
         client.apply_down(protocol.DOWN_ANSWER, payload)  # replayed: nothing twice
     assert Answer.select().count() == 1
     assert [p.id for p in rules.board_page(state="answered")[0]] == [post.id]
+
+
+def test_an_answer_to_a_merged_post_goes_to_the_post_it_joined(site, data_dir, nioro):
+    kept = rules.create_post(draft(nioro), None, site=site, data_dir=data_dir)
+    dup = rules.create_post(draft(nioro), None, site=site, data_dir=data_dir)
+    rules.merge(dup, kept, "Awa")
+    ans = rules.receive_answer({"uuid": "a1", "post_uuid": dup.uuid, "official_name": "Maire",
+                                "body": "Oui"})
+    assert ans.post_id == kept.id and Post.get_by_id(kept.id).answer_count == 1
