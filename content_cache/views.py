@@ -352,7 +352,9 @@ def _media(b: Book, r) -> Response:
     if start == 0 and not r.mimetype.startswith(("image/", "text/", "application/")):
         COUNTER.record(b.name, r.path, g.lang, "play")
     length = end - start
-    if r.direct is not None:
+    if request.method == "HEAD":
+        resp = Response(b"", status=206 if rng else 200, mimetype=r.mimetype)
+    elif r.direct is not None:
         f = lib().open_range(b, r.direct[0] + start, length)
         body = wrap_file(request.environ, f, buffer_size=64 * 1024)
         resp = Response(body, status=206 if rng else 200, mimetype=r.mimetype,

@@ -121,6 +121,8 @@ def test_range_requests(lclient, path):
     r = lclient.get(f"/library/sante/{path}",
                     headers={"Range": "bytes=0-1", "If-Range": full.headers["ETag"]})
     assert r.status_code == 206
+    r = lclient.head(f"/library/sante/{path}", headers={"Range": "bytes=0-9"})
+    assert r.status_code == 206 and r.headers["Content-Length"] == "10" and r.data == b""
 
 
 def test_large_media_is_streamed_from_the_file(library_app):
