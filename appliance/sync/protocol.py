@@ -94,8 +94,17 @@ def canonical(obj: Any) -> bytes:
                       sort_keys=True).encode()
 
 
+def _params(size: int) -> zstandard.ZstdCompressionParameters:
+    """Level 12 with its tables capped: a batch is at most about 1 MiB, and level 12's
+    own tables (tens of MB) would not fit the sync's memory budget on a Pi."""
+    window = max(10, min(21, (max(size, 1) - 1).bit_length()))
+    return zstandard.ZstdCompressionParameters.from_level(
+        ZSTD_LEVEL, source_size=size, window_log=window, hash_log=min(window, 18),
+        chain_log=min(window, 18))
+
+
 def compress(data: bytes, level: int = ZSTD_LEVEL) -> bytes:
-    return zstandard.ZstdCompressor(level=level).compress(data)
+    return zstandard.ZstdCompressor(compression_params=_params(len(data))).compress(data)
 
 
 def decompress(data: bytes, limit: int = MAX_JSON) -> bytes:
@@ -171,7 +180,9 @@ def encode_request_parts(key: Ed25519PrivateKey, box_id: str, path: str,
                          parts: list[bytes]) -> bytes:
     """Like :func:`encode_request` for a message already written as canonical JSON in
     pieces (the client's batches), compressed as a stream."""
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
+    size = sum(len(p) for p in parts)
+    compressor = zstandard.ZstdCompressor(compression_params=_params(size)).compressobj(
+        size=size)
     out = [compressor.compress(p) for p in parts]
     out.append(compressor.flush())
     zjson = b"".join(out)
