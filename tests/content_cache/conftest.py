@@ -73,3 +73,4 @@ def video_zim(zim_store) -> Path:
             zim_store / "video.zim", name="video", title="Vidéos de santé", video=webm,
             extra=[_Entry("lecons/video", "La vidéo", "text/html", page("La vidéo", body))])
     return _CACHE["video"]
+

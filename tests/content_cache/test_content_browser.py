@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from tests.content_cache.zims import close_live
 from tests.support import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def served(app, video_zim, mooc_zim):
     try:
         yield server, media_requests
     finally:
-        server.close()
+        close_live(server)
         library.forget(content)
         views.HOT.clear()
 

@@ -160,6 +160,7 @@ def test_many_phones_streaming_media_do_not_load_whole_items(library_app):
 
     import psutil
 
+    from tests.content_cache.zims import close_live
     from tests.support import LiveServer
 
     server = LiveServer(library_app, threads=4)
@@ -187,6 +188,6 @@ def test_many_phones_streaming_media_do_not_load_whole_items(library_app):
             t.join(60)
         grown = proc.memory_info().rss - before
     finally:
-        server.close()
+        close_live(server)
     assert sizes == [LARGE_SIZE] * 13
     assert grown < 12 * LARGE_SIZE // 3, f"RSS grew by {grown / 2**20:.1f} MB"

@@ -120,7 +120,7 @@ class _Server:
                 outer.sent += len(body)
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd.daemon_threads = False  # server_close() joins the handlers
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sante.zim"
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="zim-http")
         self.thread.start()

@@ -127,3 +127,14 @@ def build_zim(path: Path, *, name: str = "sante", title: str = "Santé au villag
     os.replace(part, path)
     large.unlink()
     return path
+
+
+def close_live(server) -> None:
+    """Close a LiveServer once its client connections are gone: waitress's loop
+    selecting on a channel that a task thread is closing at shutdown raises EBADF."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while len(server.server._map) > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # waiting for a condition, bounded; not a timing assumption
+    server.close()
