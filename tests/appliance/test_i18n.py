@@ -24,20 +24,39 @@ def test_catalogues_exist_for_the_reference_languages():
     assert set(CODES) <= set(LANGUAGES)
 
 
+def translated(messages) -> dict:
+    """msgid -> msgstr of what `pybabel compile` keeps (translated, not fuzzy); plural
+    forms as tuples (read_mo gives lists, read_po tuples)."""
+    out = {}
+    for m in messages:
+        if m.fuzzy:
+            continue
+        key = tuple(m.id) if isinstance(m.id, (list, tuple)) else m.id
+        string = tuple(m.string) if isinstance(m.string, (list, tuple)) else m.string
+        if key and (any(string) if isinstance(string, tuple) else string):
+            out[key] = string
+    return out
+
+
 @pytest.mark.parametrize("code", CODES)
 def test_compiled_catalogue_matches_its_source(code):
     """Run `pybabel compile -d appliance/translations` after editing a .po file."""
-    po = {m.id: m.string for m in catalogue(code) if m.id and m.string}
+    po = translated(catalogue(code))
     with open(TRANSLATIONS / code / "LC_MESSAGES" / "messages.mo", "rb") as f:
-        mo = {m.id: m.string for m in read_mo(f) if m.id}
+        mo = translated(read_mo(f))
+    # Babel compiles an untranslated plural with the English forms, which would hide
+    # the French fallback of a draft: such entries must be marked "#, fuzzy".
+    english = [k for k, v in mo.items() if isinstance(k, tuple) and k not in po]
+    assert not english, f"untranslated plurals compiled as English (mark them fuzzy): {english}"
     assert mo == po
 
 
 def test_french_translates_every_string_of_the_template():
     template = read_po(io.BytesIO((TRANSLATIONS / "messages.pot").read_bytes()))
     french = catalogue("fr")
-    missing = [m.id for m in template if m.id and not (french.get(m.id) and
-                                                       french.get(m.id).string)]
+    done = translated(french)
+    missing = [m.id for m in template if m.id and (
+        not done.get(m.id) or (isinstance(m.id, tuple) and not all(done[m.id])))]
     assert not missing, f"untranslated in fr: {missing}"
 
 
@@ -67,6 +86,8 @@ def test_template_is_up_to_date_with_the_code():
                         "--ignore-dirs=.venv", "--ignore-dirs=var", "--ignore-dirs=tests",
                         "--ignore-dirs=bench", "-o", str(out), "."], cwd=root, check=True,
                        capture_output=True)
-        fresh = {m.id for m in read_po(out.open("rb")) if m.id}
-    current = {m.id for m in read_po((TRANSLATIONS / "messages.pot").open("rb")) if m.id}
+        with out.open("rb") as f:
+            fresh = {m.id for m in read_po(f) if m.id}
+    with (TRANSLATIONS / "messages.pot").open("rb") as f:
+        current = {m.id for m in read_po(f) if m.id}
     assert fresh <= current, f"not extracted yet: {sorted(map(str, fresh - current))[:10]}"
