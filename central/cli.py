@@ -153,6 +153,28 @@ def publish(data_dir, database_url, path, name) -> None:
     click.echo(f"published {entry.name} ({entry.size} bytes, {entry.sha256})")
 
 
+@cli.command()
+@DATA_OPTION
+@DB_OPTION
+@click.argument("text")
+@click.option("--region", default=None, help="Only the sites of this region.")
+def announce(data_dir, database_url, text, region) -> None:
+    """Send an announcement down to every box (of a region) at its next sync."""
+    from . import service
+    from .models import Region
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            reg = Region.get_or_none(Region.name == region) if region else None
+            if region and reg is None:
+                raise service.CentralError(f"no region {region!r}")
+            service.announce(text, None, reg)
+    click.echo("announcement queued")
+
+
 def main() -> None:
     from .service import CentralError
 
