@@ -203,7 +203,10 @@ def booted(built, tmp_path):
         sh("ip", "netns", "add", ns)
         # PID 1 of these machines is not systemd: --register=no --keep-unit.
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "systemd-nspawn", "--register=no", "--keep-unit",
+            # nsenter, not `ip netns exec`: the latter remounts /sys, hiding the cgroup
+            # hierarchy nspawn needs.
+            ["nsenter", f"--net=/run/netns/{ns}", "systemd-nspawn", "--register=no",
+             "--keep-unit",
              "--boot", f"--directory={rootmnt}", "--read-only",
              f"--bind={datamnt}:/var/lib/espace", f"--bind-ro={fat}:/boot/firmware",
              "--network-veth", f"--machine={machine}", "--console=passive"],
