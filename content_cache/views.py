@@ -336,6 +336,10 @@ def _media(b: Book, r) -> Response:
     etag = _etag(b, r.path)
     size = r.size
     rng = parse_range(request.headers.get("Range"), size)
+    if rng and r.mimetype.split(";")[0] in current_app.config.get("COMPRESS_MIMETYPES", ()):
+        # Flask-Compress would gzip a 206 body against identity offsets: answer the
+        # whole (small, text) entry instead, as RFC 9110 allows.
+        rng = None
     if_range = request.headers.get("If-Range")
     if rng is not None and if_range and if_range.strip('"') != etag:
         rng = None

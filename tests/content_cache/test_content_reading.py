@@ -191,3 +191,10 @@ def test_many_phones_streaming_media_do_not_load_whole_items(library_app):
         close_live(server)
     assert sizes == [LARGE_SIZE] * 13
     assert grown < 12 * LARGE_SIZE // 3, f"RSS grew by {grown / 2**20:.1f} MB"
+
+
+def test_text_entries_ignore_range_so_gzip_stays_correct(lclient):
+    r = lclient.get("/library/sante/s/style.css",
+                    headers={"Range": "bytes=0-9", "Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.mimetype == "text/css"
+    assert gzip.decompress(r.data) == b"body{color:#222}\n" * 100

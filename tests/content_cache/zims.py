@@ -100,6 +100,7 @@ def build_zim(path: Path, *, name: str = "sante", title: str = "Santé au villag
                page("الماء النظيف", f"<p>{ARABIC}</p>", "ar", True)),
         _Entry("media/clip.webm", "Vidéo", "video/webm", file=video, front=False,
                compress=False),
+        _Entry("s/style.css", "style", "text/css", "body{color:#222}\n" * 100, front=False),
         _Entry("media/petit.ogg", "Son", "audio/ogg", data="OggS" + "x" * 5000, front=False,
                compress=False),
         _Entry("data/large.bin", "Grand fichier", "application/octet-stream", file=large,
