@@ -146,6 +146,7 @@ class _Open:
         self.key = key
         self.archive = Archive(path)
         self.search_lock = threading.Lock()
+        self.new_scheme = bool(self.archive.has_new_namespace_scheme)
         self._searcher: Searcher | None = None
         self._suggester: SuggestionSearcher | None = None
         self.fd = os.open(path, os.O_RDONLY)
@@ -341,8 +342,12 @@ class Library:
         mimetype = item.mimetype
         direct = None
         if size >= STREAM_MIN and op.direct is not None and not mimetype.startswith("text/"):
+            ns, zpath = "C", item.path
+            if not op.new_scheme and item.path[1:2] == "/":
+                # Old-scheme ZIMs (before 2021): libzim gives "I/x.webm", "A/x"...
+                ns, zpath = item.path[0], item.path[2:]
             try:
-                direct = op.direct.locate(item.path)
+                direct = op.direct.locate(zpath, ns)
             except (OSError, ValueError, UnicodeError):
                 direct = None
             if direct is not None and direct[1] != size:
