@@ -397,9 +397,9 @@ def main() -> None:
             central.app = app
             t1_t2(central)
             t3(central)
-            t6(central, tmp)
             if not quick:
-                t7(central)
+                t7(central)  # before T6 publishes a ZIM the slow link would then fetch
+            t6(central, tmp)
         t9(tmp, quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
