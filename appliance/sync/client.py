@@ -92,6 +92,7 @@ class RunResult:
     round_trips: int = 0
     bytes_up: int = 0
     bytes_down: int = 0
+    first_rtt: float = 0.0  # the first exchange: the reachability and speed probe
 
     def summary(self) -> str:
         return (f"{self.result}: pushed {self.pushed}, pulled {self.pulled}, voice notes "
@@ -189,7 +190,8 @@ class SyncClient:
                 state.SyncRun.update(
                     finished_at=state.now_iso(), result=res.result[:200],
                     bytes=res.bytes_up + res.bytes_down, pushed=res.pushed,
-                    pulled=res.pulled, rtt_ms=0).where(state.SyncRun.id == run.id).execute()
+                    pulled=res.pulled, rtt_ms=int(res.first_rtt * 1000)).where(
+                        state.SyncRun.id == run.id).execute()
                 if res.round_trips and not res.result.startswith("stopped"):
                     # Central answered signed responses: the kiosk trusts this time.
                     from ..models import Meta
@@ -248,6 +250,8 @@ class SyncClient:
             self.res.bytes_down += down
             state.add_usage(self.budget.day, up, down)
         self.res.round_trips += 1
+        if self.res.round_trips == 1:
+            self.res.first_rtt = self.conn.last_rtt
         if status != 200:
             text = body[:200].decode("utf-8", "replace")
             raise CentralRefused(f"central answered {status}: {text}",

@@ -29,7 +29,8 @@ def status(site) -> dict:
         "spent today": f"{state.spent(day)} of {budget} bytes",
         "in a sync window now": "yes" if in_windows(site.sync.windows, now,
                                                    site.site.timezone) else "no",
-        "last run": f"{last.started_at} {last.result} ({last.bytes} bytes)" if last else "never",
+        "last run": (f"{last.started_at} {last.result} ({last.bytes} bytes, first round "
+                     f"trip {last.rtt_ms} ms)") if last else "never",
         "last success": Meta.get_value("sync:last_success_at", "never"),
     }
     counters = uplink_counters(site.uplink.interface)
