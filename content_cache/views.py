@@ -121,8 +121,15 @@ def _lang_from_cookie(cookie_header: str, offered: list[str], default: str) -> s
 
 
 class FastPath:
-    """Answer GETs for hot articles from :data:`HOT` before Flask: no routing, no
-    request context. Anything not in the cache (or odd) goes to the app."""
+    """Serve article GETs before Flask (no routing, no request context): from
+    :data:`HOT` when cached, else built here with the same code as the view.
+
+    Only for a Host that already got an article through the full app (so every
+    ``before_request`` hook, the captive portal's interception included, let it
+    through), and only plain cases: anything odd (redirects, media, encoded
+    characters, a bar not yet rendered, an error) goes to the app."""
+
+    good_hosts: set[str] = set()
 
     def __init__(self, app, wsgi_app) -> None:
         self.flask_app = app
@@ -135,21 +142,55 @@ class FastPath:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if (path.startswith("/library/") and environ.get("REQUEST_METHOD") == "GET"
-                and "%" not in environ.get("REQUEST_URI", "%")):
-            lang = _lang_from_cookie(environ.get("HTTP_COOKIE", ""), self.offered, self.default)
-            gz = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
-            hit = HOT.get((environ.get("HTTP_HOST", ""), path, lang, gz))
-            if hit is not None:
-                book, zim_path, body, headers, etag = hit
-                self.library.refresh()
-                if self.library._books.get(book.name) is book:
-                    if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
-                        start_response("304 Not Modified", headers[2:])
-                        return [b""]
-                    COUNTER.record(book.name, zim_path, lang, "view")
-                    start_response("200 OK", headers)
-                    return [body]
+                and "%" not in environ.get("REQUEST_URI", "%")
+                and not path.startswith("/library/_/")):
+            try:
+                served = self._serve(environ, path, start_response)
+            except Exception:  # the app will answer (or explain) properly
+                served = None
+            if served is not None:
+                return served
         return self.wsgi_app(environ, start_response)
+
+    def _serve(self, environ, path, start_response):
+        lang = _lang_from_cookie(environ.get("HTTP_COOKIE", ""), self.offered, self.default)
+        accept = environ.get("HTTP_ACCEPT_ENCODING", "")
+        gz = _accepts_gzip(accept)
+        host = environ.get("HTTP_HOST", "")
+        hit = HOT.get((host, path, lang, gz))
+        self.library.refresh()
+        if hit is not None:
+            book, zim_path, body, headers, etag = hit
+            if self.library._books.get(book.name) is not book:
+                return None
+            if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+                start_response("304 Not Modified", headers[2:])
+                return [b""]
+            COUNTER.record(book.name, zim_path, lang, "view")
+            start_response("200 OK", headers)
+            return [body]
+        if host not in self.good_hosts or (not gz and "br" in accept):
+            return None  # (a br-only client gets Flask-Compress in the app)
+        name, _, zpath = path[len("/library/"):].partition("/")
+        segments = zpath.split("/")
+        if (not zpath or "\\" in zpath or "\0" in zpath
+                or any(seg in ("", ".", "..") for seg in segments)):
+            return None
+        book = self.library._books.get(name)
+        if book is None:
+            return None
+        bar = _BARS.get((book.name, book.uuid, lang))
+        if bar is None:
+            return None
+        r = self.library.resolve(book, zpath)
+        if (r is None or r.redirect is not None or not r.mimetype.startswith("text/html")
+                or r.size > MAX_INJECT):
+            return None
+        if _etag(book, r.path, lang) in environ.get("HTTP_IF_NONE_MATCH", ""):
+            return None
+        body, headers = build_article(book, r, lang, gz, _with_next(bar, path), host, path)
+        start_response("200 OK", headers)
+        return [body]
 
 
 @bp.record_once
@@ -258,29 +299,44 @@ def entry(book: str, path: str):
     return _media(b, r)
 
 
-def _article(b: Book, r) -> Response:
-    lang = g.lang
+def _headers(etag: str) -> list[tuple[str, str]]:
+    return [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0"),
+            ("ETag", f'"{etag}"'), ("Cache-Control", HTML_CACHE),
+            ("Vary", "Accept-Encoding, Cookie")]
+
+
+def build_article(b: Book, r, lang: str, gz: bool, bar: bytes, host: str,
+                  path_info: str) -> tuple[bytes, list[tuple[str, str]]]:
+    """The article's bytes (bar injected, gzipped if ``gz``) and headers; kept in
+    :data:`HOT` and counted as a view. Shared by the view and :class:`FastPath`."""
     etag = _etag(b, r.path, lang)
-    gz = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0"),
-               ("ETag", f'"{etag}"'), ("Cache-Control", HTML_CACHE),
-               ("Vary", "Accept-Encoding, Cookie")]
-    if etag in request.headers.get("If-None-Match", ""):
-        resp = Response(status=304)
-        for k, v in headers[2:]:
-            resp.headers[k] = v
-        return resp
-    body = inject_bar(bytes(r.item.content), _bar(b, lang))
+    headers = _headers(etag)
+    body = inject_bar(bytes(r.item.content), bar)
     if gz:
         body = gzip.compress(body, compresslevel=6, mtime=0)
         headers.append(("Content-Encoding", "gzip"))
     headers[1] = ("Content-Length", str(len(body)))
     # Keyed by Host too: an entry exists only for a Host whose request went through
     # every before_request hook (the captive portal's interception included).
-    HOT.put((request.environ.get("HTTP_HOST", ""), request.environ["PATH_INFO"], lang, gz),
-            (b, r.path, body, headers, etag))
+    HOT.put((host, path_info, lang, gz), (b, r.path, body, headers, etag))
     COUNTER.record(b.name, r.path, lang, "view")
     trim_memory_sometimes()
+    return body, headers
+
+
+def _article(b: Book, r) -> Response:
+    lang = g.lang
+    etag = _etag(b, r.path, lang)
+    if etag in request.headers.get("If-None-Match", ""):
+        resp = Response(status=304)
+        for k, v in _headers(etag)[2:]:
+            resp.headers[k] = v
+        return resp
+    gz = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    host = request.environ.get("HTTP_HOST", "")
+    body, headers = build_article(b, r, lang, gz, _bar(b, lang, request.path), host,
+                                  request.environ["PATH_INFO"])
+    FastPath.good_hosts.add(host)
     resp = Response(body)
     for k, v in headers:
         resp.headers[k] = v
@@ -291,7 +347,7 @@ _BARS: dict[tuple[str, str, str], bytes] = {}
 _NEXT = "__espace_next__"
 
 
-def _bar(b: Book, lang: str) -> bytes:
+def _bar(b: Book, lang: str, path: str) -> bytes:
     """Our bar for this book and language, rendered once; only the page's own path
     (for the language chooser's way back) changes per article."""
     key = (b.name, b.uuid, lang)
@@ -301,7 +357,11 @@ def _bar(b: Book, lang: str) -> bytes:
             _BARS.clear()
         bar = _BARS[key] = render_template("content/_bar.html", book=b,
                                            next=_NEXT).encode("utf-8")
-    return bar.replace(_NEXT.encode(), quote(request.path, safe="").encode())
+    return _with_next(bar, path)
+
+
+def _with_next(bar: bytes, path: str) -> bytes:
+    return bar.replace(_NEXT.encode(), quote(path, safe="").encode())
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:

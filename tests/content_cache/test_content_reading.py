@@ -198,3 +198,29 @@ def test_text_entries_ignore_range_so_gzip_stays_correct(lclient):
                     headers={"Range": "bytes=0-9", "Accept-Encoding": "gzip"})
     assert r.status_code == 200 and r.mimetype == "text/css"
     assert gzip.decompress(r.data) == b"body{color:#222}\n" * 100
+
+
+def test_fast_path_builds_other_articles_without_flask_once_host_is_known(lclient,
+                                                                          monkeypatch):
+    from content_cache import views
+
+    views.FastPath.good_hosts.clear()
+    calls = []
+    real = views._article
+    monkeypatch.setattr(views, "_article", lambda b, r: calls.append(r.path) or real(b, r))
+    gz = {"Accept-Encoding": "gzip"}
+    assert lclient.get("/library/sante/lecons/eau-potable", headers=gz).status_code == 200
+    assert calls == ["lecons/eau-potable"]
+    r = lclient.get("/library/sante/lecons/moustiquaire", headers=gz)
+    assert r.status_code == 200 and calls == ["lecons/eau-potable"]  # not through Flask
+    text = gzip.decompress(r.data).decode()
+    assert 'id="espace-bar"' in text and "paludisme" in text
+    assert "next=%2Flibrary%2Fsante%2Flecons%2Fmoustiquaire" in text
+    # Redirects, traversal and encoded paths still go to the app.
+    assert lclient.get("/library/sante/vieux/chemin").status_code == 302
+    assert lclient.get("/library/sante/lecons/../index").status_code == 400
+    assert lclient.get("/library/sante/" + quote("santé/hygiène des mains")).status_code == 200
+    assert len(calls) == 2
+    # Another Host has not been through the app yet: it goes through Flask.
+    lclient.get("/library/sante/lecons/lavage-des-mains", headers={"Host": "other.example"})
+    assert calls[-1] == "lecons/lavage-des-mains"
