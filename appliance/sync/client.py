@@ -17,6 +17,7 @@ next one without losing or duplicating anything.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -175,6 +176,10 @@ class SyncClient:
         # order; the web process keeps its own larger cache.
         database.execute_sql("PRAGMA cache_size = -2000")
         self.budget, self.res = budget, res
+        lock = self._lock()
+        if lock is None:
+            res.result = "another sync is running"
+            return res
         with database.atomic("IMMEDIATE"):
             run = state.SyncRun.create(started_at=state.now_iso())
         url = self.o.url or enr["url"]
@@ -186,6 +191,7 @@ class SyncClient:
             raise
         finally:
             self.close()
+            lock.close()
             with database.atomic("IMMEDIATE"):
                 state.SyncRun.update(
                     finished_at=state.now_iso(), result=res.result[:200],
@@ -231,6 +237,19 @@ class SyncClient:
             pass
         if step is None:
             self.res.result = "budget reached"
+
+    def _lock(self):
+        """One sync at a time per box (the worker's job and `espace sync now`); the lock
+        dies with the process, so a power cut never leaves it taken."""
+        path = Path(self.o.data_dir) / "sync" / "lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "a")  # noqa: SIM115 - held for the whole run
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return None
+        return f
 
     def _anything_pending(self) -> bool:
         acks = state.acked()

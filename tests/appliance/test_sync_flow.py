@@ -207,3 +207,28 @@ def test_usb_export_import_round_trip(box, central, app, tmp_path):
     result = import_(stick, opts)
     assert state.acked()["civic"] == 40 and state.acked()["blob"] == 41
     assert result["pulled"] == 1
+
+
+def test_one_sync_at_a_time(box, central, app):
+    import fcntl
+
+    add_events(1)
+    path = app.config["DATA_DIR"] / "sync" / "lock"
+    with open(path, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert run(box, central.url).result == "another sync is running"
+    assert run(box, central.url).pushed == 1
+
+
+def test_health_snapshot_shows_sync(box, central, app):
+    from appliance import health
+    from appliance.models import Meta
+
+    add_events(2)
+    site = app.config["SITE"]
+    assert health.snapshot(site.data_dir, site.content_dir)["sync_outbox_lag"] == 2
+    run(box, central.url)
+    snap = health.snapshot(site.data_dir, site.content_dir)
+    assert snap["sync_outbox_lag"] == 0
+    assert snap["sync_last_success_at"] == Meta.get_value("sync:last_success_at")
+    assert snap["sync_last_success_at"].startswith("20")
