@@ -41,6 +41,7 @@ from .models import (
 
 ENROL_DAYS = 14
 READ_CHUNK = 8192
+HIDDEN = {"pending", "hidden", "merged", "rejected", "removed"}
 YOUTH = {"under18", "18-35", "under35", "youth", "15-35"}
 
 
@@ -345,16 +346,23 @@ def project(projector: Projector, kind: str, payload, created_at: str) -> None:
             commune=str(payload.get("commune", ""))[:80], body=str(payload.get("body", "")),
             voice_sha256=str(payload.get("voice_sha256", "") or ""),
             gender=str(payload.get("gender", "") or ""),
-            age_group=str(payload.get("age_group", "") or ""), status="open",
+            age_group=str(payload.get("age_group", "") or ""),
+            # Not yet moderated (board.moderation = "before"), hidden or merged: not on
+            # the admins' list of questions to answer until the box publishes it.
+            status="hidden" if payload.get("status") in HIDDEN else "open",
             created_at=str(payload.get("created_at", created_at))))
         projector.bump(day, "posts", 1, *_person(payload))
         return
     if kind in ("post.moderated", "answer.created"):
         projector.flush()  # the post it names may be in this batch
     if kind == "post.moderated":
-        if payload.get("status") in ("hidden", "rejected", "removed"):
-            Post.update(status="hidden").where(Post.uuid == str(payload.get("post_uuid",
-                                               payload.get("uuid", "")))).execute()
+        post = Post.get_or_none(Post.uuid == str(payload.get("post_uuid", "")))
+        if post is not None:
+            if payload.get("status") in HIDDEN:
+                status = "hidden"
+            else:
+                status = "answered" if post.answers.count() else "open"
+            Post.update(status=status).where(Post.id == post.id).execute()
     elif kind == "answer.created":
         post = Post.get_or_none(Post.uuid == str(payload.get("post_uuid", "")))
         if post is not None:

@@ -149,3 +149,16 @@ def test_bad_frames_are_refused(call, capp):
         call(service.verify, frame, protocol.PATH_BLOB)
     with pytest.raises(service.CentralError):
         call(service.verify, b"garbage" * 20, protocol.PATH_EXCHANGE)
+
+
+def test_moderation_on_the_box_shows_at_central(call, capp):
+    key, box_id = enrolled(call, capp)
+    post_uuid = str(uuid.uuid4())
+    created = [1, str(uuid.uuid4()), "post.created", "t", {"uuid": post_uuid, "body": "x",
+                                                           "status": "pending"}]
+    exchange(call, key, box_id, [["civic", 0, [created]]])
+    assert call(lambda: Post.get().status) == "hidden"
+    published = [2, str(uuid.uuid4()), "post.moderated", "t",
+                 {"post_uuid": post_uuid, "action": "publish", "status": "published"}]
+    exchange(call, key, box_id, [["civic", 1, [published]]])
+    assert call(lambda: Post.get().status) == "open"
