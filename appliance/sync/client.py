@@ -600,8 +600,8 @@ def apply_down(kind: str, payload: dict, options: Options | None = None) -> str:
     if kind == protocol.DOWN_ANSWER:
         hook = _board_hook()
         if hook is not None:
-            hook(payload)
-            return "board"
+            # None: the post is not on this box (yet); the row stays unapplied.
+            return "board" if hook(payload) is not None else ""
         return ""
     if kind == protocol.DOWN_CATALOGUE and options is not None:
         name = Path(str(payload.get("name", ""))).name

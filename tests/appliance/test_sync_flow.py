@@ -232,3 +232,28 @@ def test_health_snapshot_shows_sync(box, central, app):
     assert snap["sync_outbox_lag"] == 0
     assert snap["sync_last_success_at"] == Meta.get_value("sync:last_success_at")
     assert snap["sync_last_success_at"].startswith("20")
+
+
+def test_answer_reaches_the_board_post(box, central, app):
+    """A visitor's post goes up through the board's own rules; the official's answer
+    typed at central comes back onto that post (board.rules.receive_answer)."""
+    from appliance.board import rules
+    from appliance.board.models import Answer
+    from appliance.models import Commune
+    from central import service
+    from central.models import Post as CentralPost
+
+    commune = Commune.get(Commune.name == "Nioro")
+    post = rules.create_post(rules.Draft(kind="question", target=f"c:{commune.id}",
+                                         theme="water", body="Quand le forage ?",
+                                         gender="f", age_group="18-35"),
+                             None, site=box, data_dir=app.config["DATA_DIR"])
+    run(box, central.url)
+    cpost = central_call(central.app, lambda: CentralPost.get(CentralPost.uuid == post.uuid))
+    assert (cpost.body, cpost.commune, cpost.gender) == ("Quand le forage ?", "Nioro", "f")
+    central_call(central.app, service.record_answer, cpost, "Le maire", "Lundi.", None)
+    assert run(box, central.url).pulled == 1
+    answer = Answer.get()
+    assert (answer.post.uuid, answer.body, answer.source) == (post.uuid, "Lundi.", "central")
+    assert state.SyncInbox.get().applied == "board"
+    assert run(box, central.url).pulled == 0 and Answer.select().count() == 1
