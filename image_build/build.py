@@ -33,6 +33,7 @@ from .recipe import BOOT_LABEL, DATA_LABEL, ROOT_LABEL, Recipe
 MiB = 1024 * 1024
 SECTOR = 512
 FIRST_MIB = 4  # the first partition starts at 4 MiB (SD erase-block aligned)
+UPDATE_INITRAMFS = "/usr/sbin/update-initramfs"
 
 # (program, Debian package) the build needs on the host.
 TOOLS = [("mmdebstrap", "mmdebstrap"), ("sfdisk", "fdisk"), ("mkfs.ext4", "e2fsprogs"),
@@ -183,10 +184,22 @@ class Builder:
             # /etc/default/raspi-firmware in place, its kernel hook writes it again.
             from . import files
 
+            # Generating the initramfs is the slowest step under emulation, and package
+            # triggers would run it twice (the kernel's postinst, then `update-initramfs
+            # -u` for each later hook): divert it during the install, run it once at the
+            # end, with our overlay script and raspi-firmware's settings in place.
+            divert = ("chroot \"$1\" dpkg-divert --quiet --local --rename --add "
+                      f"{UPDATE_INITRAMFS} && ln -sf /bin/true \"$1{UPDATE_INITRAMFS}\"")
+            argv.insert(-3, f"--essential-hook={divert}")
             hook = ("cat > \"$1/etc/default/raspi-firmware\" <<'EOF'\n"
                     + files.RASPI_FIRMWARE_DEFAULT + "EOF\n"
-                    "for v in \"$1\"/boot/vmlinuz-*; do chroot \"$1\" "
-                    "/etc/kernel/postinst.d/z50-raspi-firmware \"${v##*/vmlinuz-}\"; done")
+                    f"rm -f \"$1{UPDATE_INITRAMFS}\" && chroot \"$1\" dpkg-divert --quiet "
+                    f"--local --rename --remove {UPDATE_INITRAMFS}\n"
+                    "chroot \"$1\" update-initramfs -c -k all\n"
+                    # (update-initramfs already ran it; again in case it had no initrd)
+                    "for v in \"$1\"/boot/vmlinuz-*; do chroot \"$1\" env "
+                    "DEB_MAINT_PARAMS=configure /etc/kernel/postinst.d/z50-raspi-firmware "
+                    "\"${v##*/vmlinuz-}\"; done")
             argv.insert(-3, f"--customize-hook={hook}")
         return argv
 
