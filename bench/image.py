@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -146,7 +145,7 @@ def main() -> None:
     xz_size = xz.stat().st_size if xz.exists() else None
     print(f"\nimage: {img}", flush=True)
     res = boot(img, args.out / "boot")
-    shutil.rmtree(args.out / "boot" / "card.img", ignore_errors=True)
+    (args.out / "boot" / "card.img").unlink(missing_ok=True)
     print("\n== bench/image.py (2 cores, arm64 under qemu-user; boot under qemu-system TCG) ==")
     if build_s is not None:
         print(f"build time (warm cache): {build_s / 60:6.1f} min   target < {TARGET_BUILD_S // 60} "
