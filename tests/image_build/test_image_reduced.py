@@ -53,21 +53,35 @@ def _needs() -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built(tmp_path_factory, worker_id):
+    """One build per test run, shared by xdist workers (the first builds under a file
+    lock, the others wait and reuse it)."""
     _needs()
+    import fcntl
+
     from image_build.build import Builder, Options
 
-    base = tmp_path_factory.mktemp("image")
-    site = base / "site.toml"
-    site.write_text(SITE)
-    opts = Options(site_path=site, out_dir=base / "out", variant="reduced", xz_level=0,
-                   keep_work=True)
-    lines: list[str] = []
-    builder = Builder(opts, log=lines.append)
-    result = builder.run()
-    print("\n".join(lines))
-    return {"builder": builder, "img": result["image"], "layout": result["layout"],
-            "log": lines, "base": base, "site": site, "timings": result["timings"]}
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":  # xdist: the workers' common parent
+        shared = shared.parent
+    base = shared / "espace-reduced-image"
+    base.mkdir(exist_ok=True)
+    with open(base / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = base / "result.json"
+        if not done.exists():
+            site = base / "site.toml"
+            site.write_text(SITE)
+            opts = Options(site_path=site, out_dir=base / "out", variant="reduced",
+                           xz_level=0)
+            lines: list[str] = []
+            result = Builder(opts, log=lines.append).run()
+            print("\n".join(lines))
+            done.write_text(json.dumps({"img": str(result["image"]), "layout": result["layout"],
+                                        "log": lines, "timings": result["timings"]}))
+        r = json.loads(done.read_text())
+    return {"img": Path(r["img"]), "layout": r["layout"], "log": r["log"], "base": base,
+            "site": base / "site.toml", "timings": r["timings"]}
 
 
 def _extract(img: Path, layout: dict, name: str, dest: Path) -> Path:
