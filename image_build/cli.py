@@ -57,9 +57,9 @@ def build(site_path: str, out_dir: str, variant: str, work_dir: str | None,
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def flash(img: str, device: str, yes: bool) -> None:
     """Write IMG to the card in DEVICE with its block map, then verify it."""
-    from .flash import describe, flash_image, refuse
+    from .flash import bmap_for, describe, flash_image, image_size, refuse
 
-    info = refuse(Path(device))
+    info = refuse(Path(device), image_size=image_size(bmap_for(Path(img))))
     click.echo(describe(info))
     if not yes:
         click.confirm(f"Erase everything on {device} and write {Path(img).name}?", abort=True)

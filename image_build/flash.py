@@ -144,10 +144,23 @@ def verify(device: Path, bmap: Path, log=print) -> int:
     return checked
 
 
-def flash_image(img: Path, device: Path, log=print) -> None:
-    bmap = img.with_suffix(".bmap")
+def bmap_for(img: Path) -> Path:
+    """The block map beside an .img or .img.xz."""
     if img.suffix == ".xz":
-        bmap = Path(str(img)[:-3]).with_suffix(".bmap")
+        img = img.with_suffix("")
+    return img.with_suffix(".bmap")
+
+
+def image_size(bmap: Path) -> int:
+    """The image's size from its block map (0 if there is none)."""
+    if not bmap.exists():
+        return 0
+    tree = ET.parse(bmap)  # noqa: S314
+    return int((tree.findtext("ImageSize") or "0").strip())
+
+
+def flash_image(img: Path, device: Path, log=print) -> None:
+    bmap = bmap_for(img)
     if not bmap.exists():
         raise ImageError(f"no block map beside {img} ({bmap.name})",
                          fix="use the .img and .bmap from `espace image build` together")

@@ -190,7 +190,7 @@ def test_flash_cli_shows_the_card_and_asks(tmp_path, monkeypatch):
 
     img = tmp_path / "a.img"
     img.write_bytes(b"\0" * 4096)
-    monkeypatch.setattr(flash, "refuse", lambda dev: flash.Device(str(dev), "sdb",
+    monkeypatch.setattr(flash, "refuse", lambda dev, **kw: flash.Device(str(dev), "sdb",
                                                                   "Generic SD", 16 * 10**9,
                                                                   True))
     wrote = []
@@ -214,6 +214,10 @@ def test_bmap_verification_reads_back_mapped_ranges(tmp_path):
     subprocess.run(["bmaptool", "create", "-o", str(bmap), str(img)], check=True,
                    capture_output=True)
     assert verify(img, bmap, log=lambda m: None) == 2 * 4096
+    from image_build.flash import bmap_for, image_size
+
+    assert bmap_for(tmp_path / "a.img.xz") == bmap_for(img) == bmap
+    assert image_size(bmap) == 64 * 4096
     with open(img, "r+b") as f:
         f.seek(4096 * 4 + 10)
         f.write(b"corrupt")
