@@ -255,6 +255,8 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
         out["down"] = down
     if more:
         out["more"] = True
+        if more is not True:
+            out["need"] = more
     if rewind:
         out["rewind"] = rewind
     return out
@@ -269,11 +271,12 @@ def pull(site: Site, cursor: int, want: int) -> tuple[list, bool]:
         .order_by(DownEvent.id))
     down, size = [], 0
     for ev in query.limit(1000):
-        payload = json.loads(ev.payload)
         n = len(ev.payload) + 40
         if size + n > want:
-            return down, True
-        down.append([ev.id, ev.kind, payload])
+            # "need": the next event alone is larger than the box asked for; it may
+            # ask again with a larger want, or wait for tomorrow's budget.
+            return down, (True if down else n)
+        down.append([ev.id, ev.kind, json.loads(ev.payload)])
         size += n
     return down, query.offset(len(down)).limit(1).exists() if len(down) == 1000 else False
 

@@ -135,6 +135,7 @@ class SyncClient:
         self.conn: Connection | None = None
         self._probe: set[str] = set()  # blobs whose upload was cut: ask before sending
         self.export_mode = False  # USB export: blobs travel on the stick with their events
+        self._need = 0  # size of a down-event larger than the last want
 
     def __enter__(self) -> SyncClient:
         return self
@@ -339,6 +340,12 @@ class SyncClient:
         if room < MIN_ROOM:
             return None
         want = min(DOWN_WANT, room // 4)
+        if self._need:
+            # The next down-event is larger than a usual want: ask for it alone if the
+            # budget allows, else stop until the budget does.
+            if self._need + 4096 > room:
+                return None
+            want = max(want, self._need)
         push = self._collect(streams, min(MAX_BATCH_RAW, max(0, (room - want) * 4)))
         frame = self.build_exchange(push, want)
         while len(frame) + want > room and push:
@@ -349,6 +356,11 @@ class SyncClient:
         msg, _ = self._post(protocol.PATH_EXCHANGE, frame)
         crash_point("box:exchange:answered")
         self._apply(push, msg)
+        need = msg.get("need", 0)
+        if need and self._need and not msg.get("down"):
+            raise CentralRefused("central keeps asking for more room than it uses",
+                                 "report this with `espace sync status`")
+        self._need = need if isinstance(need, int) and need > 0 else 0
         pushed_streams = {p[0] for p in push}
         acks = state.acked()
         more_push = any(outbox.pending_after(acks.get(s, 0), 1, (s,)).count()

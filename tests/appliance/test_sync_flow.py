@@ -257,3 +257,18 @@ def test_answer_reaches_the_board_post(box, central, app):
     assert (answer.post.uuid, answer.body, answer.source) == (post.uuid, "Lundi.", "central")
     assert state.SyncInbox.get().applied == "board"
     assert run(box, central.url).pulled == 0 and Answer.select().count() == 1
+
+
+def test_a_down_event_larger_than_want_still_arrives(box, central, app, tmp_path,
+                                                     monkeypatch):
+    """A big catalogue entry (a 500 MB ZIM lists 7,630 piece hashes) must not stall."""
+    from appliance.sync import client as client_mod
+    from central import service
+
+    monkeypatch.setattr(client_mod, "DOWN_WANT", 200)
+    zim = tmp_path / "many-pieces.zim"
+    zim.write_bytes(os.urandom(40 * protocol.PIECE))
+    central_call(central.app, service.publish_file, central.app.config["DATA_DIR"], zim)
+    result = run(box, central.url)
+    assert result.result == "ok" and result.pulled == 1 and result.round_trips < 20
+    assert (app.config["SITE"].content_dir / "many-pieces.zim").read_bytes() == zim.read_bytes()
