@@ -475,7 +475,9 @@ _TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]+>", re.S | re.I)
 def snippet(page: bytes, words: list[str], width: int = 220) -> str:
     """Plain text around the first query word of an HTML page (escaped for HTML,
     matched words in <b>)."""
-    text = html.unescape(_TAGS.sub(" ", page.decode("utf-8", "replace")))
+    doc = page.decode("utf-8", "replace")
+    body = doc.lower().find("<body")
+    text = html.unescape(_TAGS.sub(" ", doc[body:] if body >= 0 else doc))
     text = " ".join(text.split())
     low = text.lower()
     pos = min((p for p in (low.find(w) for w in words) if p >= 0), default=0)
