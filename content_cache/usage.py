@@ -10,12 +10,15 @@ turns each finished hour into ONE outbox event (``usage.content``, stream
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import Counter
 
 from appliance import outbox
 from appliance.db import database
+
+log = logging.getLogger("espace.content")
 
 FLUSH_SECONDS = 60.0
 FLUSH_MAX_KEYS = 2000  # flush sooner when this many distinct keys wait
@@ -35,7 +38,11 @@ class UsageCounter:
             due = (time.monotonic() - self._flushed >= FLUSH_SECONDS
                    or len(self._counts) >= FLUSH_MAX_KEYS)
         if due:
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # a busy database must not cost the visitor their page
+                log.warning("library usage counts not written yet; kept for the next try",
+                            exc_info=True)
 
     def pending(self) -> int:
         with self._lock:
