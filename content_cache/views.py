@@ -336,6 +336,8 @@ def _article(b: Book, r) -> Response:
     host = request.environ.get("HTTP_HOST", "")
     body, headers = build_article(b, r, lang, gz, _bar(b, lang, request.path), host,
                                   request.environ["PATH_INFO"])
+    if len(FastPath.good_hosts) >= 16:  # the Host header is the client's: bound it
+        FastPath.good_hosts.clear()
     FastPath.good_hosts.add(host)
     resp = Response(body)
     for k, v in headers:
