@@ -272,3 +272,15 @@ def test_a_down_event_larger_than_want_still_arrives(box, central, app, tmp_path
     result = run(box, central.url)
     assert result.result == "ok" and result.pulled == 1 and result.round_trips < 20
     assert (app.config["SITE"].content_dir / "many-pieces.zim").read_bytes() == zim.read_bytes()
+
+
+def test_slow_link_with_latency(box, central, app):
+    """Through a throttled link with latency (the proxy paces bytes and delays each
+    request and response); nothing here asserts on time."""
+    add_events(30)
+    sha = _voice(app.config["DATA_DIR"], 120_000, 9)
+    with FaultProxy(central.url, rate=400_000, rtt=0.05) as proxy:
+        result = run(box, proxy.url)
+    assert result.result == "ok" and result.pushed == 31 and result.blobs == 1
+    assert proxy.requests == 3  # civic exchange, the voice note, its event
+    assert (central.app.config["DATA_DIR"] / "blobs" / sha[:2] / sha).exists()
