@@ -10,6 +10,17 @@ from tests.content_cache.zims import build_zim
 _CACHE: dict[str, Path] = {}
 
 
+@pytest.fixture
+def site_doc(tmp_path) -> dict:
+    """The shared site, with French as the default visitor language: the test books
+    are French and Bambara, and the tests say which language a visitor reads."""
+    from tests.support import make_site
+
+    doc = make_site(tmp_path)
+    doc["site"]["default_language"] = "fr"
+    return doc
+
+
 @pytest.fixture(scope="session")
 def zim_store(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("zims")
