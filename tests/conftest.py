@@ -82,17 +82,24 @@ def live_server(app):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's chromium, headless, driven by Playwright (no browser download)."""
-    path = require_program("chromium", "chromium")
+def playwright():
+    """One Playwright per test process: its sync API refuses to start twice."""
+    require_program("chromium", "chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Debian's chromium, headless, driven by Playwright (no browser download)."""
+    path = require_program("chromium", "chromium")
+    b = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 @pytest.fixture

@@ -39,11 +39,16 @@ def make_site(tmp_path: Path, **sections) -> dict:
     """A valid site document with its data directory under tmp_path."""
     doc = {
         "site": {"id": "test-site", "name": "Espace de test", "communes": ["Nioro", "Kayes"],
-                 "languages": ["fr", "bm", "snk", "en"]},
+                 "languages": ["fr", "bm", "snk", "en"],
+                 # Tests read English (the msgids) unless they choose a language.
+                 "default_language": "en"},
         "storage": {"data_dir": str(tmp_path / "data")},
     }
     for name, values in sections.items():
         doc.setdefault(name, {}).update(values)
+    site = doc["site"]
+    if site["default_language"] not in site["languages"]:
+        site["default_language"] = site["languages"][0]
     return doc
 
 

@@ -91,37 +91,36 @@ def test_phone_joins_sees_portal_accepts_and_stays(lab, tmp_path):
 
 
 @pytest.mark.browser
-def test_chromium_in_the_phone_lands_on_the_portal_and_taps_through(lab, tmp_path, artifacts):
+def test_chromium_in_the_phone_lands_on_the_portal_and_taps_through(lab, tmp_path, artifacts,
+                                                                   playwright):
     chromium = require_program("chromium", "chromium")
     lab.dhcp()
     # Playwright starts the browser through this wrapper, inside the phone namespace.
     wrapper = tmp_path / "chromium-in-phone"
     wrapper.write_text(f"#!/bin/sh\nexec ip netns exec {lab.phone} {chromium} \"$@\"\n")
     wrapper.chmod(0o755)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(wrapper), headless=True,
-                                     args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 360, "height": 640},
-                                          has_touch=True, is_mobile=True)
-            page = context.new_page()
-            page.goto("http://example.org/", wait_until="load")
-            assert page.url == f"http://{BOX_ADDRESS}/welcome"
-            page.screenshot(path=str(artifacts / "network-portal-welcome.png"))
-            page.locator(".langs a[lang=bm]").tap()
-            page.wait_for_url(f"http://{BOX_ADDRESS}/welcome")
-            assert page.locator("html").get_attribute("lang") == "bm"
-            page.locator("button.enter").tap()
-            page.wait_for_url(f"http://{BOX_ADDRESS}/")
-            assert page.locator("ul.tiles a").count() >= 3
-            page.screenshot(path=str(artifacts / "network-portal-home.png"))
-            # Accepted: a typed name now opens the home page, not the welcome page.
-            page.goto("http://neverssl.example/", wait_until="load")
-            assert page.url == f"http://{BOX_ADDRESS}/"
-        finally:
-            browser.close()
+    # The session's Playwright: a second sync_playwright() in one process fails.
+    browser = playwright.chromium.launch(executable_path=str(wrapper), headless=True,
+                                         args=CHROMIUM_ARGS)
+    try:
+        context = browser.new_context(viewport={"width": 360, "height": 640},
+                                      has_touch=True, is_mobile=True)
+        page = context.new_page()
+        page.goto("http://example.org/", wait_until="load")
+        assert page.url == f"http://{BOX_ADDRESS}/welcome"
+        page.screenshot(path=str(artifacts / "network-portal-welcome.png"))
+        page.locator(".langs a[lang=bm]").tap()
+        page.wait_for_url(f"http://{BOX_ADDRESS}/welcome")
+        assert page.locator("html").get_attribute("lang") == "bm"
+        page.locator("button.enter").tap()
+        page.wait_for_url(f"http://{BOX_ADDRESS}/")
+        assert page.locator("ul.tiles a").count() >= 3
+        page.screenshot(path=str(artifacts / "network-portal-home.png"))
+        # Accepted: a typed name now opens the home page, not the welcome page.
+        page.goto("http://neverssl.example/", wait_until="load")
+        assert page.url == f"http://{BOX_ADDRESS}/"
+    finally:
+        browser.close()
     assert lab.phone_mac() in lab.box_run(
         ["nft", "-j", "list", "set", "inet", "espace", "allowed_mac"]).stdout
 
