@@ -104,3 +104,15 @@ def test_kiosk_tab_shows_books_and_download_progress(library_app, lclient, db):
                    "'running', '', '')")
     page = lclient.get("/kiosk/library/").get_data(as_text=True)
     assert "Kalan: jamana" in page and "25%" in page and 'http-equiv="refresh"' in page
+
+
+def test_a_busy_database_never_costs_the_visitor_the_page(lclient, monkeypatch):
+    from content_cache import usage
+
+    def busy():
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(usage.COUNTER, "flush", busy)
+    monkeypatch.setattr(usage, "FLUSH_SECONDS", 0.0)
+    r = lclient.get("/library/sante/lecons/moustiquaire")
+    assert r.status_code == 200
