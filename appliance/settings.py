@@ -499,7 +499,8 @@ def example() -> str:
         lines.append(f"[{section}]")
         for s in (s for s in SETTINGS if s.section == section):
             lines.append(f"# {s.description}")
-            lines.append(f"# {s.kind}; default: {toml_value(s.default) if s.key not in REQUIRED else 'required'}")
+            default = "required" if s.key in REQUIRED else toml_value(s.default)
+            lines.append(f"# {s.kind}; default: {default}")
             if s.key in REQUIRED:
                 lines.append(_example_line(s))
             elif s.default in ("", []) or s.key == "board.themes":

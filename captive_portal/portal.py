@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 from werkzeug.exceptions import NotFound
 
 from appliance import i18n
-from appliance.pagecache import language_page
 from appliance.languages import LANGUAGES
+from appliance.pagecache import language_page
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 

@@ -26,5 +26,8 @@ def _kiosk_context() -> dict:
 
 
 # The kiosk's own pages (they register the Today, Week, New session and Health tabs).
-from . import sessions, views  # noqa: E402, F401
-from . import moderation  # noqa: E402, F401  (the Board tab: queue, answers)
+from . import (  # noqa: E402, F401
+    moderation,  # noqa: E402, F401  (the Board tab: queue, answers)
+    sessions,
+    views,
+)

@@ -11,6 +11,7 @@ import pytest
 from appliance import db as dbmod
 from appliance import migrations
 
+
 def espace(*args, env=None, cwd=None):
     full_env = {k: v for k, v in os.environ.items() if k != "ESPACE_SITE"}
     full_env.update(env or {})
