@@ -286,8 +286,12 @@ def usage_csv():
 def _audit_query():
     query = Audit.select().order_by(Audit.id.desc())
     if g.admin.role == "regional":
-        # A regional admin sees their own actions and those about their sites' boxes.
-        query = query.where((Audit.admin == g.admin) | Audit.admin.is_null())
+        # A regional admin sees their own actions and the enrolments of their sites'
+        # boxes, not what happens in other regions.
+        mine = Audit.admin == g.admin
+        for site in auth.visible_sites():
+            mine = mine | (Audit.admin.is_null() & Audit.detail.startswith(site.slug + " "))
+        query = query.where(mine)
     return query
 
 

@@ -178,3 +178,10 @@ def test_dashboard_in_chromium(tmp_path, browser, artifacts):
         finally:
             context.close()
             database.close()
+
+
+def test_regional_audit_log_stays_in_the_region(call, capp, cclient):
+    seed(call, capp)
+    login(cclient, "awa")
+    audit = cclient.get("/audit.csv").get_data(as_text=True)
+    assert "site.enrolled,nioro box" in audit and "kita" not in audit
