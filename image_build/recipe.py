@@ -34,11 +34,12 @@ COMMON = (
 # The Raspberry Pi: Debian's own kernel and firmware (raspi-firmware copies the
 # kernel, initrd and device trees to the FAT partition and writes config.txt and
 # cmdline.txt from /etc/default/raspi-*), Wi-Fi firmware and regulatory database,
-# the hotspot (hostapd, dnsmasq, nftables), the kiosk (cage + chromium).
+# the hotspot (hostapd, dnsmasq, nftables), the kiosk (cage + chromium); zstd so
+# the initramfs is compressed with it (gzip otherwise: slower under emulation).
 PI = (
     "raspi-firmware", "linux-image-arm64", "initramfs-tools", "firmware-brcm80211",
     "wireless-regdb", "iw", "rfkill", "hostapd", "dnsmasq", "nftables", "cage",
-    "chromium", "fonts-dejavu-core", "dosfstools", "libpam-systemd",
+    "chromium", "fonts-dejavu-core", "dosfstools", "libpam-systemd", "zstd",
 )
 
 # CI: the same recipe, reduced to what the nspawn boot test needs.
