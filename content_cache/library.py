@@ -34,6 +34,7 @@ MAX_OPEN = 32  # open archives kept; each holds a file descriptor and libzim cac
 RESCAN_SECONDS = 2.0  # how stale the directory listing may be
 # Media larger than this is streamed from the file (pread), never held in memory.
 STREAM_MIN = 256 * 1024
+SNIPPET_BYTES = 64 * 1024  # search snippets come from the start of each result page
 BOOK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}")
 # libzim's cluster cache (process-wide). Its accounting counts decompressed bytes,
 # but each cached zstd cluster also holds its decompressor's window: measured here,
@@ -439,7 +440,7 @@ class Library:
                 continue
             results.append({"book": book.name, "book_title": book.title, "path": r.path,
                             "title": r.title or r.path,
-                            "snippet": snippet(bytes(r.item.content), words)})
+                            "snippet": snippet(bytes(r.item.content[:SNIPPET_BYTES]), words)})
         return total, results
 
     def suggest(self, books: list[Book], text: str, count: int = 8) -> list[dict]:
