@@ -52,7 +52,7 @@ _nest_kiosk_tab()
 
 HTML_CACHE = "private, max-age=86400"  # our bar is in the visitor's language
 MEDIA_CACHE = "public, max-age=2592000"  # a ZIM's entries never change for a UUID
-HOT_BYTES = 3 * 1024 * 1024
+HOT_BYTES = 2 * 1024 * 1024  # ~600 gzipped articles: a course or two being read
 MAX_INJECT = 4 * 1024 * 1024  # larger HTML is served as is (no bar, not cached)
 
 
