@@ -72,10 +72,19 @@ class LiveServer:
         self.thread.start()
 
     def close(self) -> None:
-        if self.thread.is_alive():
-            self.server.close()
-            self.server.task_dispatcher.shutdown()
-            self.thread.join(timeout=10)
+        """Stop from inside the server's own loop: closing sockets from this thread
+        while the loop selects on them raises EBADF there."""
+        if not self.thread.is_alive():
+            return
+        server = self.server
+
+        def stop() -> None:
+            for dispatcher in list(server._map.values()):
+                dispatcher.close()
+
+        server.trigger.pull_trigger(stop)
+        self.thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
 
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
