@@ -106,7 +106,7 @@ class Connection:
             self.sent += len(view[i:i + 16384])
             self.sock.sendall(view[i:i + 16384])
         status_line = self.reader.readline(65537)
-        if not status_line:
+        if not status_line.endswith(b"\n"):  # nothing, or cut inside the line
             raise LinkError("central closed the connection")
         self.received += len(status_line)
         try:
@@ -116,7 +116,7 @@ class Connection:
         length, close = None, False
         while True:
             line = self.reader.readline(65537)
-            if not line:
+            if not line.endswith(b"\n"):
                 raise LinkError("connection cut in the response headers")
             self.received += len(line)
             if line in (b"\r\n", b"\n"):
@@ -124,7 +124,10 @@ class Connection:
             name, _, value = line.decode("latin-1").partition(":")
             name = name.strip().lower()
             if name == "content-length":
-                length = int(value.strip())
+                try:
+                    length = int(value.strip())
+                except ValueError:
+                    raise LinkError(f"bad Content-Length {value.strip()[:20]!r}") from None
             elif name == "connection" and "close" in value.lower():
                 close = True
             elif name == "transfer-encoding":

@@ -35,7 +35,7 @@ from appliance.sync.enroll import enroll
 from appliance.sync.transport import LinkError
 from tests.central.harness import CentralServer, FaultProxy, central_call, make_central
 
-EXAMPLES = int(os.environ.get("ESPACE_SYNC_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("ESPACE_SYNC_EXAMPLES", "30"))
 
 
 class Crash(Exception):

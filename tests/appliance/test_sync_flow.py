@@ -284,3 +284,16 @@ def test_slow_link_with_latency(box, central, app):
     assert result.result == "ok" and result.pushed == 31 and result.blobs == 1
     assert proxy.requests == 3  # civic exchange, the voice note, its event
     assert (central.app.config["DATA_DIR"] / "blobs" / sha[:2] / sha).exists()
+
+
+@pytest.mark.parametrize("cut", [1, 10, 17, 30, 45, 60, 81, 100, 150])
+def test_response_cut_anywhere_in_its_headers(box, central, cut):
+    """Found by the state machine: a response cut inside a header line."""
+    from appliance.sync.transport import LinkError
+
+    add_events(3)
+    with FaultProxy(central.url, lambda i: ("cut_down", cut) if i == 0 else "pass") as p:
+        with pytest.raises(LinkError):
+            run(box, p.url)
+        assert run(box, p.url).result == "ok"
+    assert [seq for seq, _ in records(central.app)] == [1, 2, 3]
