@@ -277,8 +277,13 @@ class SyncClient:
             text = body[:200].decode("utf-8", "replace")
             raise CentralRefused(f"central answered {status}: {text}",
                                  "if the box was revoked, enrol it again")
-        return protocol.decode_response(body, protocol.request_digest_of(frame),
-                                        self.central_key)
+        try:
+            return protocol.decode_response(body, protocol.request_digest_of(frame),
+                                            self.central_key)
+        except protocol.ProtocolError as e:
+            # E.g. a hotel's or an operator's captive portal answering in central's place.
+            raise CentralRefused(f"the answer did not come from central: {e}",
+                                 "check the uplink (a login page?) and central.url") from None
 
     # --- exchange ---------------------------------------------------------------------------
 

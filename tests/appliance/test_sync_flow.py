@@ -297,3 +297,18 @@ def test_response_cut_anywhere_in_its_headers(box, central, cut):
             run(box, p.url)
         assert run(box, p.url).result == "ok"
     assert [seq for seq, _ in records(central.app)] == [1, 2, 3]
+
+
+def test_a_captive_portal_answering_instead_of_central(box, tmp_path):
+    """An uplink behind someone else's login page answers 200 with HTML."""
+    from flask import Flask
+
+    from appliance.sync.client import CentralRefused
+
+    portal = Flask("hotel")
+    portal.add_url_rule("/<path:p>", "any", lambda p: "<html>Login</html>",
+                        methods=["GET", "POST"])
+    add_events(2)
+    with CentralServer(portal) as fake, pytest.raises(CentralRefused, match="not come from"):
+        run(box, fake.url)
+    assert state.acked()["civic"] == 0
