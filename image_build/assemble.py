@@ -30,18 +30,20 @@ config.txt and cmdline.txt are written by Debian's raspi-firmware package; edit
 """
 
 
-def du_bytes(root: Path) -> int:
-    """Bytes the tree needs on ext4 (4 KiB blocks per file, hard links once)."""
-    total, seen = 0, set()
+def du_bytes(root: Path) -> tuple[int, int]:
+    """(bytes the tree needs on ext4 with 4 KiB blocks, number of inodes)."""
+    total, seen, inodes = 0, set(), 0
     for dirpath, _dirnames, filenames in os.walk(root):
         total += 4096
+        inodes += 1
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
             if (st.st_ino, st.st_dev) in seen:
                 continue
             seen.add((st.st_ino, st.st_dev))
+            inodes += 1
             total += -(-st.st_size // 4096) * 4096
-    return total
+    return total, inodes
 
 
 def _uuid(*parts: str) -> str:
@@ -64,14 +66,31 @@ def make_fat(path: Path, size_mib: int, label: str, files: dict[str, bytes],
 
 
 def make_ext4(path: Path, size_mib: int, label: str, tree: Path | None, seed: str,
-              reserved: int = 0) -> None:
+              reserved: int = 0, inodes: int | None = None, read_only: bool = False) -> int:
+    """An ext4 file system in ``path``; returns its size in MiB.
+
+    ``read_only`` (the root): no journal and no room to grow (it is never written),
+    then shrunk to its minimum with ``resize2fs -M``."""
     path.unlink(missing_ok=True)
-    argv = ["mkfs.ext4", "-q", "-F", "-L", label, "-b", "4096", "-m", str(reserved), "-i", "8192",
+    argv = ["mkfs.ext4", "-q", "-F", "-L", label, "-b", "4096", "-m", str(reserved),
             "-U", _uuid(seed, label), "-E", f"hash_seed={_uuid(seed, label, 'hash')},"
             "root_owner=0:0"]
+    argv += ["-N", str(inodes)] if inodes else ["-i", "8192"]
+    if read_only:
+        argv += ["-O", "^has_journal,^resize_inode"]
     if tree is not None:
         argv += ["-d", str(tree)]
     run([*argv, str(path), f"{size_mib}M"])
+    if not read_only:
+        return size_mib
+    run(["e2fsck", "-fy", str(path)])
+    run(["resize2fs", "-M", str(path)])
+    blocks = int(next(line.split(":")[1] for line in run(["dumpe2fs", "-h", str(path)]).stdout
+                      .splitlines() if line.startswith("Block count:")))
+    mib = -(-blocks * 4096 // MiB)
+    with open(path, "r+b") as f:
+        f.truncate(mib * MiB)
+    return mib
 
 
 def assemble(root: Path, site_bytes: bytes, recipe: Recipe, img: Path, work: Path,
@@ -89,10 +108,11 @@ def assemble(root: Path, site_bytes: bytes, recipe: Recipe, img: Path, work: Pat
     for p in firmware.iterdir() if firmware.is_dir() else []:
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
-    used = du_bytes(root)
-    root_mib = int(used * 1.10 / MiB) + 64  # ext4 metadata, journal, a little room
-    make_ext4(root_file, root_mib, ROOT_LABEL, root, seed)
-    log(f"    {ROOT_LABEL}: {root_mib} MiB ext4 ({used // MiB} MiB of files)")
+    used, inodes = du_bytes(root)
+    # Room to build in, then shrunk to its minimum (the root is never written).
+    root_mib = make_ext4(root_file, int(used * 1.15 / MiB) + 64, ROOT_LABEL, root, seed,
+                         inodes=inodes + inodes // 10 + 1024, read_only=True)
+    log(f"    {ROOT_LABEL}: {root_mib} MiB ext4, no journal ({used // MiB} MiB of files)")
     make_ext4(data_file, recipe.data_mb, DATA_LABEL, None, seed, reserved=1)
     log(f"    {DATA_LABEL}: {recipe.data_mb} MiB ext4, grown to the card at first boot")
 

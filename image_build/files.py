@@ -22,10 +22,13 @@ PREREQ=""
 prereqs() { echo "$PREREQ"; }
 case "$1" in prereqs) prereqs; exit 0;; esac
 . /scripts/functions
-if grep -qw espace.overlay=no /proc/cmdline; then
-    log_warning_msg "espace: overlay disabled on the kernel command line; root as mounted"
-    exit 0
-fi
+# No grep in the initramfs: the shell reads the command line.
+read -r cmdline < /proc/cmdline
+case " $cmdline " in
+    *" espace.overlay=no "*)
+        log_warning_msg "espace: overlay disabled on the kernel command line; root as mounted"
+        exit 0;;
+esac
 modprobe overlay 2>/dev/null || true
 mkdir -p /run/espace/lower /run/espace/rw
 mount -n -o move "${rootmnt}" /run/espace/lower || { log_failure_msg "espace: cannot move root"; exit 0; }

@@ -79,7 +79,8 @@ def pi(mirror: str = MIRROR) -> Recipe:
     """The Raspberry Pi 3B+, 4 and Zero 2 W image (arm64). Debian's kernel does not
     boot the Pi 5 yet."""
     return Recipe(name="pi", arch="arm64", packages=COMMON + PI, mirror=mirror,
-                  components=("main", "non-free-firmware"), kernel=True)
+                  components=("main", "non-free-firmware"), kernel=True,
+                  boot_mb=160)  # firmware + one kernel and initrd: ~90 MB
 
 
 def reduced(arch: str | None = None, mirror: str = MIRROR) -> Recipe:

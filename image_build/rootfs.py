@@ -125,6 +125,11 @@ def customise(root: Path, recipe: Recipe) -> list[str]:
     if recipe.kernel:
         put("usr/lib/systemd/system/espace-kiosk.service", files.KIOSK_UNIT)
         put("etc/pam.d/espace-kiosk", files.KIOSK_PAM)
+        # raspi-firmware copied the kernel and initrd to /boot/firmware (the FAT side);
+        # the root's copies would only serve a kernel upgrade, which a read-only root
+        # never does (a new image does).
+        for p in [*(root / "boot").glob("vmlinuz-*"), *(root / "boot").glob("initrd.img-*")]:
+            p.unlink()
         # Also written by the customize hook that re-ran raspi-firmware's kernel hook.
         put("etc/default/raspi-firmware", files.RASPI_FIRMWARE_DEFAULT)
     # No point in keeping these on a read-only root (apt lists: ~100 MB).
