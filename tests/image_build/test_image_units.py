@@ -361,3 +361,43 @@ def test_flash_onto_a_loop_device_writes_and_verifies(tmp_path):
         c.seek(1 << 20)
         i.seek(1 << 20)
         assert c.read(256 << 10) == i.read(256 << 10)
+
+
+def test_babel_pruned_to_the_locales_we_format_with(tmp_path):
+    from babel import Locale
+
+    from appliance.languages import LANGUAGES
+    from image_build.python_env import babel_keep, prune_babel
+
+    data = tmp_path / "babel" / "locale-data"
+    data.mkdir(parents=True)
+    for name in ("root", "fr", "fr_ML", "en", "en_US_POSIX", "bm", "ff_Latn_SN", "ar",
+                 "ar_MR", "de", "zh_Hant_TW"):
+        (data / f"{name}.dat").write_bytes(b"x" * 10)
+    assert prune_babel(tmp_path) == 20
+    assert sorted(p.stem for p in data.iterdir()) == [
+        "ar", "ar_MR", "bm", "en", "en_US_POSIX", "ff_Latn_SN", "fr", "fr_ML", "root"]
+    for lang in LANGUAGES.values():  # every formats locale is real and kept
+        assert Locale.parse(lang.formats).language in babel_keep()
+
+
+def test_read_only_root_is_shrunk_without_journal(tmp_path):
+    from tests.support import require_program
+
+    require_program("mkfs.ext4", "e2fsprogs")
+    from image_build.assemble import du_bytes, make_ext4
+
+    tree = tmp_path / "tree"
+    (tree / "etc").mkdir(parents=True)
+    (tree / "etc/hostname").write_text("espace\n")
+    (tree / "big").write_bytes(os.urandom(3 << 20))
+    used, inodes = du_bytes(tree)
+    mib = make_ext4(tmp_path / "r.ext4", 200, "espace-root", tree, "seed",
+                    inodes=inodes + 1024, read_only=True)
+    assert mib < 20 and (tmp_path / "r.ext4").stat().st_size == mib << 20
+    header = subprocess.run(["dumpe2fs", "-h", str(tmp_path / "r.ext4")], capture_output=True,
+                            text=True).stdout
+    assert "has_journal" not in header
+    out = subprocess.run(["debugfs", "-R", "cat /etc/hostname", str(tmp_path / "r.ext4")],
+                         capture_output=True, text=True).stdout
+    assert out == "espace\n"
