@@ -35,7 +35,8 @@ def path_for(data_dir: str | Path, sha256: str) -> Path:
     return blob_dir(data_dir) / sha256[:2] / sha256
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (the directory entry itself)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -67,7 +68,7 @@ def put(data_dir: str | Path, source: BinaryIO, max_bytes: int | None = None) ->
             return sha, size
         final.parent.mkdir(exist_ok=True)
         os.replace(tmp_name, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return sha, size
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

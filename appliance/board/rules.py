@@ -123,14 +123,6 @@ def check_voice(data: bytes, site) -> audio.AudioInfo:
     return info
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def stage_voice(data_dir: str | Path, data: bytes, site) -> Voice:
     """Check ``data`` and write it, fsynced and locked, under ``board-incoming/``
     (unless the blob store already holds the same bytes). Nothing refers to it until
@@ -152,7 +144,7 @@ def stage_voice(data_dir: str | Path, data: bytes, site) -> Voice:
         os.fsync(fd)
         staged = Path(tmp[: -len(".part")])
         os.replace(tmp, staged)
-        _fsync_dir(incoming)
+        blobs.fsync_dir(incoming)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         os.close(fd)
@@ -167,7 +159,7 @@ def _promote(data_dir: str | Path, voice: Voice) -> None:
             final = blobs.path_for(data_dir, voice.sha256)
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(voice.staged, final)
-            _fsync_dir(final.parent)
+            blobs.fsync_dir(final.parent)
     finally:
         if voice.fd >= 0:
             os.close(voice.fd)
