@@ -7,7 +7,7 @@ both SQLite databases pass integrity_check; at the end a clean sync delivers eve
 record exactly once, every voice note whole, every answer once.
 
 ESPACE_SYNC_EXAMPLES raises the number of examples (default keeps this file well
-under 4 minutes on a loaded 2-core machine); each example runs up to 12 steps, each
+under 4 minutes on a loaded 2-core machine); each example runs up to 20 steps, each
 sync drawing its own fault schedule.
 """
 
@@ -35,7 +35,7 @@ from appliance.sync.enroll import enroll
 from appliance.sync.transport import LinkError
 from tests.central.harness import CentralServer, FaultProxy, central_call, make_central
 
-EXAMPLES = int(os.environ.get("ESPACE_SYNC_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("ESPACE_SYNC_EXAMPLES", "40"))
 
 
 class Crash(Exception):
@@ -88,6 +88,7 @@ def central_records(app, slug):
 
 class SyncMachine(RuleBasedStateMachine):
     central: CentralServer
+    stats = {"examples": 0, "syncs": 0, "faults_injected": 0, "runs_broken": 0}
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +102,7 @@ class SyncMachine(RuleBasedStateMachine):
                                    "Kayes", ["Nioro"])
         enroll(self.central.url, code, self.tmp / "data")
         self.n = 0
+        self.stats["examples"] += 1
         self.voices: list[str] = []
         self.answered = 0
 
@@ -150,7 +152,16 @@ class SyncMachine(RuleBasedStateMachine):
                 with CrashingClient(self.options(proxy.url), crash_at) as client:
                     client.run(force=True)
             except (LinkError, CentralRefused, Crash):
-                pass
+                self.stats["runs_broken"] += 1
+        self.stats["syncs"] += 1
+        self.stats["faults_injected"] += sum(f != "pass" for _i, f in proxy.log) + (
+            crash_at is not None and crash_at <= len(proxy.log))
+
+    # Syncing is what is under test: give it twice the weight of the other rules.
+    @rule(schedule=st.lists(FAULT, min_size=1, max_size=6),
+          crash_at=st.none() | st.integers(1, 4))
+    def sync_again(self, schedule, crash_at):
+        self.sync(schedule, crash_at)
 
     @invariant()
     def acknowledged_is_stored_once_and_intact(self):
@@ -195,5 +206,7 @@ def test_sync_survives_random_fault_schedules(central):
 
     SyncMachine.central = central
     run_state_machine_as_test(SyncMachine, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=12, deadline=None, database=None,
+        max_examples=EXAMPLES, stateful_step_count=20, deadline=None, database=None,
         suppress_health_check=list(HealthCheck)))
+    print("fault schedules:", SyncMachine.stats)  # shown with -s
+    assert SyncMachine.stats["faults_injected"] >= EXAMPLES
