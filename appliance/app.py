@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from . import db as dbmod
 from . import i18n, migrations, settings
 from .models import Commune
+from .sessions import CachedSessionInterface
 
 DEFAULT_SITE_FILE = "/etc/espace/site.toml"
 
@@ -87,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # One connection per server thread, kept open: the pragmas run once per thread.
         dbmod.database.connect(reuse_if_open=True)
 
+    app.session_interface = CachedSessionInterface()
     Compress(app)
     i18n.init_app(app)
     _register_blueprints(app)

@@ -58,6 +58,18 @@ done = function(summary, latency, requests)
 end
 '''
 
+# Like a browser, a logged-in client keeps the session cookie the server renews
+# (the kiosk renews it every 10 s to track idleness); wrk alone would replay the
+# first cookie and make the server re-sign it on every request.
+WRK_FOLLOW_COOKIES_LUA = r'''
+response = function(status, headers, body)
+  local c = headers["Set-Cookie"]
+  if c then
+    wrk.headers["Cookie"] = "lang=fr; " .. c:match("^([^;]+)")
+  end
+end
+'''
+
 # (name, server, path, headers); other issues add their pages here.
 PAGES: list[tuple[str, str, str, dict[str, str]]] = [
     ("hello", "hello", "/", {}),
@@ -148,8 +160,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         site = make_site(tmp)
-        lua = tmp / "report.lua"
-        lua.write_text(WRK_LUA)
+        plain_lua = tmp / "report.lua"
+        plain_lua.write_text(WRK_LUA)
+        session_lua = tmp / "session.lua"
+        session_lua.write_text(WRK_LUA + WRK_FOLLOW_COOKIES_LUA)
         results = {}
         servers: dict[str, tuple[subprocess.Popen, int]] = {}
         try:
@@ -157,8 +171,10 @@ def main() -> None:
                 if kind not in servers:
                     servers[kind] = start(kind, site)
                 proc, port = servers[kind]
+                lua = plain_lua
                 if headers.get("Cookie") == "KIOSK_COOKIE":
                     headers = {**headers, "Cookie": kiosk_cookie(port)}
+                    lua = session_lua
                 wrk(port, path, headers, 2, args.connections, lua)  # warm-up
                 r = wrk(port, path, headers, args.seconds, args.connections, lua)
                 r["rss_mb"] = psutil.Process(proc.pid).memory_info().rss / 2**20
