@@ -41,7 +41,7 @@ TOOLS = [("mmdebstrap", "mmdebstrap"), ("sfdisk", "fdisk"), ("mkfs.ext4", "e2fsp
          ("xz", "xz-utils"), ("bmaptool", "bmap-tools"), ("dpkg-query", "dpkg")]
 # Free space needed in the work directory, in MiB (rootfs tree + partitions + image
 # + compressed image + package cache, measured on this recipe with some margin).
-SPACE_MIB = {"pi": 7000, "reduced": 2500}
+SPACE_MIB = {"pi": 7000, "pi-headless": 5000, "reduced": 2500}
 
 
 @dataclass
@@ -267,7 +267,7 @@ class Builder:
         units |= {p.name for p in written if p.suffix in (".service", ".timer")}
         if self.recipe.kernel:
             units |= {"hostapd.service", "dnsmasq.service", "nftables.service",
-                      "espace-kiosk.service"}
+                      "espace-kiosk.service"}  # enable_unit skips a unit that is absent
         for unit in sorted(units):
             rootfs.enable_unit(self.root, unit)
         # hostapd ships masked in Debian until configured: unmask it on the Pi.

@@ -17,9 +17,11 @@ def image() -> None:
               help="The site file baked into the image (editable later on the card).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Directory for the .img, .img.xz, .bmap, SHA256SUMS, manifest.")
-@click.option("--variant", type=click.Choice(["pi", "reduced"]), default="pi",
-              show_default=True, help="pi: Raspberry Pi 3B+/4/Zero 2 W (arm64); reduced: "
-              "the host's architecture without kernel or firmware (CI boots it in nspawn).")
+@click.option("--variant", type=click.Choice(["pi", "pi-headless", "reduced"]), default="pi",
+              show_default=True, help="pi: Raspberry Pi 3B+/4/Zero 2 W (arm64) with the "
+              "touchscreen kiosk; pi-headless: the same without the kiosk (no touchscreen); "
+              "reduced: the host's architecture without kernel or firmware (CI boots it in "
+              "nspawn).")
 @click.option("--work-dir", type=click.Path(file_okay=False), help="Scratch space "
               "(default: OUT/work, removed after the build).")
 @click.option("--cache-dir", type=click.Path(file_okay=False),

@@ -83,6 +83,18 @@ def pi(mirror: str = MIRROR) -> Recipe:
                   boot_mb=160)  # firmware + one kernel and initrd: ~90 MB
 
 
+KIOSK = ("cage", "chromium", "fonts-dejavu-core", "libpam-systemd")
+
+
+def pi_headless(mirror: str = MIRROR) -> Recipe:
+    """The Pi image for a box without a touchscreen: no kiosk (cage, chromium and the
+    Mesa/GTK stack they pull in, about 550 MB)."""
+    full = pi(mirror)
+    return Recipe(name="pi-headless", arch=full.arch, mirror=mirror,
+                  packages=tuple(p for p in full.packages if p not in KIOSK),
+                  components=full.components, kernel=True, boot_mb=full.boot_mb)
+
+
 def reduced(arch: str | None = None, mirror: str = MIRROR) -> Recipe:
     """The host architecture, no kernel, no firmware: CI builds it and boots its root
     with systemd-nspawn to check the same assembly, first boot and units."""
@@ -90,7 +102,7 @@ def reduced(arch: str | None = None, mirror: str = MIRROR) -> Recipe:
                   mirror=mirror, boot_mb=32, kernel=False)
 
 
-RECIPES = {"pi": pi, "reduced": reduced}
+RECIPES = {"pi": pi, "pi-headless": pi_headless, "reduced": reduced}
 
 
 def get(name: str, mirror: str = MIRROR) -> Recipe:

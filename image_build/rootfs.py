@@ -123,8 +123,9 @@ def customise(root: Path, recipe: Recipe) -> list[str]:
         (root / "etc/machine-id").write_text("")
     _add_user(root)
     if recipe.kernel:
-        put("usr/lib/systemd/system/espace-kiosk.service", files.KIOSK_UNIT)
-        put("etc/pam.d/espace-kiosk", files.KIOSK_PAM)
+        if "cage" in recipe.packages:
+            put("usr/lib/systemd/system/espace-kiosk.service", files.KIOSK_UNIT)
+            put("etc/pam.d/espace-kiosk", files.KIOSK_PAM)
         # raspi-firmware copied the kernel and initrd to /boot/firmware (the FAT side);
         # the root's copies would only serve a kernel upgrade, which a read-only root
         # never does (a new image does).

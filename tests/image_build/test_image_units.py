@@ -96,6 +96,9 @@ def test_pi_recipe_has_what_the_issue_lists():
     reduced = recipe.reduced("x86_64")
     assert reduced.arch == "amd64" and "raspi-firmware" not in reduced.packages
     assert set(reduced.packages) < set(pi.packages)
+    headless = recipe.get("pi-headless")
+    assert "chromium" not in headless.packages and "cage" not in headless.packages
+    assert "hostapd" in headless.packages and headless.kernel
 
 
 def test_wheel_pins_come_from_this_environment():
