@@ -7,6 +7,7 @@ fsync side of a real power loss is what ``synchronous=FULL`` in appliance/db.py 
 for (WAL fsynced before COMMIT returns).
 """
 
+import http.client
 import json
 import os
 import random
@@ -66,7 +67,7 @@ def _client(url, acked, stop):
         try:
             with urllib.request.urlopen(url + "/_test/write", data=data, timeout=60) as r:
                 acked.append((key, json.loads(r.read())["seq"]))
-        except (OSError, urllib.error.URLError, ValueError):
+        except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError):
             return  # the server died under us: the answer never came, nothing was promised
 
 
