@@ -3,12 +3,38 @@ early return, idempotent close, and the worker's advertiser built from the site.
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from tests.support import make_site
 
 
+def _in_fresh_thread(fn):
+    """Run ``fn`` where no asyncio loop is running. Under xdist this process may hold
+    the session's Playwright, whose loop counts as running in the main thread:
+    zeroconf would attach to it, and that loop never turns while we wait."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["value"] = fn()
+        except BaseException as e:  # re-raised in the test's thread
+            result["error"] = e
+
+    thread = threading.Thread(target=run, name="mdns-test")
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "mDNS test did not finish"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 def test_advertise_and_discover_on_loopback():
+    _in_fresh_thread(_advertise_and_discover)
+
+
+def _advertise_and_discover():
     from provisioning.mdns import Advertiser, discover
 
     site_id = f"lo-{uuid.uuid4().hex[:8]}"
