@@ -68,6 +68,38 @@ def build(out: Path, site: Path) -> tuple[Path, float]:
     return result["image"], time.monotonic() - t
 
 
+def initrd_modules(initrd: Path) -> dict:
+    """What the image's initrd holds (lsinitramfs, from initramfs-tools-core on the
+    host): its module count and which of the curated list (image_build.rootfs) are
+    missing."""
+    from image_build.rootfs import INITRAMFS_MODULES
+
+    out = {"initrd_mb": initrd.stat().st_size / 1e6, "initrd_modules": None,
+           "initrd_missing": None}
+    try:
+        names = subprocess.run(["lsinitramfs", str(initrd)], capture_output=True, text=True,
+                               check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return out
+    mods = {re.sub(r"\.ko(\.\w+)?$", "", Path(n).name).replace("-", "_")
+            for n in names if re.search(r"\.ko(\.\w+)?$", n)}
+    out["initrd_modules"] = len(mods)
+    # built-in ones are not files; `modules.builtin` in the initrd lists them
+    builtin = {Path(n).stem.replace("-", "_") for n in _builtin(initrd)}
+    out["initrd_missing"] = [m for m, _ in INITRAMFS_MODULES
+                             if m.replace("-", "_") not in mods | builtin]
+    return out
+
+
+def _builtin(initrd: Path) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(["unmkinitramfs", str(initrd), tmp], capture_output=True)
+        if r.returncode:
+            return []
+        return [line for p in Path(tmp).rglob("modules.builtin")
+                for line in p.read_text().splitlines()]
+
+
 def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     """Boot a copy of ``img`` (grown to 4 GB, as a card larger than the image) and
     time the portal's first answer."""
@@ -84,6 +116,7 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     initrd = next(n for n in names if re.search(r"/initrd\.img-[^/]*$", n))
     for src, dest in ((kernel, "vmlinuz"), (initrd, "initrd.img")):
         subprocess.run(["mcopy", "-o", "-i", fat, src, str(work / dest)], check=True)
+    initramfs = initrd_modules(work / "initrd.img")
     port = _free_port()
     console = work / "console.log"
     argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",
@@ -121,7 +154,7 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
         proc.stderr.close()
     log = console.read_text(errors="replace") if console.exists() else ""
     login = re.search(r"\[\s*(\d+\.\d+)\].*Reached target.*Multi-User", log)
-    return {"portal_s": answered, "portal_ok": "Espace de Kayes" in body,
+    return {"portal_s": answered, "portal_ok": "Espace de Kayes" in body, **initramfs,
             "overlay": "root is a RAM overlay" in log,
             "grown": "grown to the end of" in log,
             "kernel": Path(kernel).name, "console": console,
@@ -160,6 +193,9 @@ def main() -> None:
     else:
         print(f"portal answered after:   {res['portal_s']:6.0f} s     (emulated Cortex-A53; a "
               f"real Pi is several times faster)  page ok: {res['portal_ok']}")
+    if res["initrd_modules"] is not None:
+        print(f"initrd:                  {res['initrd_mb']:6.1f} MB, {res['initrd_modules']} "
+              f"modules; curated modules missing: {', '.join(res['initrd_missing']) or 'none'}")
     if res["multi_user_s"]:
         print(f"multi-user target at:    {res['multi_user_s']:6.0f} s (kernel clock)")
     print(f"first boot: data partition grown: {res['grown']}; root is a RAM overlay on the "

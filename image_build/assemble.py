@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
 from .build import FIRST_MIB, SECTOR, MiB, run, write_json
+from .errors import ImageError
 from .recipe import BOOT_LABEL, DATA_LABEL, ROOT_LABEL, Recipe
 
 SITE_ON_BOOT = "espace-site.toml"
@@ -65,6 +67,15 @@ def make_fat(path: Path, size_mib: int, label: str, files: dict[str, bytes],
         tmp.unlink()
 
 
+def fitted_mib(used: int, inodes: int) -> int:
+    """A first guess at the smallest ext4 holding ``used`` bytes of files (du_bytes)
+    and ``inodes`` inodes of 256 bytes, no journal: the files, the inode tables and 8
+    MiB for bitmaps, group descriptors and directories' extent blocks. make_ext4 grows
+    it when the files do not fit. (resize2fs -M from a roomy file system left ~190 MB
+    free in the Pi's root: its estimate keeps slack for files it would have to move.)"""
+    return -(-(used + inodes * 256) // MiB) + 8
+
+
 def make_ext4(path: Path, size_mib: int, label: str, tree: Path | None, seed: str,
               reserved: int = 0, inodes: int | None = None, read_only: bool = False) -> int:
     """An ext4 file system in ``path``; returns its size in MiB.
@@ -80,9 +91,22 @@ def make_ext4(path: Path, size_mib: int, label: str, tree: Path | None, seed: st
         argv += ["-O", "^has_journal,^resize_inode"]
     if tree is not None:
         argv += ["-d", str(tree)]
-    run([*argv, str(path), f"{size_mib}M"])
     if not read_only:
+        run([*argv, str(path), f"{size_mib}M"])
         return size_mib
+    # The read-only root: built at the fitted size, 3 % larger at each failure (mkfs -d
+    # stops with "Could not allocate block" when the files do not fit), then shrunk
+    # with resize2fs -M (which, from a tight start, trims the last free blocks).
+    for _attempt in range(20):
+        r = subprocess.run([*argv, str(path), f"{size_mib}M"], capture_output=True, text=True)  # noqa: S603
+        if r.returncode == 0:
+            break
+        path.unlink(missing_ok=True)
+        size_mib = int(size_mib * 1.03) + 1
+    else:
+        raise ImageError(f"mkfs.ext4 cannot fit {tree} in {size_mib} MiB: "
+                         f"{(r.stderr or r.stdout).strip()[-300:]}",
+                         fix="check the free space of the work directory")
     run(["e2fsck", "-fy", str(path)])
     run(["resize2fs", "-M", str(path)])
     blocks = int(next(line.split(":")[1] for line in run(["dumpe2fs", "-h", str(path)]).stdout
@@ -109,9 +133,9 @@ def assemble(root: Path, site_bytes: bytes, recipe: Recipe, img: Path, work: Pat
         shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
     used, inodes = du_bytes(root)
-    # Room to build in, then shrunk to its minimum (the root is never written).
-    root_mib = make_ext4(root_file, int(used * 1.15 / MiB) + 64, ROOT_LABEL, root, seed,
-                         inodes=inodes + inodes // 10 + 1024, read_only=True)
+    root_inodes = inodes + inodes // 10 + 1024
+    root_mib = make_ext4(root_file, fitted_mib(used, root_inodes), ROOT_LABEL, root, seed,
+                         inodes=root_inodes, read_only=True)
     log(f"    {ROOT_LABEL}: {root_mib} MiB ext4, no journal ({used // MiB} MiB of files)")
     make_ext4(data_file, recipe.data_mb, DATA_LABEL, None, seed, reserved=1)
     log(f"    {DATA_LABEL}: {recipe.data_mb} MiB ext4, grown to the card at first boot")

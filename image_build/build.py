@@ -95,7 +95,12 @@ def preflight(opts: Options, recipe: Recipe, *, which=_which, free_mib=None,
     """Every problem that would stop the build, each naming the package to install or
     the space to free; empty when the build can start."""
     problems = []
-    missing = sorted({pkg for prog, pkg in TOOLS if not which(prog)})
+    tools = list(TOOLS)
+    if recipe.kernel:
+        # depmod after compressing the modules; strip for the wheels' debug information
+        tools += [("depmod", "kmod"), (python_env.strip_program(recipe.arch),
+                                       _binutils(recipe.arch))]
+    missing = sorted({pkg for prog, pkg in tools if not which(prog)})
     if missing:
         problems.append(f"missing programs: apt-get install {' '.join(missing)}")
     if foreign(recipe):
@@ -119,6 +124,12 @@ def preflight(opts: Options, recipe: Recipe, *, which=_which, free_mib=None,
         problems.append(f"not enough disk space in {probe}: {have} MiB free, {need} MiB "
                         "needed (free some space or pass --work-dir elsewhere)")
     return problems
+
+
+def _binutils(arch: str) -> str:
+    if arch == recipes.debian_arch():
+        return "binutils"
+    return "binutils-" + python_env.strip_program(arch).removesuffix("-strip").replace("_", "-")
 
 
 def _qemu(arch: str) -> str:
@@ -256,6 +267,11 @@ class Builder:
 
         python_env.install_venv(self.root, self.wheels, self.recipe.arch)
         self.notes += rootfs.customise(self.root, self.recipe)
+        if self.recipe.kernel:
+            rootfs.slim_kernel(self.root, log=self.log)
+            freed = rootfs.slim_kiosk(self.root)
+            if freed:
+                self.log(f"    chromium: {freed // MiB} MB of developer-only files dropped")
         # The site's system config baked in (first boot applies it again from the FAT
         # file, which a technician may have edited since).
         written = apply_site(self.site, self.root)

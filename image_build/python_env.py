@@ -178,6 +178,7 @@ def install_venv(root: Path, wheels: Path, arch: str, prefix: str = "/opt/espace
 
     shutil.rmtree(site / "bin", ignore_errors=True)
     prune_babel(site)
+    slim_site_packages(site, arch)
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0",  # noqa: S603
                     "--invalidation-mode", "unchecked-hash", "-d", f"{prefix}/lib/python{PY}/"
                     "site-packages", str(site)], check=False, capture_output=True)
@@ -206,3 +207,44 @@ def prune_babel(site_packages: Path) -> int:
             freed += p.stat().st_size
             p.unlink()
     return freed
+
+
+# Files of the wheels that nothing imports at run time: Cython and C/C++ sources and
+# headers (libzim ships its 2 MB generated libzim.cpp), type stubs.
+UNUSED_SUFFIXES = (".pyx", ".pxd", ".pxi", ".c", ".cpp", ".h", ".hpp", ".pyi")
+
+
+def strip_program(arch: str) -> str:
+    """binutils' strip for ``arch`` (the host's own for the host's architecture)."""
+    from .recipe import debian_arch
+
+    if arch == debian_arch():
+        return "strip"
+    return {"arm64": "aarch64-linux-gnu-strip", "amd64": "x86_64-linux-gnu-strip",
+            "armhf": "arm-linux-gnueabihf-strip"}[arch]
+
+
+def slim_site_packages(site: Path, arch: str) -> tuple[int, int]:
+    """Drop sources, headers and stubs, and the debug information some wheels' shared
+    libraries carry (zstandard's two backends have 10 MB each, brotli 4 MB, the libzim
+    binding 5 MB): ``strip --strip-debug`` keeps the symbols, so nothing that loads or
+    links them changes. Without the strip program for ``arch`` (binutils-<triple>), the
+    libraries stay as they are. Returns (files removed, bytes freed)."""
+    import shutil
+
+    removed = freed = 0
+    for p in sorted(site.rglob("*")):
+        if p.is_file() and not p.is_symlink() and p.suffix in UNUSED_SUFFIXES:
+            freed += p.stat().st_size
+            p.unlink()
+            removed += 1
+    strip = shutil.which(strip_program(arch))
+    if strip:
+        libs = [p for p in sorted(site.rglob("*.so*")) if p.is_file() and not p.is_symlink()
+                and p.read_bytes()[:4] == b"\x7fELF"]
+        before = sum(p.stat().st_size for p in libs)
+        if libs:
+            subprocess.run([strip, "--strip-debug", *map(str, libs)], check=True,  # noqa: S603
+                           capture_output=True)
+        freed += before - sum(p.stat().st_size for p in libs)
+    return removed, freed

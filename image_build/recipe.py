@@ -26,6 +26,10 @@ DATA_LABEL = "espace-data"
 # fleet tools. minbase has no DHCP client and no e2fsprogs: systemd-networkd is the
 # DHCP client, e2fsprogs is listed.
 COMMON = (
+    # usr-is-merged: mmdebstrap merged /usr already; without it apt satisfies
+    # init-system-helpers' "usrmerge | usr-is-merged" with usrmerge, which pulls in
+    # perl (50 MB) that nothing else needs.
+    "usr-is-merged",
     "systemd-sysv", "udev", "dbus", "python3",
     "ca-certificates", "iproute2", "e2fsprogs", "fdisk", "util-linux", "openssh-server",
     "tzdata", "procps", "less",
@@ -40,6 +44,9 @@ PI = (
     "raspi-firmware", "linux-image-arm64", "initramfs-tools", "firmware-brcm80211",
     "wireless-regdb", "iw", "rfkill", "hostapd", "dnsmasq", "nftables", "cage",
     "chromium", "fonts-dejavu-core", "dosfstools", "libpam-systemd", "zstd",
+    # NTFS USB sticks (content import): bookworm's 6.1 kernel is built without ntfs3,
+    # so NTFS goes through FUSE (mount -t ntfs-3g). vfat and exfat are in the kernel.
+    "ntfs-3g",
 )
 
 # CI: the same recipe, reduced to what the nspawn boot test needs.

@@ -42,9 +42,64 @@ def pre_tree(recipe: Recipe, dest: Path) -> Path:
     if recipe.kernel:
         put("etc/initramfs-tools/scripts/init-bottom/espace-overlay", files.OVERLAY_SCRIPT, 0o755)
         put("etc/initramfs-tools/hooks/espace-overlay", files.OVERLAY_HOOK, 0o755)
+        # Only the modules that find and mount the root (MODULES=list): ~20 instead of
+        # the ~1000 of MODULES=most, each of which costs emulated modprobe/modinfo/cp
+        # calls at build time (9 of the rootfs stage's minutes).
+        put("etc/initramfs-tools/conf.d/espace-modules", INITRAMFS_CONF)
+        put("etc/initramfs-tools/modules", initramfs_modules_text())
         put("etc/default/raspi-extra-cmdline", files.RASPI_EXTRA_CMDLINE)
         put("etc/default/raspi-firmware-custom", files.RASPI_CONFIG_CUSTOM)
     return dest
+
+
+INITRAMFS_CONF = """# Espace: only the modules listed in /etc/initramfs-tools/modules (and those the
+# hooks add: overlay), not MODULES=most. See image_build/rootfs.py.
+MODULES=list
+"""
+
+# What the initramfs needs to find and mount the root of a Raspberry Pi 3B+, 4 or
+# Zero 2 W (and of the qemu virt machine of bench/image.py), with why. Everything else
+# (Wi-Fi, sound, display, USB sticks' file systems...) loads from the root once it is
+# mounted. Drivers that Debian's arm64 kernel builds in (mmc_core, mmc_block,
+# pinctrl-bcm2835, clk-bcm2835, clk-raspberrypi, the firmware mailbox, bcm2835-dma,
+# gpio-raspberrypi-exp, pcie-brcmstb, virtio core) need no line. The initramfs loads
+# the listed modules at boot; modprobe pulls their dependencies in (sdhci,
+# sdhci-pltfm, usbcore, scsi_mod, jbd2, mbcache, crc16...).
+INITRAMFS_MODULES = (
+    ("bcm2835", "SD card of the Pi 3B+ and Zero 2 W (the bcm2835 sdhost controller)"),
+    ("sdhci-iproc", "SD card of the Pi 4 (emmc2); on the 3B+ and Zero 2 W the Wi-Fi's SDIO"),
+    ("fixed", "Pi 4: the SD card's supply is a fixed regulator switched by a GPIO; "
+              "without it the SD controller waits for its regulator for ever"),
+    ("gpio-regulator", "Pi 4: the SD card's 1.8/3.3 V I/O supply (UHS modes)"),
+    ("reset-raspberrypi", "Pi 4: the firmware reset that loads the VL805 USB 3 chip's "
+                          "firmware (USB boot from the blue ports)"),
+    ("xhci-pci", "Pi 4: the VL805 USB 3 controller behind pcie-brcmstb (USB boot)"),
+    ("dwc2", "Pi 3B+ and Zero 2 W: the SoC's USB controller (USB boot, USB card readers); "
+             "also the Pi 4's USB-C port"),
+    ("phy-generic", "the dwc2's USB PHY (usb-nop-xceiv in the device tree)"),
+    ("usb-storage", "a root on a USB stick, SSD or card reader"),
+    ("uas", "the same, USB attached SCSI (most USB 3 SSD adapters)"),
+    ("sd_mod", "SCSI disks: what usb-storage and uas show"),
+    ("ext4", "the root and data file systems"),
+    ("crc32c_generic", "ext4's metadata checksums (metadata_csum)"),
+    ("overlay", "the RAM overlay on the read-only root (also added by the espace hook)"),
+    ("usbhid", "a USB keyboard at the initramfs rescue shell"),
+    ("hid-generic", "the same"),
+    ("virtio_pci", "qemu virt machine (bench/image.py): the PCI transport of its disk"),
+    ("virtio_mmio", "qemu virt machine: the MMIO transport"),
+    ("virtio_blk", "qemu virt machine: the disk"),
+    ("virtio_net", "qemu virt machine: the network card (the bench times the portal "
+                   "over it)"),
+)
+
+
+def initramfs_modules_text() -> str:
+    lines = ["# Espace: the modules the initramfs needs to mount the root (MODULES=list in",
+             "# conf.d/espace-modules). Written by image_build/rootfs.py; why each is here:"]
+    for name, why in INITRAMFS_MODULES:
+        lines.append(f"# {name}: {why}")
+        lines.append(name)
+    return "\n".join(lines) + "\n"
 
 
 def _writer(root: Path):
@@ -206,3 +261,161 @@ def packages(root: Path) -> list[tuple[str, str, str]]:
         if status.startswith("ii"):
             out.append((name, version, arch))
     return sorted(out)
+
+
+# --- smaller: what a Raspberry Pi 3B+, 4 or Zero 2 W can never use --------------------
+
+# Kernel module trees (under lib/modules/VERSION/kernel; ``*`` matches one directory)
+# for hardware that cannot be on these boards: they have no PCIe slot (the Pi 4's one
+# lane is wired to its VL805 USB chip), no SATA, FireWire or InfiniBand, and their
+# display, sound and camera blocks are Broadcom's. Netfilter, wireless and every USB
+# Wi-Fi or Ethernet driver (drivers/net/wireless, drivers/net/usb, drivers/staging),
+# file systems, sound (USB, Broadcom, codecs), vc4/v3d, panels and bridges, input and
+# touchscreens, virtio (the qemu bench) all stay. A kept module that needs a pruned
+# one keeps it too (see prune_modules).
+MODULE_PRUNE = (
+    "drivers/gpu/drm/amd", "drivers/gpu/drm/radeon", "drivers/gpu/drm/nouveau",  # PCIe GPUs
+    "drivers/gpu/drm/ast", "drivers/gpu/drm/qxl", "drivers/gpu/drm/vmwgfx",  # servers, VMs
+    "drivers/gpu/drm/hyperv",
+    # other SoCs' display and GPU blocks
+    "drivers/gpu/drm/msm", "drivers/gpu/drm/tegra", "drivers/gpu/drm/rockchip",
+    "drivers/gpu/drm/imx", "drivers/gpu/drm/meson", "drivers/gpu/drm/sun4i",
+    "drivers/gpu/drm/hisilicon", "drivers/gpu/drm/etnaviv", "drivers/gpu/drm/lima",
+    "drivers/gpu/drm/panfrost", "drivers/gpu/drm/mxsfb", "drivers/gpu/drm/arm",
+    "drivers/infiniband",  # PCIe host channel adapters
+    "drivers/net/ethernet/*",  # PCIe and other SoCs' Ethernet (the Pi 4's genet is kept)
+    "drivers/scsi/*",  # SAS/FC/RAID PCIe adapters (scsi_mod, sd_mod, sg, sr_mod stay)
+    "drivers/target",  # SCSI target: storage servers
+    "drivers/nvme",  # no PCIe slot (USB-NVMe adapters are uas)
+    "drivers/media/pci", "drivers/media/firewire",  # PCI capture cards, FireWire
+    "drivers/media/platform",  # other SoCs' cameras and codecs
+    "drivers/firewire", "drivers/xen", "drivers/hv", "drivers/cxl", "drivers/nvdimm",
+    "sound/pci", "sound/firewire", "sound/xen",  # PCI sound cards, FireWire, Xen
+    "sound/soc/fsl", "sound/soc/hisilicon", "sound/soc/meson", "sound/soc/qcom",
+    "sound/soc/rockchip", "sound/soc/sunxi", "sound/soc/tegra",  # other SoCs' audio
+)
+MODULE_KEEP = ("drivers/net/ethernet/broadcom",)  # genet: the Pi 4's Ethernet
+
+
+def _matches(rel: str, patterns) -> bool:
+    """``rel`` (a module's path under kernel/) is in one of the trees ``patterns``."""
+    from fnmatch import fnmatchcase
+
+    parts = rel.split("/")
+    for pat in patterns:
+        n = pat.count("/") + 1
+        if len(parts) > n and fnmatchcase("/".join(parts[:n]), pat):
+            return True
+    return False
+
+
+def module_dirs(root: Path) -> list[Path]:
+    """lib/modules/VERSION of each kernel in ``root`` (merged /usr or not)."""
+    for base in ("usr/lib/modules", "lib/modules"):
+        d = root / base
+        if d.is_dir() and not d.is_symlink():
+            return sorted(p for p in d.iterdir() if (p / "modules.dep").exists())
+    return []
+
+
+def prune_modules(moddir: Path, prune=MODULE_PRUNE, keep=MODULE_KEEP) -> tuple[int, int]:
+    """Delete the modules of ``moddir`` (lib/modules/VERSION) under the ``prune`` trees,
+    except those under ``keep`` and those a kept module depends on (modules.dep lists
+    every module's dependencies, transitively). Returns (modules removed, bytes freed);
+    run depmod afterwards."""
+    deps: dict[str, list[str]] = {}
+    for line in (moddir / "modules.dep").read_text().splitlines():
+        if ":" in line:
+            mod, rest = line.split(":", 1)
+            deps[mod] = rest.split()
+    drop = {m for m in deps if m.startswith("kernel/")
+            and _matches(m[len("kernel/"):], prune) and not _matches(m[len("kernel/"):], keep)}
+    needed = {d for m in deps if m not in drop for d in deps[m]}
+    while needed & drop:  # modules.dep is transitive; the loop is a safety net
+        drop -= needed
+        needed = {d for m in deps if m not in drop for d in deps[m]}
+    removed = freed = 0
+    for mod in sorted(drop):
+        path = moddir / mod
+        if path.is_file():
+            freed += path.stat().st_size
+            path.unlink()
+            removed += 1
+    for d in sorted((p for p in (moddir / "kernel").rglob("*") if p.is_dir()),
+                    key=lambda p: len(p.parts), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    return removed, freed
+
+
+def compress_modules(moddir: Path) -> tuple[int, int]:
+    """xz every .ko of ``moddir`` on the host, as the kernel's own ``make
+    modules_install`` would (CRC32 check, 1 MiB dictionary: little memory to load one
+    on a 512 MB Zero 2 W); bookworm's kmod and initramfs-tools load .ko.xz. Returns
+    (bytes before, bytes after); run depmod afterwards."""
+    import lzma
+    from concurrent.futures import ThreadPoolExecutor
+
+    filters = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]
+
+    def one(path: Path) -> tuple[int, int]:
+        data = path.read_bytes()
+        out = lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                            filters=filters)
+        dest = path.with_name(path.name + ".xz")
+        dest.write_bytes(out)
+        dest.chmod(path.stat().st_mode & 0o7777)
+        path.unlink()
+        return len(data), len(out)
+
+    kos = sorted(moddir.rglob("*.ko"))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # lzma frees the GIL
+        sizes = list(pool.map(one, kos))
+    return sum(a for a, _ in sizes), sum(b for _, b in sizes)
+
+
+def depmod(root: Path, moddir: Path) -> None:
+    """The host's depmod on the image's modules (same kmod as bookworm's)."""
+    from .build import run
+
+    run(["depmod", "-b", str(root), moddir.name])
+
+
+def slim_kernel(root: Path, log=print) -> None:
+    """The Pi's kernel side, once the packages are installed and raspi-firmware has
+    copied the kernel, initrd, device trees and firmware to /boot/firmware (the FAT
+    side, which is what the boards boot): prune and compress the modules, and drop the
+    copies a read-only root never reads again (a kernel or firmware upgrade is a new
+    image, never a package upgrade on the box)."""
+    for moddir in module_dirs(root):
+        removed, freed = prune_modules(moddir)
+        before, after = compress_modules(moddir)
+        depmod(root, moddir)
+        log(f"    modules {moddir.name}: {removed} pruned ({freed // MiB} MB), the rest "
+            f"xz-compressed {before // MiB} -> {after // MiB} MB")
+    # Device trees of every arm64 board Debian supports: raspi-firmware copied the
+    # Broadcom ones (the Pis) to the FAT partition; keep those, drop the other vendors.
+    for dtbs in (root / "usr/lib").glob("linux-image-*"):
+        for vendor in dtbs.iterdir():
+            if vendor.is_dir() and vendor.name != "broadcom":
+                shutil.rmtree(vendor)
+    # The boot firmware (start*.elf, fixup*.dat, bootcode.bin) is on the FAT partition.
+    shutil.rmtree(root / "usr/lib/raspi-firmware", ignore_errors=True)
+
+
+# Chromium's Vulkan validation layer: a developer's debugging aid, loaded only when
+# VK_INSTANCE_LAYERS asks for it (20 MB).
+CHROMIUM_UNUSED = ("libVkLayer_khronos_validation.so", "libVkLayer_khronos_validation.so.TOC")
+
+
+def slim_kiosk(root: Path) -> int:
+    freed = 0
+    for name in CHROMIUM_UNUSED:
+        p = root / "usr/lib/chromium" / name
+        if p.exists():
+            freed += p.stat().st_size
+            p.unlink()
+    return freed
+
+
+MiB = 1024 * 1024

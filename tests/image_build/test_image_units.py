@@ -60,8 +60,8 @@ def test_preflight_names_packages_and_space(tmp_path):
     problems = preflight(opts, recipe.pi(), which=lambda p: None, free_mib=lambda p: 100,
                          euid=1000, binfmt=lambda a: False)
     text = "\n".join(problems)
-    assert "apt-get install bmap-tools dosfstools dpkg e2fsprogs fdisk mmdebstrap mtools " \
-           "xz-utils" in text
+    assert "apt-get install binutils-aarch64-linux-gnu bmap-tools dosfstools dpkg e2fsprogs " \
+           "fdisk kmod mmdebstrap mtools xz-utils" in text
     assert "qemu-user-static binfmt-support" in text
     assert "must run as root" in text
     assert "100 MiB free, 7000 MiB needed" in text
