@@ -94,15 +94,16 @@ def make_ext4(path: Path, size_mib: int, label: str, tree: Path | None, seed: st
     if not read_only:
         run([*argv, str(path), f"{size_mib}M"])
         return size_mib
-    # The read-only root: built at the fitted size, 3 % larger at each failure (mkfs -d
-    # stops with "Could not allocate block" when the files do not fit), then shrunk
-    # with resize2fs -M (which, from a tight start, trims the last free blocks).
+    # The read-only root: built at the fitted size, 3 % (4 MiB at least) larger at
+    # each failure (mkfs -d stops with "Could not allocate block" when the files do not
+    # fit), then shrunk with resize2fs -M (from a tight start, it trims the last free
+    # blocks).
     for _attempt in range(20):
         r = subprocess.run([*argv, str(path), f"{size_mib}M"], capture_output=True, text=True)  # noqa: S603
         if r.returncode == 0:
             break
         path.unlink(missing_ok=True)
-        size_mib = int(size_mib * 1.03) + 1
+        size_mib = max(int(size_mib * 1.03) + 1, size_mib + 4)
     else:
         raise ImageError(f"mkfs.ext4 cannot fit {tree} in {size_mib} MiB: "
                          f"{(r.stderr or r.stdout).strip()[-300:]}",

@@ -84,7 +84,7 @@ INITRAMFS_MODULES = (
     ("crc32c_generic", "ext4's metadata checksums (metadata_csum)"),
     ("overlay", "the RAM overlay on the read-only root (also added by the espace hook)"),
     ("usbhid", "a USB keyboard at the initramfs rescue shell"),
-    ("hid-generic", "the same"),
+    ("hid-generic", "the driver of that keyboard (usbhid finds it, hid-generic drives it)"),
     ("virtio_pci", "qemu virt machine (bench/image.py): the PCI transport of its disk"),
     ("virtio_mmio", "qemu virt machine: the MMIO transport"),
     ("virtio_blk", "qemu virt machine: the disk"),
