@@ -347,6 +347,10 @@ SETTINGS: list[Setting] = [
             "directory unless absolute.", "content", text(min_len=1, max_bytes=4096)),
     Setting("storage.reserve_mb", "integer 50-100000", 200, "Free space always kept on the "
             "data partition so the database stays writable.", 200, integer(50, 100000)),
+    Setting("storage.precompressed_mb", "integer 0-1000000", 4096, "Disk space the library "
+            "may use for its text compressed once (pages are then served without "
+            "decompressing the ZIM each time: several times faster); 0 turns it off.",
+            4096, integer(0, 1_000_000)),
     # fleet (issue 7): who may log in over SSH; rewritten into the box at every boot.
     Setting("fleet.ssh_keys", "list of SSH public keys", [], "Technicians' SSH public keys "
             "(one line of ~/.ssh/id_ed25519.pub each); only these may log in to the box.",

@@ -21,6 +21,7 @@ from .db import database
 from .models import Meta
 
 log = logging.getLogger("espace.worker")
+STOPPING = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,34 @@ def content_download_job(app: Flask) -> object:
     return resume_all(app.config["SITE"])
 
 
+def content_precompress_job(app: Flask) -> object:
+    """Compress the text of new books once (the library then serves their pages
+    without decompressing the ZIM); a cut build resumes; stops with the worker."""
+    import os
+
+    from content_cache.precompressed import build_missing
+
+    site = app.config["SITE"]
+    outcome: list = []
+
+    def build() -> None:
+        # A thread of its own, niced (Linux: per thread), so visitors' requests come
+        # first; an unprivileged process could not un-nice a pool thread afterwards.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:
+            outcome.extend(build_missing(site.content_dir, reserve_mb=site.storage.reserve_mb,
+                                         budget_mb=site.storage.precompressed_mb,
+                                         should_stop=STOPPING.is_set))
+        except Exception as e:  # noqa: BLE001 - reported as the job's result
+            log.exception("precompressing failed")
+            outcome.append(f"failed: {e}")
+
+    t = threading.Thread(target=build, name="precompress")
+    t.start()
+    t.join()
+    return "; ".join(map(str, outcome)) or "every book is precompressed"
+
+
 def cleanup_job(app: Flask) -> object:
     """Forget yesterday's visitor-hash salts: yesterday's hashes become unlinkable."""
     today = "salt:day:" + dt.date.today().isoformat()
@@ -91,6 +120,8 @@ JOBS: list[Job] = [
     Job("usage_rollup", usage_rollup_job, "interval", {"hours": 1}, "roll up usage events"),
     Job("content_download", content_download_job, "interval", {"minutes": 10},
         "resume content downloads"),
+    Job("content_precompress", content_precompress_job, "interval", {"minutes": 10},
+        "compress new books' text once"),
     Job("cleanup", cleanup_job, "cron", {"hour": 3, "minute": 17}, "daily clean-up"),
     Job("programme_release", programme_release_job, "interval", {"minutes": 5},
         "give released reserved seats to the waiting lists"),
@@ -137,6 +168,7 @@ def run(app: Flask) -> None:
         while not stop.wait(3600):
             pass
     finally:
+        STOPPING.set()  # long jobs check it and stop at their next safe point
         if advertiser is not None:
             advertiser.close()
         scheduler.shutdown(wait=True)

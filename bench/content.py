@@ -165,11 +165,18 @@ def start_ours(zim: Path, port: int, threads: int, tmp: Path) -> subprocess.Pope
     data = tmp / "data"
     (data / "content").mkdir(parents=True)
     os.symlink(zim, data / "content" / zim.name)
+    # What the worker does after an import: the book's text, deflated once.
+    from content_cache.precompressed import build
+
+    print(f"precompressed store: {build(zim, data / 'content', zim.stem)}", flush=True)
     site = tmp / "site.toml"
     site.write_text(f'[site]\nid = "bench"\nname = "Bench"\ncommunes = ["Nioro"]\n'
                     f'languages = ["en", "fr"]\ndefault_language = "en"\n'
                     f'[storage]\ndata_dir = "{data}"\n')
-    code = ("import logging; from appliance.app import create_app; from waitress import serve;"
+    # The box's environment has no psycopg2 (central's driver, installed here for the
+    # tests); peewee imports it when present, +10 MB: hide it, as on the box.
+    code = ("import sys; sys.modules['psycopg2'] = None;"
+            "import logging; from appliance.app import create_app; from waitress import serve;"
             f"app = create_app({{'SITE_FILE': {str(site)!r}}});"
             "logging.getLogger('waitress.queue').setLevel(logging.ERROR);"
             f"serve(app, host='127.0.0.1', port={port}, threads={threads}, ident='espace',"

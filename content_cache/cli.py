@@ -47,7 +47,7 @@ def import_(site_path: str, paths: tuple[str, ...], replace: bool) -> None:
         files.extend(sorted(p.glob("*.zim")) if p.is_dir() else [p])
     if not files:
         raise click.UsageError("no .zim file there")
-    failed = 0
+    failed = installed = 0
     for f in files:
         try:
             with click.progressbar(length=f.stat().st_size, label=f.name,
@@ -55,13 +55,52 @@ def import_(site_path: str, paths: tuple[str, ...], replace: bool) -> None:
                 dest = import_zim(f, site.content_dir, site.storage.reserve_mb, replace,
                                   progress=bar.update)
             click.echo(f"installed {dest.stem}")
+            installed += 1
         except ContentError as e:
             if len(files) == 1:
                 raise
             failed += 1
             click.echo(f"espace: error: {e}", err=True)
+    if installed:
+        _precompress(site)
     if failed:
         raise SystemExit(1)
+
+
+def _precompress(site) -> None:
+    """Build the missing precompressed stores, with a progress bar per book."""
+    from .precompressed import build_missing
+
+    bars: list = []
+
+    def progress_for(name: str):
+        bar = click.progressbar(length=1, label=f"{name}: compressing text once",
+                                file=sys.stderr)
+        bars.append(bar)
+
+        def update(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+        return update
+
+    try:
+        results = build_missing(site.content_dir, reserve_mb=site.storage.reserve_mb,
+                                budget_mb=site.storage.precompressed_mb,
+                                progress_for=progress_for)
+    finally:
+        for bar in bars:
+            bar.render_finish()
+    for r in results:
+        click.echo(f"precompressed {r}")
+
+
+@content.command()
+@SITE_OPTION
+def precompress(site_path: str) -> None:
+    """Compress the text of every book once, so the box serves pages without
+    decompressing the ZIM each time (the worker does it too; this does it now).
+    Resumes a build cut by a power failure; stays within storage.precompressed_mb."""
+    _precompress(_open(site_path))
 
 
 @content.command()
@@ -86,6 +125,7 @@ def fetch(site_path: str, url: str, sha256: str, name: str | None, ignore_budget
     with bar:
         path = do_fetch(site, url, sha256, name, on_progress, respect_budget=not ignore_budget)
     click.echo(f"installed {path.stem}")
+    _precompress(site)
 
 
 @content.command("list")
@@ -94,12 +134,16 @@ def list_(site_path: str) -> None:
     """The books of the library, and downloads in progress."""
     from .fetch import progress
     from .library import library_for
+    from .precompressed import store_path
 
     site = _open(site_path)
     books = library_for(site.content_dir).books()
     for b in books:
+        fast = store_path(site.content_dir, b.name, b.uuid)
         click.echo(f"{b.name:<32} {b.language:<4} {_mb(b.size):>10}  {b.article_count:>7} "
-                   f"articles  {b.title}" + ("  [course]" if b.is_mooc else ""))
+                   f"articles  {b.title}" + ("  [course]" if b.is_mooc else "")
+                   + (f"  [precompressed {_mb(fast.stat().st_size)}]" if fast.is_file()
+                      else ""))
     known = {b.path.name for b in books}
     for p in sorted(site.content_dir.glob("*.zim")):
         if p.name not in known:

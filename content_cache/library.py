@@ -13,6 +13,7 @@ import html
 import os
 import posixpath
 import re
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from libzim.reader import Archive
 from libzim.search import Query, Searcher
 from libzim.suggestion import SuggestionSearcher
 
+from .precompressed import Packed, Store, open_store
 from .zimfile import DirectAccess
 
 # ZIM metadata uses ISO 639-3; our language codes are in appliance.languages.
@@ -75,11 +77,12 @@ _TRIM_EVERY = 200
 _since_trim = 0
 
 
-def trim_memory_sometimes() -> None:
-    """Every few hundred heavy responses, hand free heap pages back to the system
-    (``malloc_trim``): Xapian and libzim free much more than glibc returns."""
+def trim_memory_sometimes(weight: int = 1) -> None:
+    """Every few hundred heavy responses (a search weighs ten), hand free heap pages
+    back to the system (``malloc_trim``): Xapian and libzim free much more than glibc
+    returns."""
     global _since_trim
-    _since_trim += 1
+    _since_trim += weight
     if _since_trim >= _TRIM_EVERY and _LIBC is not None:
         _since_trim = 0
         _LIBC.malloc_trim(0)
@@ -150,6 +153,8 @@ class _Open:
         self.new_scheme = bool(self.archive.has_new_namespace_scheme)
         self._searcher: Searcher | None = None
         self._suggester: SuggestionSearcher | None = None
+        self._store: Store | None = None
+        self._store_checked = -RESCAN_SECONDS
         self.fd = os.open(path, os.O_RDONLY)
         try:
             self.direct: DirectAccess | None = DirectAccess(self.fd)
@@ -167,6 +172,21 @@ class _Open:
         if self._suggester is None:
             self._suggester = SuggestionSearcher(self.archive)
         return self._suggester
+
+    def store(self, content_dir: Path, book: Book) -> Store | None:
+        """The book's precompressed store, once it is built (looked for again every
+        few seconds until then)."""
+        if self._store is None:
+            now = time.monotonic()
+            if now - self._store_checked >= RESCAN_SECONDS:
+                self._store_checked = now
+                self._store = open_store(content_dir, book.name, book.uuid)
+        return self._store
+
+    def drop_store(self) -> None:
+        if self._store is not None:
+            self._store.path.unlink(missing_ok=True)
+            self._store = None
 
     def close(self) -> None:
         # The Archive is freed when the last reference goes (a request may still
@@ -356,6 +376,19 @@ class Library:
         return Resolved(item.path, mimetype=mimetype, size=size, title=entry.title,
                         item=item, direct=direct)
 
+    def packed(self, book: Book, path: str) -> Packed | None:
+        """The entry at ``path`` from the book's precompressed store (text entries
+        only; None when it is not there: redirects, media, a store not built yet)."""
+        op = self._opened(book)
+        store = op.store(self.content_dir, book)
+        if store is None:
+            return None
+        try:
+            return store.get(path)
+        except sqlite3.Error:
+            op.drop_store()  # damaged: serve from the ZIM; the worker builds it again
+            return None
+
     def open_range(self, book: Book, offset: int, length: int) -> RangeFile:
         return RangeFile(book.path, offset, length)
 
@@ -438,9 +471,13 @@ class Library:
             r = self.resolve(book, path)
             if r is None or r.item is None:
                 continue
+            # From the precompressed store when there: inflating one page costs far
+            # less (time and memory) than decompressing the ZIM cluster it sits in.
+            packed = self.packed(book, r.path)
+            text = (packed.identity()[:SNIPPET_BYTES] if packed is not None
+                    else bytes(r.item.content[:SNIPPET_BYTES]))
             results.append({"book": book.name, "book_title": book.title, "path": r.path,
-                            "title": r.title or r.path,
-                            "snippet": snippet(bytes(r.item.content[:SNIPPET_BYTES]), words)})
+                            "title": r.title or r.path, "snippet": snippet(text, words)})
         return total, results
 
     def suggest(self, books: list[Book], text: str, count: int = 8) -> list[dict]:

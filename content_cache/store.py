@@ -18,6 +18,7 @@ from pathlib import Path
 from appliance.errors import EspaceError
 
 from .library import BOOK_NAME, forget
+from .precompressed import DIR
 from .zimfile import is_zim_header
 
 CHUNK = 1024 * 1024
@@ -145,7 +146,13 @@ def remove(name: str, content_dir: Path) -> Path:
     path.unlink()
     fsync_dir(content_dir)
     forget(content_dir)
+    for store in (content_dir / DIR).glob(f"{name}-*"):
+        if _STORE_NAME.fullmatch(store.name[len(name) + 1:]):
+            store.unlink()
     return path
+
+
+_STORE_NAME = re.compile(r"[0-9a-f]{32}\.(sqlite|part)(-wal|-shm|-journal)?")
 
 
 def cleanup(content_dir: Path) -> list[Path]:

@@ -34,9 +34,11 @@ from flask import (
     render_template,
     request,
 )
+from werkzeug.utils import get_content_type
 from werkzeug.wsgi import wrap_file
 
 from .library import Book, Library, library_for, trim_memory_sometimes
+from .precompressed import Packed
 from .usage import COUNTER
 
 bp = Blueprint("content", __name__, template_folder="templates")
@@ -182,6 +184,13 @@ class FastPath:
         bar = _BARS.get((book.name, book.uuid, lang))
         if bar is None:
             return None
+        packed = self.library.packed(book, zpath)
+        if packed is not None:
+            status, headers, chunks = packed_reply(
+                book, zpath, packed, lang, gz, _with_next(bar, path),
+                environ.get("HTTP_IF_NONE_MATCH", ""))
+            start_response(status, headers)
+            return chunks
         r = self.library.resolve(book, zpath)
         if (r is None or r.redirect is not None or not r.mimetype.startswith("text/html")
                 or r.size > MAX_INJECT):
@@ -289,6 +298,9 @@ def inject_bar(page: bytes, bar: bytes) -> bytes:
 def entry(book: str, path: str):
     _refuse_traversal(path)
     b = lib().book(book) or abort(404)
+    packed = lib().packed(b, path)
+    if packed is not None:
+        return _packed(b, path, packed)
     r = lib().resolve(b, path)
     if r is None:
         abort(404)
@@ -340,6 +352,52 @@ def _article(b: Book, r) -> Response:
         FastPath.good_hosts.clear()
     FastPath.good_hosts.add(host)
     resp = Response(body)
+    for k, v in headers:
+        resp.headers[k] = v
+    return resp
+
+
+def packed_reply(b: Book, path: str, packed: Packed, lang: str, gz: bool, bar: bytes,
+                 if_none_match: str) -> tuple[str, list[tuple[str, str]], list]:
+    """Status, headers and body chunks for an entry of the precompressed store:
+    an HTML page gets our bar (and counts as a view), other text is sent as is.
+    Shared by the view and :class:`FastPath`."""
+    if packed.is_html:
+        etag = _etag(b, path, lang)
+        headers = _headers(etag)
+    else:
+        # As the app answers the same entry from the ZIM (werkzeug's charset,
+        # Flask-Compress's ETag suffix for the gzipped representation).
+        etag = _etag(b, path) + (":gzip" if gz else "")
+        headers = [("Content-Type", get_content_type(packed.mime, "utf-8")),
+                   ("Content-Length", "0"), ("ETag", f'"{etag}"'),
+                   ("Cache-Control", MEDIA_CACHE), ("Vary", "Accept-Encoding")]
+        bar = b""
+    if etag in if_none_match:
+        return "304 Not Modified", headers[2:], [b""]
+    if packed.is_html:
+        COUNTER.record(b.name, path, lang, "view")
+    if gz:
+        chunks = packed.gzip_parts(bar)
+        headers.append(("Content-Encoding", "gzip"))
+    else:
+        chunks = packed.identity_parts(bar)
+    headers[1] = ("Content-Length", str(sum(len(c) for c in chunks)))
+    return "200 OK", headers, chunks
+
+
+def _packed(b: Book, path: str, packed: Packed) -> Response:
+    gz = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    bar = _bar(b, g.lang, request.path) if packed.is_html else b""
+    status, headers, chunks = packed_reply(b, path, packed, g.lang, gz, bar,
+                                           request.headers.get("If-None-Match", ""))
+    if packed.is_html:
+        host = request.environ.get("HTTP_HOST", "")
+        if len(FastPath.good_hosts) >= 16:  # the Host header is the client's: bound it
+            FastPath.good_hosts.clear()
+        FastPath.good_hosts.add(host)
+    resp = Response(chunks, status=int(status[:3]), direct_passthrough=True)
+    resp.headers.clear()
     for k, v in headers:
         resp.headers[k] = v
     return resp
@@ -465,7 +523,7 @@ def search():
                       else (0, []))
     for res in results:
         res["url"] = entry_url(res["book"], res["path"])
-    trim_memory_sometimes()
+    trim_memory_sometimes(10)  # Xapian's and the snippets' heap is the largest
     return render_template("content/search.html", q=q, book=book, lang=lang, page=page,
                            total=total, results=results, books=books,
                            has_next=total > page * per_page and len(results) == per_page)

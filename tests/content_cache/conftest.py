@@ -45,15 +45,30 @@ def mooc_zim(zim_store) -> Path:
                    tags="mooc;_category:mooc;kalan")
 
 
-@pytest.fixture
-def library_app(app, sante_zim, mooc_zim):
-    """The app with both test ZIMs in its content directory."""
+@pytest.fixture(scope="session")
+def precompressed_stores(zim_store, sante_zim, mooc_zim) -> Path:
+    """The precompressed stores of both test ZIMs, built once per session."""
+    from content_cache.precompressed import DIR, build
+
+    for z in (sante_zim, mooc_zim):
+        build(z, zim_store, z.stem)
+    return zim_store / DIR
+
+
+@pytest.fixture(params=["zim", "precompressed"])
+def library_app(request, app, sante_zim, mooc_zim):
+    """The app with both test ZIMs in its content directory; every test using it runs
+    twice: text read from the ZIMs, then from their precompressed stores (the same
+    answers are expected, byte for byte once decompressed)."""
     from content_cache import library, views
 
     content = app.config["SITE"].content_dir
     content.mkdir(parents=True, exist_ok=True)
     for z in (sante_zim, mooc_zim):
         shutil.copy(z, content / z.name)
+    if request.param == "precompressed":
+        shutil.copytree(request.getfixturevalue("precompressed_stores"),
+                        content / ".precompressed")
     views.HOT.clear()
     try:
         yield app

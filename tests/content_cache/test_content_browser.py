@@ -12,14 +12,19 @@ from tests.support import LiveServer
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def served(app, video_zim, mooc_zim):
+@pytest.fixture(params=["zim", "precompressed"])
+def served(request, app, video_zim, mooc_zim):
+    """The library on a live server; pages read from the ZIMs, then from their
+    precompressed stores (gzip spliced with our bar: Chromium must decode it)."""
     from content_cache import library, views
+    from content_cache.precompressed import build
 
     content = app.config["SITE"].content_dir
     content.mkdir(parents=True, exist_ok=True)
     for z in (video_zim, mooc_zim):
         shutil.copy(z, content / z.name)
+        if request.param == "precompressed":
+            assert build(content / z.name, content, z.stem).state == "complete"
     media_requests: list[tuple[str, str, int]] = []
 
     @app.after_request

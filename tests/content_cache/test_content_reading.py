@@ -206,8 +206,10 @@ def test_fast_path_builds_other_articles_without_flask_once_host_is_known(lclien
 
     views.FastPath.good_hosts.clear()
     calls = []
-    real = views._article
+    real, real_packed = views._article, views._packed
     monkeypatch.setattr(views, "_article", lambda b, r: calls.append(r.path) or real(b, r))
+    monkeypatch.setattr(views, "_packed",  # the same view, text from the store
+                        lambda b, p, k: calls.append(p) or real_packed(b, p, k))
     gz = {"Accept-Encoding": "gzip"}
     assert lclient.get("/library/sante/lecons/eau-potable", headers=gz).status_code == 200
     assert calls == ["lecons/eau-potable"]
