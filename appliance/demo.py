@@ -72,6 +72,11 @@ def create_demo(data_dir: Path, echo: Callable[[str], None] = print) -> Path:
     if not zim.exists():
         build_demo_zim(zim)
         echo(f"built {zim}")
+    from content_cache.precompressed import build_missing
+
+    for r in build_missing(site.content_dir, reserve_mb=site.storage.reserve_mb,
+                           budget_mb=site.storage.precompressed_mb):
+        echo(f"precompressed {r}")  # as the worker does on a box
     database = dbmod.open_database(site.data_dir)
     migrations.migrate(database)
     with database.atomic():

@@ -25,6 +25,7 @@ Only a finished file is renamed into place, and readers open it immutable.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -220,7 +221,8 @@ def open_store(content_dir: Path, name: str, uuid: str) -> Store | None:
     try:
         return Store(path)
     except sqlite3.Error:
-        return None  # unreadable: the next build replaces it
+        path.unlink(missing_ok=True)  # damaged (a bad card?): the worker builds it again
+        return None
 
 
 # --- building --------------------------------------------------------------------------------
@@ -368,7 +370,7 @@ def stale(content_dir: Path, books: dict[str, str]) -> list[Path]:
     keep = {f"{n}-{u}" for n, u in books.items()}
     out = []
     for p in sorted(folder.glob("*")) if folder.is_dir() else []:
-        if _STORE_FILE.sub("", p.name) not in keep:
+        if not p.name.startswith(".") and _STORE_FILE.sub("", p.name) not in keep:
             out.append(p)
     return out
 
@@ -395,7 +397,20 @@ def build_missing(content_dir: Path, *, reserve_mb: int, budget_mb: int,
     ``budget_mb`` for all stores together (0: none at all)."""
     from .library import library_for
 
-    books = library_for(content_dir).books()
+    folder = Path(content_dir) / DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".build.lock", "w") as lock:
+        try:  # the worker and `espace content precompress` may both be at it
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return []
+        return _build_missing(content_dir, library_for(content_dir).books(),
+                              reserve_mb=reserve_mb, budget_mb=budget_mb,
+                              should_stop=should_stop, progress_for=progress_for)
+
+
+def _build_missing(content_dir, books, *, reserve_mb, budget_mb, should_stop,
+                   progress_for) -> list[BuildResult]:
     remove_stale(content_dir, {b.name: b.uuid for b in books} if budget_mb else {})
     results: list[BuildResult] = []
     for b in books:

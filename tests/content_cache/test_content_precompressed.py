@@ -234,8 +234,10 @@ def test_damaged_store_is_dropped_and_pages_still_served(app, sante_zim):
             assert r.status_code == 200 and "bouillir" in r.get_data(as_text=True)
     finally:
         library.forget(content)
+    assert not result.path.exists()  # dropped, so the worker builds it again
     result.path.write_bytes(b"not a database at all")
     assert pc.open_store(content, "sante", result.path.stem.rsplit("-", 1)[1]) is None
+    assert not result.path.exists()
 
 
 def test_stores_of_removed_or_replaced_books_are_deleted(tmp_path):
@@ -247,9 +249,10 @@ def test_stores_of_removed_or_replaced_books_are_deleted(tmp_path):
     wal = folder / f"autre-{'c' * 32}.part-wal"
     for p in (keep, old, gone, wal):
         p.write_bytes(b"x")
+    (folder / ".build.lock").write_bytes(b"")
     removed = pc.remove_stale(tmp_path, {"wiki.fr": "a" * 32})
     assert sorted(removed) == sorted([old, gone, wal])
-    assert keep.exists() and not old.exists()
+    assert keep.exists() and not old.exists() and (folder / ".build.lock").exists()
 
 
 def test_cli_import_precompresses_list_shows_it_remove_deletes_it(tmp_path, sante_zim):
@@ -299,7 +302,15 @@ def test_budget_zero_turns_it_off_and_worker_job_builds_within_budget(app, sante
         assert len(list((content / pc.DIR).glob("*.sqlite"))) == 2
         with app.app_context():
             assert "every book" in str(content_precompress_job(app))
+        # Another builder at work (the CLI while the worker runs): this one steps aside.
+        import fcntl
+
+        with open(content / pc.DIR / ".build.lock", "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            (content / pc.DIR / "sante-0.sqlite").write_bytes(b"x")  # would be stale
+            assert pc.build_missing(content, reserve_mb=50, budget_mb=4096) == []
+            assert (content / pc.DIR / "sante-0.sqlite").exists()
         assert pc.build_missing(content, reserve_mb=50, budget_mb=0) == []
-        assert not list((content / pc.DIR).glob("*"))  # 0: off, and the space given back
+        assert not list((content / pc.DIR).glob("*.sqlite"))  # 0: off, space given back
     finally:
         library.forget(content)
