@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import queue
 import re
 import shutil
 import sqlite3
@@ -188,29 +189,47 @@ def store_path(content_dir: Path, name: str, uuid: str) -> Path:
 
 
 class Store:
-    """A finished store, read by many threads (one read-only connection each)."""
+    """A finished store, read by many threads through a few read-only connections
+    (bounded memory however many books and threads: each has a 256 KB page cache)."""
+
+    CONNECTIONS = 2  # lookups are short and mostly hold the GIL: two are plenty
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
         self._uri = f"file:{path}?mode=ro&immutable=1"
-        con = self._con()
-        meta = dict(con.execute("SELECT key, value FROM meta"))
+        self._free: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        self._made = 0
+        self._lock = threading.Lock()
+        con = self._acquire()
+        try:
+            meta = dict(con.execute("SELECT key, value FROM meta"))
+        finally:
+            self._free.put(con)
         self.complete = meta.get("state") == "complete"
         self.entries = int(meta.get("entries", "0"))
 
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
-            con.execute("PRAGMA cache_size=-256")  # KB per thread: the index's top pages
-            self._local.con = con
-        return con
+    def _acquire(self) -> sqlite3.Connection:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._made < self.CONNECTIONS:
+                # immutable: the file never changes once renamed into place (no locks)
+                con = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+                con.execute("PRAGMA cache_size=-256")  # KB: the index's upper pages
+                self._made += 1
+                return con
+        return self._free.get()
 
     def get(self, path: str) -> Packed | None:
-        row = self._con().execute(
-            "SELECT mime, body, split, head_len, head_crc, rest_len, rest_crc, rest_shift "
-            "FROM entry WHERE path = ?", (path,)).fetchone()
+        con = self._acquire()
+        try:
+            row = con.execute(
+                "SELECT mime, body, split, head_len, head_crc, rest_len, rest_crc, "
+                "rest_shift FROM entry WHERE path = ?", (path,)).fetchone()
+        finally:
+            self._free.put(con)
         return Packed(row) if row is not None else None
 
 

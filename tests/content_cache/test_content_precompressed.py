@@ -314,3 +314,24 @@ def test_budget_zero_turns_it_off_and_worker_job_builds_within_budget(app, sante
         assert not list((content / pc.DIR).glob("*.sqlite"))  # 0: off, space given back
     finally:
         library.forget(content)
+
+
+def test_many_threads_share_two_connections(many_zim, tmp_path):
+    import threading
+
+    result = pc.build(many_zim, tmp_path, "many")
+    store = pc.Store(result.path)
+    errors: list[str] = []
+
+    def reader(k: int) -> None:
+        for i in range(k, 1200, 7):
+            p = store.get(f"a/{i}")
+            if p is None or f"Texte {i} ".encode() not in p.identity():
+                errors.append(f"a/{i}")
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and store._made <= pc.Store.CONNECTIONS
