@@ -42,14 +42,36 @@ def _form_defaults(s: Session | None) -> dict:
     return out
 
 
+def form_error(e: rules.ProgrammeError) -> str:
+    """The session form's problem in the facilitator's language, naming the field."""
+    field = getattr(e, "field", "")
+    labels = {"duration_min": gettext("Duration"), "capacity": gettext("Seats"),
+              "reserved_women": gettext("Kept for women"),
+              "reserved_youth": gettext("Kept for under 35"),
+              "release_min": gettext("Kept seats open to all"), "weeks": gettext("weeks")}
+    if field == "title":
+        return gettext("A title is needed: write the session's title.")
+    if field == "kind":
+        return gettext("Choose one of the kinds of session.")
+    if field == "start":
+        return gettext("Choose a date and a time: tap a day, an hour and minutes.")
+    if field == "reserved":
+        return gettext("More kept seats than seats: lower the kept seats or raise the "
+                       "number of seats.")
+    if field in labels and e.lo is not None:
+        return gettext("%(field)s: choose a number from %(lo)d to %(hi)d.",
+                       field=labels[field], lo=e.lo, hi=e.hi)
+    return str(e)
+
+
 def _parse_start(form) -> dt.datetime:
     try:
         day = dt.date.fromisoformat(form.get("date", ""))
         hour, minute = int(form.get("hour", "")), int(form.get("minute", ""))
         return dt.datetime.combine(day, dt.time(hour, minute))
     except ValueError:
-        raise rules.InvalidInput("choose a date and a time", "tap a day, an hour and minutes") \
-            from None
+        raise rules.InvalidInput("choose a date and a time", "tap a day, an hour and minutes",
+                                 field="start") from None
 
 
 def _date_choices(selected: str) -> list[dt.date]:
@@ -85,9 +107,12 @@ def session_form(session_id: int | None = None):
         rules.validate_session(form)
         weeks = int(form.get("weeks") or 1) if form.get("repeat") and not s else 1
         if not 1 <= weeks <= MAX_WEEKS:
-            raise rules.InvalidInput(f"weeks must be 1-{MAX_WEEKS}", "")
-    except (rules.ProgrammeError, ValueError) as e:
-        return _render_form(s, form, error=str(e))
+            raise rules.InvalidInput(f"weeks must be 1-{MAX_WEEKS}", "", field="weeks",
+                                     lo=1, hi=MAX_WEEKS)
+    except rules.ProgrammeError as e:
+        return _render_form(s, form, error=form_error(e))
+    except ValueError:
+        return _render_form(s, form, error=gettext("Check the numbers: digits only."))
     if weeks > 1 and form.get("action") == "preview":
         # Every date of the series, ticked: untick one to skip it (an exception).
         return _render_form(s, form, preview=weekly(start_local, weeks))

@@ -65,7 +65,15 @@ class NotBooked(ProgrammeError):
 
 
 class InvalidInput(ProgrammeError):
+    """A bad form value; ``field`` (and ``lo``/``hi`` for numbers) let a page say it
+    in the reader's language."""
+
     code = "invalid"
+
+    def __init__(self, message: str, fix: str | None = None, *, field: str = "",
+                 lo: int | None = None, hi: int | None = None) -> None:
+        super().__init__(message, fix)
+        self.field, self.lo, self.hi = field, lo, hi
 
 
 class TooManyBookings(ProgrammeError):
@@ -461,10 +469,10 @@ def validate_session(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["title"] = " ".join(str(data.get("title", "")).split())[:120]
     if not out["title"]:
-        raise InvalidInput("a title is needed", "write the session's title")
+        raise InvalidInput("a title is needed", "write the session's title", field="title")
     out["kind"] = data.get("kind") or "other"
     if out["kind"] not in KINDS:
-        raise InvalidInput("unknown kind of session", "choose one of the kinds")
+        raise InvalidInput("unknown kind of session", "choose one of the kinds", field="kind")
     for key in ("description", "facilitator", "room"):
         out[key] = str(data.get(key, "")).strip()[:2000 if key == "description" else 80]
     limits = {"duration_min": (15, 600), "capacity": (1, 500), "reserved_women": (0, 500),
@@ -473,12 +481,14 @@ def validate_session(data: dict[str, Any]) -> dict[str, Any]:
         try:
             out[key] = int(data.get(key, 120 if key == "release_min" else 0))
         except (TypeError, ValueError):
-            raise InvalidInput(f"{key} must be a number", f"choose {lo}-{hi}") from None
+            raise InvalidInput(f"{key} must be a number", f"choose {lo}-{hi}", field=key,
+                                   lo=lo, hi=hi) from None
         if not lo <= out[key] <= hi:
-            raise InvalidInput(f"{key} must be {lo}-{hi}", f"choose {lo}-{hi}")
+            raise InvalidInput(f"{key} must be {lo}-{hi}", f"choose {lo}-{hi}", field=key,
+                               lo=lo, hi=hi)
     if out["reserved_women"] + out["reserved_youth"] > out["capacity"]:
         raise InvalidInput("more reserved seats than seats",
-                           "lower the reserved seats or raise the capacity")
+                           "lower the reserved seats or raise the capacity", field="reserved")
     return out
 
 
@@ -498,7 +508,8 @@ def create_weekly(data: dict[str, Any], first_local: dt.datetime, weeks: int, tz
     exception dates. Each is a normal session (edit or cancel one alone)."""
     fields = validate_session(data)
     if not 1 <= weeks <= MAX_WEEKS:
-        raise InvalidInput(f"weeks must be 1-{MAX_WEEKS}", f"choose 1-{MAX_WEEKS}")
+        raise InvalidInput(f"weeks must be 1-{MAX_WEEKS}", f"choose 1-{MAX_WEEKS}",
+                           field="weeks", lo=1, hi=MAX_WEEKS)
     with database.atomic():
         series = Series.create(uuid=str(uuid.uuid4()), first_local=first_local.isoformat(),
                                weeks=weeks,

@@ -62,9 +62,20 @@ def test_invalid_session_form_says_why(kiosk):
     r = kiosk.post("/kiosk/sessions/new", data=session_form(day, capacity="2",
                                                             reserved_women="2",
                                                             reserved_youth="1"))
-    assert r.status_code == 400 and b"more reserved seats than seats" in r.data
+    assert r.status_code == 400 and b"More kept seats than seats" in r.data
     r = kiosk.post("/kiosk/sessions/new", data=session_form(day, title=""))
-    assert r.status_code == 400 and b"title" in r.data
+    assert r.status_code == 400 and b"A title is needed" in r.data
+    r = kiosk.post("/kiosk/sessions/new", data=session_form(day, capacity="900"))
+    assert r.status_code == 400 and b"Seats: choose a number from 1 to 500." in r.data
+    r = kiosk.post("/kiosk/sessions/new", data=session_form(day, hour="soon"))
+    assert r.status_code == 400 and b"Choose a date and a time" in r.data
+    # In the facilitator's language, naming the field as the form does.
+    kiosk.set_cookie("lang", "fr")
+    r = kiosk.post("/kiosk/sessions/new", data=session_form(day, duration_min="5"))
+    text = r.get_data(as_text=True)
+    assert r.status_code == 400 and "Durée : choisissez un nombre de 15 à 600." in text
+    r = kiosk.post("/kiosk/sessions/new", data=session_form(day, title=""))
+    assert "Il faut un titre" in r.get_data(as_text=True)
     assert Session.select().count() == 0
 
 
