@@ -8,6 +8,10 @@ to CPU 1 drives 50 concurrent connections fetching random articles, with and
 without ``Accept-Encoding: gzip``, then searches (10 connections). Prints
 requests/s, p50/p95 latency, the ratios, and our web process's RSS.
 
+Our server serves the book as a box does after an import: with its precompressed
+store (content_cache/precompressed.py, built here first and timed);
+``--no-precompress`` measures the ZIM-only path instead.
+
 Targets (issue 8): articles >= 2.0x kiwix-serve with gzip, >= 1.0x without;
 search p95 no worse; RSS < 80 MB.
 
@@ -161,14 +165,18 @@ def _wait(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"server not ready: {url}")
 
 
-def start_ours(zim: Path, port: int, threads: int, tmp: Path) -> subprocess.Popen:
+def start_ours(zim: Path, port: int, threads: int, tmp: Path,
+               precompress: bool = True) -> subprocess.Popen:
     data = tmp / "data"
     (data / "content").mkdir(parents=True)
     os.symlink(zim, data / "content" / zim.name)
-    # What the worker does after an import: the book's text, deflated once.
-    from content_cache.precompressed import build
+    if precompress:
+        # What the box does after an import: the book's text, deflated once.
+        from content_cache.precompressed import build
 
-    print(f"precompressed store: {build(zim, data / 'content', zim.stem)}", flush=True)
+        print(f"precompressed store: {build(zim, data / 'content', zim.stem)}", flush=True)
+    else:
+        print("no precompressed store: every page read from the ZIM", flush=True)
     site = tmp / "site.toml"
     site.write_text(f'[site]\nid = "bench"\nname = "Bench"\ncommunes = ["Nioro"]\n'
                     f'languages = ["en", "fr"]\ndefault_language = "en"\n'
@@ -266,6 +274,8 @@ def main() -> None:
                     help="runs per server and kind, interleaved; the median is kept")
     ap.add_argument("--threads", type=int, default=4, help="our waitress threads")
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--no-precompress", action="store_true",
+                    help="serve from the ZIM only (a book whose store is not built yet)")
     args = ap.parse_args()
     for prog, pkg in (("kiwix-serve", "kiwix-tools"), ("wrk", "wrk"), ("taskset", "util-linux")):
         if not shutil.which(prog):
@@ -284,7 +294,7 @@ def main() -> None:
         quoted.write_text("\n".join(urllib.request.quote(p) for p in sample))
         words = tmp / "words.txt"
         words.write_text("\n".join(urllib.request.quote(w) for w in WORDS))
-        ours = start_ours(zim, 18080, args.threads, tmp)
+        ours = start_ours(zim, 18080, args.threads, tmp, not args.no_precompress)
         kiwix = start_kiwix(zim, 18081)
         try:
             targets = {
