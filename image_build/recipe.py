@@ -26,10 +26,6 @@ DATA_LABEL = "espace-data"
 # fleet tools. minbase has no DHCP client and no e2fsprogs: systemd-networkd is the
 # DHCP client, e2fsprogs is listed.
 COMMON = (
-    # usr-is-merged: mmdebstrap merged /usr already; without it apt satisfies
-    # init-system-helpers' "usrmerge | usr-is-merged" with usrmerge, which pulls in
-    # perl (50 MB) that nothing else needs.
-    "usr-is-merged",
     "systemd-sysv", "udev", "dbus", "python3",
     "ca-certificates", "iproute2", "e2fsprogs", "fdisk", "util-linux", "openssh-server",
     "tzdata", "procps", "less",

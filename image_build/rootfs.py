@@ -31,6 +31,9 @@ DPKG_EXCLUDES = (
 )
 
 
+MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"  # shipped with mmdebstrap
+
+
 def pre_tree(recipe: Recipe, dest: Path) -> Path:
     """Files that must be in place before the packages install (copied in by the
     essential hook): the initramfs overlay script and hook, so that the initramfs is
@@ -125,6 +128,11 @@ def mmdebstrap_argv(recipe: Recipe, target: Path, cache: Path, pre: Path) -> lis
             "--dpkgopt=force-unsafe-io",
             *(f"--dpkgopt={x}" for x in DPKG_EXCLUDES),
             "--skip=essential/unlink",
+            # /usr merged with symlinks up front, as debootstrap does, and the real
+            # usr-is-merged package: otherwise bookworm's init-system-helpers pulls in
+            # usrmerge, whose conversion script runs (emulated) perl, and perl stays
+            # in the image (50 MB) though nothing else needs it.
+            f"--hook-dir={MERGED_USR_HOOKS}",
             f"--setup-hook=mkdir -p {q(str(cache))} \"$1\"/var/cache/apt/archives/",
             f"--setup-hook=sync-in {q(str(cache))} /var/cache/apt/archives/",
             f"--essential-hook=tar -C {q(str(pre))} -c . | tar -C \"$1\" -x --no-same-owner",
