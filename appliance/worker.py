@@ -57,10 +57,13 @@ def sync_job(app: Flask) -> object:
 
 
 def usage_rollup_job(app: Flask) -> object:
-    """Fold each finished hour of library usage into one outbox event."""
+    """Fold each finished hour of library usage, and each finished day of visits, into
+    one outbox event each."""
+    from captive_portal import visits
     from content_cache.usage import rollup
 
-    return f"{rollup()} hour(s) of library usage rolled up"
+    return (f"{rollup()} hour(s) of library usage and {visits.rollup()} day(s) of visits "
+            "rolled up")
 
 
 def content_download_job(app: Flask) -> object:

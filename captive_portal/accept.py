@@ -40,7 +40,7 @@ from appliance.privacy import mac_for_ip
 from provisioning import allowlist as al
 from provisioning.render import API_PATH, PORTAL_NAME
 
-from . import probes
+from . import probes, visits
 from .portal import ONE_YEAR
 
 bp = Blueprint("accept", __name__, template_folder="templates")
@@ -137,6 +137,7 @@ def enter():
     try:
         if on_hotspot(ip):  # the kiosk or a laptop on the LAN has nothing to accept
             get_allowlist().accept(mac, ip, site.hotspot.accept_hours * 3600)
+            visits.record(ip, current_app.config.get("PROC_ROOT", "/proc"))
     except al.AllowlistError as e:
         log.error("could not accept %s: %s", "a phone" if mac else ip, e)
         return render_template("accept/welcome.html", failed=True), 503

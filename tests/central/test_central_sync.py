@@ -162,3 +162,13 @@ def test_moderation_on_the_box_shows_at_central(call, capp):
                  {"post_uuid": post_uuid, "action": "publish", "status": "published"}]
     exchange(call, key, box_id, [["civic", 1, [published]]])
     assert call(lambda: Post.get().status) == "open"
+
+
+def test_daily_visits_from_the_box_feed_the_visits_chart(call, capp):
+    """The box's usage.visits event (captive_portal.visits.rollup) is a daily count."""
+    key, box_id = enrolled(call, capp)
+    push = [[1, str(uuid.UUID(int=901)), "usage.visits", "2026-11-21T00:05:00+00:00",
+             {"day": "2026-11-20", "visits": 37}]]
+    assert exchange(call, key, box_id, [["usage", 0, push]])["acks"] == {"usage": 1}
+    row = call(lambda: UsageDay.get(UsageDay.metric == "visits"))
+    assert (str(row.day)[:10], row.count) == ("2026-11-20", 37)
