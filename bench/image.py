@@ -8,7 +8,7 @@ did (data partition grown, overlay root).
 
 Targets (issue 7): build < 20 min warm on 2 cores, image < 1.5 GB, .xz < 500 MB.
 
-    sudo .venv/bin/python bench/image.py [--out DIR] [--skip-build IMG]
+    sudo .venv/bin/python bench/image.py [--out DIR] [--skip-build IMG] [--variant pi-headless]
 """
 
 from __future__ import annotations
@@ -49,13 +49,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build(out: Path, site: Path) -> tuple[Path, float]:
+def build(out: Path, site: Path, variant: str = "pi") -> tuple[Path, float]:
     import os
     import resource
 
     from image_build.build import Builder, Options
 
-    opts = Options(site_path=site, out_dir=out, variant="pi")
+    opts = Options(site_path=site, out_dir=out, variant=variant)
     t = time.monotonic()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = Builder(opts, log=lambda line: print(line, flush=True)).run()
@@ -165,6 +165,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "espace-bench-image")
     ap.add_argument("--skip-build", type=Path, metavar="IMG", help="boot this image only")
+    ap.add_argument("--variant", default="pi", choices=("pi", "pi-headless"),
+                    help="pi-headless: the Pi image without the kiosk")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     site = args.out / "site.toml"
@@ -172,7 +174,7 @@ def main() -> None:
     if args.skip_build:
         img, build_s = args.skip_build, None
     else:
-        img, build_s = build(args.out, site)
+        img, build_s = build(args.out, site, args.variant)
     xz = img.with_name(img.name + ".xz")
     size = img.stat().st_size
     xz_size = xz.stat().st_size if xz.exists() else None
