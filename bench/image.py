@@ -75,7 +75,7 @@ def initrd_modules(initrd: Path) -> dict:
     from image_build.rootfs import INITRAMFS_MODULES
 
     out = {"initrd_mb": initrd.stat().st_size / 1e6, "initrd_modules": None,
-           "initrd_missing": None}
+           "initrd_missing": None, "initrd_set": set()}
     try:
         names = subprocess.run(["lsinitramfs", str(initrd)], capture_output=True, text=True,
                                check=True).stdout.split()
@@ -84,11 +84,81 @@ def initrd_modules(initrd: Path) -> dict:
     mods = {re.sub(r"\.ko(\.\w+)?$", "", Path(n).name).replace("-", "_")
             for n in names if re.search(r"\.ko(\.\w+)?$", n)}
     out["initrd_modules"] = len(mods)
+    out["initrd_set"] = mods
     # built-in ones are not files; `modules.builtin` in the initrd lists them
     builtin = {Path(n).stem.replace("-", "_") for n in _builtin(initrd)}
     out["initrd_missing"] = [m for m, _ in INITRAMFS_MODULES
                              if m.replace("-", "_") not in mods | builtin]
     return out
+
+
+PI_DTBS = ("bcm2837-rpi-3-b-plus.dtb", "bcm2711-rpi-4-b.dtb", "bcm2837-rpi-zero-2-w.dtb")
+
+
+def dt_check(img: Path, fat: str, initrd_mods: set[str]) -> dict[str, tuple[list, list]]:
+    """For each Pi's device tree (from the FAT partition): the enabled nodes whose driver
+    is a module of the image (modules.alias, read from the root with debugfs), split
+    into those the initrd has and those that load from the root later. A storage or
+    USB controller in the second list would leave that board without its root. Needs
+    dtc (device-tree-compiler); empty without it."""
+    import fnmatch
+    import json
+    import shutil
+
+    if not shutil.which("dtc"):
+        return {}
+    parts = json.loads(subprocess.run(["sfdisk", "-J", str(img)], capture_output=True,
+                                      text=True, check=True).stdout)["partitiontable"]
+    root_off = parts["partitions"][1]["start"] * 512
+    text = subprocess.run(["debugfs", "-R", "ls -p /usr/lib/modules", f"{img}?offset={root_off}"],
+                          capture_output=True, text=True).stdout
+    kver = next((f.split("/")[5] for f in text.splitlines() if f.count("/") >= 6
+                 and f.split("/")[5] not in (".", "..")), None)
+    if not kver:
+        return {}
+    alias_text = subprocess.run(["debugfs", "-R", f"cat /usr/lib/modules/{kver}/modules.alias",
+                                 f"{img}?offset={root_off}"], capture_output=True,
+                                text=True).stdout
+    aliases = [(a[1], a[2].replace("-", "_")) for a in
+               (line.split(" ", 2) for line in alias_text.splitlines())
+               if len(a) == 3 and a[1].startswith("of:")]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for dtb in PI_DTBS:
+            local = Path(tmp) / dtb
+            if subprocess.run(["mcopy", "-o", "-i", fat, f"::/{dtb}", str(local)],
+                              capture_output=True).returncode:
+                continue
+            dts = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dts", str(local)],
+                                 capture_output=True, text=True).stdout
+            early, late = set(), set()
+            for name, compat, status in _dt_nodes(dts):
+                if status not in ("okay", "ok"):
+                    continue
+                for c in compat:
+                    key = f"of:N{name}T(null)C{c}"
+                    for pat, mod in aliases:
+                        if fnmatch.fnmatchcase(key, pat) or fnmatch.fnmatchcase(key + "C", pat):
+                            (early if mod in initrd_mods else late).add(mod)
+            out[dtb] = (sorted(early), sorted(late - early))
+    return out
+
+
+def _dt_nodes(dts: str):
+    """(node name, compatible strings, status) of every node of a .dts text."""
+    stack: list[dict] = []
+    for line in dts.splitlines():
+        line = line.strip()
+        m = re.match(r"^(?:[\w\-]+:\s*)?([\w@,.\-]+|/)\s*\{", line)
+        if m:
+            stack.append({"name": m.group(1).split("@")[0], "compat": [], "status": "okay"})
+        elif line.startswith("};") and stack:
+            n = stack.pop()
+            yield n["name"], n["compat"], n["status"]
+        elif line.startswith("compatible =") and stack:
+            stack[-1]["compat"] = re.findall(r'"([^"]+)"', line)
+        elif line.startswith("status =") and stack:
+            stack[-1]["status"] = re.findall(r'"([^"]+)"', line)[0]
 
 
 def _builtin(initrd: Path) -> list[str]:
@@ -117,6 +187,7 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     for src, dest in ((kernel, "vmlinuz"), (initrd, "initrd.img")):
         subprocess.run(["mcopy", "-o", "-i", fat, src, str(work / dest)], check=True)
     initramfs = initrd_modules(work / "initrd.img")
+    initramfs["boards"] = dt_check(disk, fat, initramfs["initrd_set"])
     port = _free_port()
     console = work / "console.log"
     argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",
@@ -198,6 +269,9 @@ def main() -> None:
     if res["initrd_modules"] is not None:
         print(f"initrd:                  {res['initrd_mb']:6.1f} MB, {res['initrd_modules']} "
               f"modules; curated modules missing: {', '.join(res['initrd_missing']) or 'none'}")
+    for dtb, (early, late) in res.get("boards", {}).items():
+        print(f"{dtb}: drivers in the initrd: {', '.join(early)}; from the root: "
+              f"{', '.join(late)}")
     if res["multi_user_s"]:
         print(f"multi-user target at:    {res['multi_user_s']:6.0f} s (kernel clock)")
     print(f"first boot: data partition grown: {res['grown']}; root is a RAM overlay on the "
