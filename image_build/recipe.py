@@ -40,6 +40,10 @@ PI = (
     "raspi-firmware", "linux-image-arm64", "initramfs-tools", "firmware-brcm80211",
     "wireless-regdb", "iw", "rfkill", "hostapd", "dnsmasq", "nftables", "cage",
     "chromium", "fonts-dejavu-core", "dosfstools", "libpam-systemd", "zstd",
+    # Firmware for USB Wi-Fi adapters (the hotspot's second radio: MT7612U, RT5370,
+    # MT7601U, Realtek, AR9271), USB Ethernet and Bluetooth dongles; pruned to the
+    # files the kernel's USB/SDIO drivers name (rootfs.prune_firmware).
+    "firmware-misc-nonfree", "firmware-realtek", "firmware-atheros",
     # NTFS USB sticks (content import): bookworm's 6.1 kernel is built without ntfs3,
     # so NTFS goes through FUSE (mount -t ntfs-3g). vfat and exfat are in the kernel.
     "ntfs-3g",

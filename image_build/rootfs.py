@@ -13,6 +13,7 @@ fixture directory.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -382,6 +383,93 @@ def compress_modules(moddir: Path) -> tuple[int, int]:
     return sum(a for a, _ in sizes), sum(b for _, b in sizes)
 
 
+_MODINFO = re.compile(rb"(?:^|\x00)(firmware|alias)=([^\x00]+)")
+# Buses a Pi 3B+, 4 or Zero 2 W can have a device on: USB, SDIO, the device tree
+# (no PCIe slot: a driver with only pci: aliases never binds).
+PI_BUSES = ("usb:", "sdio:", "of:")
+
+
+def module_firmware(moddir: Path, buses=PI_BUSES) -> set[str]:
+    """Firmware files (relative to lib/firmware) that the modules of ``moddir`` name
+    (MODULE_FIRMWARE, in their .modinfo), for modules that can bind on one of
+    ``buses`` (or have no device alias at all: libraries shared by drivers). .ko or
+    .ko.xz."""
+    import lzma
+
+    names: set[str] = set()
+    for path in sorted([*moddir.rglob("*.ko"), *moddir.rglob("*.ko.xz")]):
+        data = path.read_bytes()
+        if path.suffix == ".xz":
+            data = lzma.decompress(data)
+        fw, aliases = [], []
+        for key, value in _MODINFO.findall(data):
+            (fw if key == b"firmware" else aliases).append(value.decode(errors="replace"))
+        if fw and (not aliases or any(a.startswith(buses) for a in aliases)):
+            names.update(fw)
+    return names
+
+
+# Firmware packages of which only the files a kept module names stay (USB Wi-Fi
+# adapters for the hotspot: MT7612U and RT5370 (docs/network.md), MT7601U, RTL8188/
+# 8192/8821 (rtl8xxxu, r8188eu, rtw88), AR9271 (ath9k_htc); USB Ethernet adapters;
+# USB Bluetooth dongles). firmware-brcm80211 (the Pis' own Wi-Fi) is never pruned.
+FIRMWARE_PRUNED = ("firmware-misc-nonfree", "firmware-realtek", "firmware-atheros")
+
+
+def prune_firmware(root: Path, keep: set[str], packages=FIRMWARE_PRUNED) -> tuple[int, int]:
+    """Delete the firmware files of ``packages`` (their dpkg file lists) that are not in
+    ``keep`` (names relative to lib/firmware, as modules name them) nor the target of a
+    kept link. Returns (files removed, bytes freed)."""
+    kept: set[Path] = set()
+    for base in ("usr/lib/firmware", "lib/firmware"):
+        fwdir = root / base
+        if fwdir.is_dir():
+            for name in keep:
+                p = fwdir / name
+                if p.exists() or p.is_symlink():
+                    kept.add(p.resolve())
+                    kept.add(p.parent.resolve() / p.name)
+            break
+    removed = freed = 0
+    dirs: set[Path] = set()
+    for pkg in packages:
+        lst = next((q for q in (root / "var/lib/dpkg/info").glob(f"{pkg}.list")), None) \
+            or next(iter((root / "var/lib/dpkg/info").glob(f"{pkg}:*.list")), None)
+        if lst is None:
+            continue
+        for line in lst.read_text().splitlines():
+            if "/firmware/" not in line:
+                continue
+            p = root / line.lstrip("/")
+            if p.is_dir() and not p.is_symlink():
+                dirs.add(p)
+                continue
+            if not (p.exists() or p.is_symlink()):
+                continue
+            real = p.parent.resolve() / p.name
+            if real in kept:
+                continue
+            if not p.is_symlink():
+                freed += p.stat().st_size
+            p.unlink()
+            removed += 1
+            dirs.update(q for q in p.parents
+                        if q.is_relative_to(root) and _below_firmware(q.relative_to(root)))
+    for d in sorted(dirs, key=lambda x: len(x.parts), reverse=True):
+        if d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+    return removed, freed
+
+
+def _below_firmware(rel: Path) -> bool:
+    """``rel`` is a directory inside (not equal to) lib/firmware or usr/lib/firmware."""
+    parts = rel.parts
+    for base in (("lib", "firmware"), ("usr", "lib", "firmware")):
+        if parts[:len(base)] == base and len(parts) > len(base):
+            return True
+    return False
+
+
 def depmod(root: Path, moddir: Path) -> None:
     """The host's depmod on the image's modules (same kmod as bookworm's)."""
     from .build import run
@@ -395,12 +483,17 @@ def slim_kernel(root: Path, log=print) -> None:
     side, which is what the boards boot): prune and compress the modules, and drop the
     copies a read-only root never reads again (a kernel or firmware upgrade is a new
     image, never a package upgrade on the box)."""
+    firmware: set[str] = set()
     for moddir in module_dirs(root):
         removed, freed = prune_modules(moddir)
         before, after = compress_modules(moddir)
         depmod(root, moddir)
+        firmware |= module_firmware(moddir)
         log(f"    modules {moddir.name}: {removed} pruned ({freed // MiB} MB), the rest "
             f"xz-compressed {before // MiB} -> {after // MiB} MB")
+    removed, freed = prune_firmware(root, firmware)
+    log(f"    firmware: {removed} files no USB, SDIO or on-board driver names removed "
+        f"({freed // MiB} MB)")
     # Device trees of every arm64 board Debian supports: raspi-firmware copied the
     # Broadcom ones (the Pis) to the FAT partition; keep those, drop the other vendors.
     for dtbs in (root / "usr/lib").glob("linux-image-*"):

@@ -247,3 +247,70 @@ def test_root_ext4_is_built_tight_and_grows_when_the_guess_is_short(tmp_path):
     ls = subprocess.run(["debugfs", "-R", "ls -l /usr/lib", str(tmp_path / "s.ext4")],
                         capture_output=True, text=True).stdout
     assert ls.count(" 200000 ") == 40
+
+
+def test_firmware_kept_is_what_usb_sdio_and_board_drivers_name(tmp_path):
+    from image_build.rootfs import compress_modules, module_firmware
+
+    moddir = tmp_path / "lib/modules" / KVER
+    (moddir / "kernel").mkdir(parents=True)
+    mods = {
+        "rt2800usb.ko": b"\0alias=usb:v148Fp5370d*\0firmware=rt2870.bin\0",
+        "mt76x2u.ko": b"\0firmware=mt7662_rom_patch.bin\0firmware=mt7662.bin\0"
+                      b"alias=usb:v0E8Dp7612d*\0",
+        "brcmfmac.ko": b"\0firmware=brcm/brcmfmac43455-sdio.bin\0alias=sdio:c*v02D0d4345*\0",
+        "vc4.ko": b"\0firmware=vc4/fake.bin\0alias=of:N*T*Cbrcm,bcm2835-vc4\0",
+        "ath10k_pci.ko": b"\0firmware=ath10k/QCA988X/hw2.0/firmware-5.bin\0"
+                         b"alias=pci:v0000168Cd0000003Csv*\0",  # PCIe only: no Pi has it
+        "btlib.ko": b"\0firmware=rtl_bt/rtl8761b_fw.bin\0",  # a library: no alias
+    }
+    for name, info in mods.items():
+        (moddir / "kernel" / name).write_bytes(b"\x7fELF" + b"x" * 100 + info + b"y" * 50)
+    compress_modules(moddir)  # .ko.xz are read too
+    assert module_firmware(moddir) == {
+        "rt2870.bin", "mt7662_rom_patch.bin", "mt7662.bin", "brcm/brcmfmac43455-sdio.bin",
+        "vc4/fake.bin", "rtl_bt/rtl8761b_fw.bin"}
+
+
+def test_prune_firmware_only_touches_the_listed_packages(tmp_path):
+    from image_build.rootfs import prune_firmware
+
+    root = tmp_path / "root"
+    fw = root / "usr/lib/firmware"
+    (root / "lib").parent.mkdir(parents=True, exist_ok=True)
+    fw.mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")  # merged /usr: dpkg lists say /lib/firmware
+    files = {"rt2870.bin": "firmware-misc-nonfree", "mt7662.bin": "firmware-misc-nonfree",
+             "mediatek/mt7662.bin": "firmware-misc-nonfree",
+             "i915/skl_dmc.bin": "firmware-misc-nonfree",
+             "ath10k/QCA988X/hw2.0/firmware-5.bin": "firmware-atheros",
+             "ath9k_htc/htc_9271-1.4.0.fw": "firmware-atheros",
+             "brcm/brcmfmac43455-sdio.bin": "firmware-brcm80211",
+             "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt": "firmware-brcm80211"}
+    lists: dict[str, list[str]] = {}
+    for rel, pkg in files.items():
+        (fw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fw / rel).write_bytes(b"f" * 1000)
+        lists.setdefault(pkg, ["/lib/firmware"]).append(f"/lib/firmware/{rel}")
+    # a kept name that is a link into a directory the package also ships
+    (fw / "mt7662_rom_patch.bin").symlink_to("mediatek/mt7662_rom_patch.bin")
+    (fw / "mediatek/mt7662_rom_patch.bin").write_bytes(b"p" * 10)
+    lists["firmware-misc-nonfree"] += ["/lib/firmware/mt7662_rom_patch.bin",
+                                       "/lib/firmware/mediatek",
+                                       "/lib/firmware/mediatek/mt7662_rom_patch.bin",
+                                       "/lib/firmware/i915"]
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    for pkg, lines in lists.items():
+        (info / f"{pkg}.list").write_text("\n".join(lines) + "\n")
+    keep = {"rt2870.bin", "mt7662.bin", "mt7662_rom_patch.bin", "ath9k_htc/htc_9271-1.4.0.fw",
+            "brcm/brcmfmac43455-sdio.bin"}
+    removed, freed = prune_firmware(root, keep)
+    left = sorted(str(p.relative_to(fw)) for p in fw.rglob("*") if not p.is_dir())
+    assert left == sorted([
+        "rt2870.bin", "mt7662.bin", "mt7662_rom_patch.bin", "mediatek/mt7662_rom_patch.bin",
+        "ath9k_htc/htc_9271-1.4.0.fw",
+        # firmware-brcm80211 is not pruned, even what no module names (the per-board .txt)
+        "brcm/brcmfmac43455-sdio.bin", "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt"])
+    assert removed == 3 and freed == 3000
+    assert not (fw / "i915").exists() and not (fw / "ath10k").exists()
