@@ -414,6 +414,10 @@ def module_firmware(moddir: Path, buses=PI_BUSES) -> set[str]:
 # 8192/8821 (rtl8xxxu, r8188eu, rtw88), AR9271 (ath9k_htc); USB Ethernet adapters;
 # USB Bluetooth dongles). firmware-brcm80211 (the Pis' own Wi-Fi) is never pruned.
 FIRMWARE_PRUNED = ("firmware-misc-nonfree", "firmware-realtek", "firmware-atheros")
+# Names a kept driver loads without declaring them: ath9k_htc (AR9271, AR7010 USB
+# adapters) asks for ath9k_htc/htc_9271-1.4.0.fw, then falls back to the old name,
+# which is the one Debian's firmware-atheros ships.
+FIRMWARE_ALSO_KEEP = ("htc_9271.fw", "htc_7010.fw")
 
 
 def prune_firmware(root: Path, keep: set[str], packages=FIRMWARE_PRUNED) -> tuple[int, int]:
@@ -491,7 +495,7 @@ def slim_kernel(root: Path, log=print) -> None:
         firmware |= module_firmware(moddir)
         log(f"    modules {moddir.name}: {removed} pruned ({freed // MiB} MB), the rest "
             f"xz-compressed {before // MiB} -> {after // MiB} MB")
-    removed, freed = prune_firmware(root, firmware)
+    removed, freed = prune_firmware(root, firmware | set(FIRMWARE_ALSO_KEEP))
     log(f"    firmware: {removed} files no USB, SDIO or on-board driver names removed "
         f"({freed // MiB} MB)")
     # Device trees of every arm64 board Debian supports: raspi-firmware copied the
