@@ -187,7 +187,8 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     for src, dest in ((kernel, "vmlinuz"), (initrd, "initrd.img")):
         subprocess.run(["mcopy", "-o", "-i", fat, src, str(work / dest)], check=True)
     initramfs = initrd_modules(work / "initrd.img")
-    initramfs["boards"] = dt_check(disk, fat, initramfs["initrd_set"])
+    initramfs["boards"] = (dt_check(disk, fat, initramfs["initrd_set"])
+                           if initramfs["initrd_modules"] is not None else {})
     port = _free_port()
     console = work / "console.log"
     argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",

@@ -496,8 +496,8 @@ def slim_kernel(root: Path, log=print) -> None:
         log(f"    modules {moddir.name}: {removed} pruned ({freed // MiB} MB), the rest "
             f"xz-compressed {before // MiB} -> {after // MiB} MB")
     removed, freed = prune_firmware(root, firmware | set(FIRMWARE_ALSO_KEEP))
-    log(f"    firmware: {removed} files no USB, SDIO or on-board driver names removed "
-        f"({freed // MiB} MB)")
+    log(f"    firmware: {removed} files removed that no USB, SDIO or on-board driver "
+        f"names ({freed // MiB} MB)")
     # Device trees of every arm64 board Debian supports: raspi-firmware copied the
     # Broadcom ones (the Pis) to the FAT partition; keep those, drop the other vendors.
     for dtbs in (root / "usr/lib").glob("linux-image-*"):
