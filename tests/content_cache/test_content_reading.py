@@ -144,6 +144,9 @@ def test_large_media_is_streamed_from_the_file(library_app):
     "/library/sante/%2Fetc/passwd", "/library/sante//etc/passwd",
     "/library/sante/lecons/%2e%2e/index", "/library/sante/a%5c..%5cb",
     "/library/..%2F..%2Fetc/passwd", "/library/sante/./index",
+    # hostile bytes and text: a lone surrogate, invalid UTF-8, overlong dots, SQL, length
+    "/library/sante/%ED%A0%80", "/library/sante/%FF%FE", "/library/sante/%C0%AE%C0%AE/x",
+    "/library/sante/lecons/eau-potable'%20OR%201=1--", "/library/sante/" + "x" * 5000,
 ])
 def test_path_traversal_refused(lclient, raw):
     r = lclient.get(raw)
