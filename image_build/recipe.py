@@ -39,7 +39,7 @@ COMMON = (
 PI = (
     "raspi-firmware", "linux-image-arm64", "initramfs-tools", "firmware-brcm80211",
     "wireless-regdb", "iw", "rfkill", "hostapd", "dnsmasq", "nftables", "cage",
-    "chromium", "fonts-dejavu-core", "dosfstools", "libpam-systemd", "zstd",
+    "chromium", "chromium-l10n", "fonts-dejavu-core", "dosfstools", "libpam-systemd", "zstd",
     # Firmware for USB Wi-Fi adapters (the hotspot's second radio: MT7612U, RT5370,
     # MT7601U, Realtek, AR9271), USB Ethernet and Bluetooth dongles; pruned to the
     # files the kernel's USB/SDIO drivers name (rootfs.prune_firmware).
@@ -90,7 +90,9 @@ def pi(mirror: str = MIRROR) -> Recipe:
                   boot_mb=160)  # firmware + one kernel and initrd: ~90 MB
 
 
-KIOSK = ("cage", "chromium", "fonts-dejavu-core", "libpam-systemd")
+# chromium-l10n: Chromium's own texts in French on the kiosk (form checks, error
+# pages); dpkg keeps only its French file (rootfs.DPKG_EXCLUDES).
+KIOSK = ("cage", "chromium", "chromium-l10n", "fonts-dejavu-core", "libpam-systemd")
 
 
 def pi_headless(mirror: str = MIRROR) -> Recipe:

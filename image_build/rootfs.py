@@ -29,6 +29,10 @@ DPKG_EXCLUDES = (
     "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/info/*",
     "path-exclude=/usr/share/locale/*", "path-include=/usr/share/locale/locale.alias",
     "path-exclude=/usr/share/lintian/*",
+    # Chromium's own UI languages (chromium-l10n, 119 MB): the kiosk's French only.
+    "path-exclude=/usr/lib/chromium/locales/*",
+    "path-include=/usr/lib/chromium/locales/en-US.pak",
+    "path-include=/usr/lib/chromium/locales/fr.pak",
 )
 
 

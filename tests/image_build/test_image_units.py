@@ -98,7 +98,19 @@ def test_pi_recipe_has_what_the_issue_lists():
     assert set(reduced.packages) < set(pi.packages)
     headless = recipe.get("pi-headless")
     assert "chromium" not in headless.packages and "cage" not in headless.packages
+    assert "chromium-l10n" in pi.packages and "chromium-l10n" not in headless.packages
     assert "hostapd" in headless.packages and headless.kernel
+
+
+def test_kiosk_chromium_speaks_french_and_keeps_only_that_translation():
+    from image_build import files, rootfs
+
+    exec_line = next(ln for ln in files.KIOSK_UNIT.splitlines() if ln.startswith("ExecStart="))
+    assert "--lang=fr" in exec_line.split()
+    ex = rootfs.DPKG_EXCLUDES
+    i = ex.index("path-exclude=/usr/lib/chromium/locales/*")
+    assert "path-include=/usr/lib/chromium/locales/fr.pak" in ex[i + 1:]
+    assert "path-include=/usr/lib/chromium/locales/en-US.pak" in ex[i + 1:]
 
 
 def test_wheel_pins_come_from_this_environment():
