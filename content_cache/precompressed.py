@@ -38,6 +38,8 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.blobs import fsync_dir
+
 from .zimfile import DirectAccess
 
 DIR = ".precompressed"
@@ -361,7 +363,7 @@ def build(zim: Path, content_dir: Path, name: str, *, reserve_mb: int = 200,
     with open(part, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(part, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     return BuildResult(final, state, entries, final.stat().st_size,
                        time.monotonic() - started, reason)
 
@@ -369,14 +371,6 @@ def build(zim: Path, content_dir: Path, name: str, *, reserve_mb: int = 200,
 def _save(con: sqlite3.Connection, **values) -> None:
     con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [(k, str(v)) for k, v in values.items()])
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _STORE_FILE = re.compile(r"\.(sqlite|part)(-wal|-shm|-journal)?$")

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from appliance.blobs import fsync_dir
 from appliance.errors import EspaceError
 
 from .library import BOOK_NAME, forget
@@ -85,14 +86,6 @@ def verify(path: Path, label: str | None = None) -> None:
         raise BadZim(f"{label} is corrupt (its checksum does not match)",
                      "copy or download the file again; if a USB stick, check it on a "
                      "computer")
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def install(tmp: Path, content_dir: Path, name: str, replace: bool = False) -> Path:
