@@ -55,7 +55,7 @@ class Setting:
 
 
 def _type_name(value: Any) -> str:
-    return {str: "text", int: "a number", float: "a number", bool: "true/false",
+    return {str: "text", int: "a number", float: "a decimal number", bool: "true/false",
             list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
 
 

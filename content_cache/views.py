@@ -348,13 +348,18 @@ def _article(b: Book, r) -> Response:
     host = request.environ.get("HTTP_HOST", "")
     body, headers = build_article(b, r, lang, gz, _bar(b, lang, request.path), host,
                                   request.environ["PATH_INFO"])
-    if len(FastPath.good_hosts) >= 16:  # the Host header is the client's: bound it
-        FastPath.good_hosts.clear()
-    FastPath.good_hosts.add(host)
+    _remember_host()
     resp = Response(body)
     for k, v in headers:
         resp.headers[k] = v
     return resp
+
+
+def _remember_host() -> None:
+    """This request's Host went through every hook: :class:`FastPath` may serve it."""
+    if len(FastPath.good_hosts) >= 16:  # the Host header is the client's: bound it
+        FastPath.good_hosts.clear()
+    FastPath.good_hosts.add(request.environ.get("HTTP_HOST", ""))
 
 
 def packed_reply(b: Book, path: str, packed: Packed, lang: str, gz: bool, bar: bytes,
@@ -392,10 +397,7 @@ def _packed(b: Book, path: str, packed: Packed) -> Response:
     status, headers, chunks = packed_reply(b, path, packed, g.lang, gz, bar,
                                            request.headers.get("If-None-Match", ""))
     if packed.is_html:
-        host = request.environ.get("HTTP_HOST", "")
-        if len(FastPath.good_hosts) >= 16:  # the Host header is the client's: bound it
-            FastPath.good_hosts.clear()
-        FastPath.good_hosts.add(host)
+        _remember_host()
     resp = Response(chunks, status=int(status[:3]), direct_passthrough=True)
     resp.headers.clear()
     for k, v in headers:

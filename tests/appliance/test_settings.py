@@ -159,3 +159,10 @@ def test_every_setting_is_documented_in_the_readme_or_example():
         assert s.description and s.kind, s.key
         if s.key not in ("kiosk.facilitators",):
             s.parse(s.example)
+
+
+def test_decimal_for_a_whole_number_is_named_as_such():
+    from appliance import settings
+
+    with pytest.raises(ValueError, match="whole number, not a decimal number"):
+        settings.integer(0, 10)(1.5)
