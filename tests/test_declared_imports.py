@@ -36,7 +36,8 @@ def _declared() -> set[str]:
 
 def _own_packages() -> list[str]:
     include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"]["find"]["include"]
+        "packages"
+    ]["find"]["include"]
     return sorted({p.rstrip("*") for p in include})
 
 
@@ -79,13 +80,16 @@ def test_every_runtime_import_is_declared():
     missing = undeclared_imports()
     assert not missing, (
         "imported at run time but not in pyproject's [project] dependencies: "
-        + "; ".join(f"{m} from {w}" for m, w in missing.items()))
+        + "; ".join(f"{m} from {w}" for m, w in missing.items())
+    )
 
 
 def test_the_check_sees_an_undeclared_import(tmp_path, monkeypatch):
     """The check itself can fail: a module importing a test-only library is caught."""
     package = ROOT / "appliance"
     monkeypatch.setattr(
-        sys.modules[__name__], "_imported_modules",
-        lambda dirs: {"pytest": str(package / "x.py"), "flask": str(package / "y.py")})
+        sys.modules[__name__],
+        "_imported_modules",
+        lambda dirs: {"pytest": str(package / "x.py"), "flask": str(package / "y.py")},
+    )
     assert list(undeclared_imports()) == ["pytest"]
