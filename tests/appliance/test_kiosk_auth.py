@@ -194,3 +194,62 @@ def test_clock_form_sets_local_time_as_utc(client, app, clock_now, fake_timedate
                                           "hour": "0", "minute": "0"})
     assert b"not a valid date" in r.data
     assert log.read_text().count("\n") == 1
+
+
+# -- hardening: atomic lockout, revocable sessions ------------------------------------
+
+
+def test_parallel_wrong_pins_get_exactly_the_allowed_checks(app, clock_now, monkeypatch):
+    """40 wrong PINs at once: only max_pin_attempts (3 here) PIN hashes are checked."""
+    import threading
+
+    checks = []
+    real = auth.check_pin
+    monkeypatch.setattr(auth, "check_pin", lambda h, p: checks.append(p) or real(h, p))
+    start = threading.Barrier(40)
+    codes = []
+
+    def guess():
+        client = app.test_client()
+        start.wait()
+        codes.append(login(client, "0000").status_code)
+        from appliance.db import database
+
+        database.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(checks) == 3 and codes == [403] * 40
+    with app.test_request_context():
+        assert auth.locked_for() > 0
+
+
+def test_a_copied_cookie_dies_with_logout(app, client, clock_now):
+    assert login(client, PIN).status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    assert thief.get("/kiosk/").status_code == 200
+    client.post("/kiosk/logout")
+    assert thief.get("/kiosk/").status_code == 302
+    assert client.get("/kiosk/").status_code == 302
+
+
+def test_a_pin_change_ends_the_sessions(app, client, clock_now):
+    assert login(client, PIN).status_code == 303
+    assert client.get("/kiosk/").status_code == 200
+    awa = next(f for f in app.config["SITE"].kiosk.facilitators if f["name"] == "Awa")
+    awa["pin_hash"] = hash_pin("9999")  # site.toml edited with `espace config hash-pin`
+    assert client.get("/kiosk/").status_code == 302
+    assert login(client, "9999").status_code == 303
+    assert client.get("/kiosk/").status_code == 200
+
+
+def test_a_right_pin_on_the_last_allowed_attempt_leaves_no_lock(client, app, clock_now):
+    login(client, "0000")
+    login(client, "0000")
+    assert login(client, PIN).status_code == 303
+    with app.test_request_context():
+        assert auth.locked_for() == 0
