@@ -65,13 +65,16 @@ def config_hash_pin(pin: str | None) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - the hotspot
 @click.option("--port", default=80, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-def serve(site_path: str, host: str, port: int, threads: int) -> None:
+@click.option("--kiosk-port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+              help="The kiosk's own listener on 127.0.0.1 (0: none).")
+def serve(site_path: str, host: str, port: int, threads: int, kiosk_port: int) -> None:
     """Serve the appliance with the production WSGI server (waitress)."""
     from .app import create_app
     from .server import run
 
     os.environ["ESPACE_SITE"] = site_path
-    run(create_app({"SITE_FILE": site_path}), host=host, port=port, threads=threads)
+    run(create_app({"SITE_FILE": site_path}), host=host, port=port, threads=threads,
+        kiosk_port=kiosk_port)
 
 
 @cli.command()
@@ -102,8 +105,8 @@ def demo(data_dir: str, host: str, port: int, no_serve: bool) -> None:
         return
     app = create_app({"SITE_FILE": str(site_file)})
     click.echo(f"Portal: http://{host}:{port}/")
-    click.echo(f"Kiosk:  http://{host}:{port}/kiosk/  (demo PIN: 1234)")
-    run(app, host=host, port=port, threads=8)
+    click.echo(f"Kiosk:  http://127.0.0.1:{port + 1}/kiosk/  (demo PIN: 1234)")
+    run(app, host=host, port=port, threads=8, kiosk_port=port + 1)
 
 
 @cli.command()

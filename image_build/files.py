@@ -177,7 +177,7 @@ UtmpMode=user
 Environment=XDG_CONFIG_HOME=/var/lib/espace/kiosk HOME=/var/lib/espace/kiosk
 # --lang=fr: Chromium's own texts (form checks, error pages) in French, as the kiosk's
 # pages default to; the facilitator's own language comes from the pages' cookie.
-ExecStart=/usr/bin/cage -d -- /usr/bin/chromium --kiosk --lang=fr --app=http://127.0.0.1/kiosk/ --noerrdialogs --disable-translate --no-first-run --ozone-platform=wayland --disk-cache-dir=/tmp/kiosk-cache
+ExecStart=/usr/bin/cage -d -- /usr/bin/chromium --kiosk --lang=fr --app=http://127.0.0.1:8081/kiosk/ --noerrdialogs --disable-translate --no-first-run --ozone-platform=wayland --disk-cache-dir=/tmp/kiosk-cache
 Restart=always
 RestartSec=5
 

@@ -5,9 +5,19 @@ Modules of the kiosk register their views on :data:`bp` and their tab with
 :func:`appliance.kiosk.auth.facilitator_required`.
 """
 
-from flask import Blueprint
+from flask import Blueprint, abort, request
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates")
+
+
+@bp.before_request
+def _only_on_the_screen() -> None:
+    # The kiosk has its own loopback listener (appliance.server): on the hotspot's, its
+    # login and pages do not exist, so no phone can try a PIN or lock the screen out.
+    from ..server import HOTSPOT, LISTENER_KEY
+
+    if request.environ.get(LISTENER_KEY) == HOTSPOT:
+        abort(404)
 
 # (label, endpoint, icon id) of the kiosk's tabs, in order; label is a lazy string.
 NAV: list[tuple[object, str, str]] = []

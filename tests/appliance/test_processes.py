@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from tests.support import free_port
@@ -20,10 +21,11 @@ def write_site(tmp_path):
 
 
 def test_serve_answers_and_stops_on_sigterm(tmp_path):
-    port = free_port()
+    port, kiosk_port = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-c", MAIN, "serve", "--site",
                              str(write_site(tmp_path)), "--host", "127.0.0.1", "--port",
-                             str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             str(port), "--kiosk-port", str(kiosk_port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -36,6 +38,15 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path):
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
+        # The kiosk answers on its own listener, and only there.
+        with urllib.request.urlopen(f"http://127.0.0.1:{kiosk_port}/kiosk/login",
+                                    timeout=5) as r:
+            assert r.status == 200
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/kiosk/login", timeout=5)
+            raise AssertionError("the kiosk answered on the phones' listener")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
     finally:
