@@ -69,7 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         COMPRESS_LEVEL=6,
         COMPRESS_MIN_SIZE=500,
         COMPRESS_MIMETYPES=["text/html", "text/css", "text/plain", "application/json",
-                            "application/javascript", "image/svg+xml"],
+                            "application/javascript", "text/javascript", "image/svg+xml"],
         BUILD_DATE="2026-11-01",
     )
     app.config.update(test_config)

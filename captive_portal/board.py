@@ -6,6 +6,7 @@ Thin views over :mod:`appliance.board.rules`. Every form works without JavaScrip
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
@@ -55,15 +56,37 @@ def csrf_token() -> str:
     return csrf.token()
 
 
+def _voice_js() -> tuple[bytes, bytes, str]:
+    """The recorder script, its gzip and its version, read once per app."""
+    found = current_app.extensions.get("board_voice_js")
+    if found is None:
+        data = (Path(bp.static_folder) / "voice.js").read_bytes()
+        found = current_app.extensions["board_voice_js"] = (
+            data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:10])
+    return found
+
+
 @bp.app_template_global()
 def voice_js_url() -> str:
-    """The recorder script's URL, versioned by its content: phones cache static files
-    for a week, and an updated box must not run last week's script."""
-    version = current_app.extensions.get("board_voice_js")
-    if version is None:
-        data = (Path(bp.static_folder) / "voice.js").read_bytes()
-        version = current_app.extensions["board_voice_js"] = hashlib.sha256(data).hexdigest()[:10]
-    return url_for("board.static", filename="voice.js", v=version)
+    """The recorder script's URL, versioned by its content: phones cache it for a
+    week, and an updated box must not run last week's script."""
+    return url_for("board.voice_js", v=_voice_js()[2])
+
+
+@bp.get("/voice.js")
+def voice_js():
+    """Served from memory, gzipped once (Flask-Compress leaves files sent with
+    send_file alone: over plain HTTP phones ask for gzip, which it only streams)."""
+    data, packed, _version = _voice_js()
+    gz = "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    response = current_app.response_class(packed if gz else data,
+                                          mimetype="text/javascript")
+    if gz:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.cache_control.public = True
+    response.cache_control.max_age = 7 * 24 * 3600
+    return response
 
 
 @bp.context_processor

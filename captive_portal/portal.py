@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, request
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from werkzeug.exceptions import NotFound
 
 from appliance import i18n
@@ -14,6 +22,7 @@ from appliance.pagecache import language_page
 bp = Blueprint("portal", __name__, template_folder="templates")
 
 ONE_YEAR = 365 * 24 * 3600
+STATIC = Path(__file__).parent / "static"
 
 
 def safe_next(target: str | None) -> str:
@@ -56,3 +65,17 @@ def set_language(code: str):
 @language_page
 def about():
     return render_template("portal/about.html")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Every browser asks for it on a first visit: 174 bytes, cached for a month,
+    instead of a 4.7 KB error page each time."""
+    icon = current_app.extensions.get("espace_favicon")
+    if icon is None:
+        icon = current_app.extensions["espace_favicon"] = (STATIC / "favicon.ico").read_bytes()
+    response = make_response(icon)
+    response.mimetype = "image/x-icon"
+    response.cache_control.public = True
+    response.cache_control.max_age = 30 * 24 * 3600
+    return response

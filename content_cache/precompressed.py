@@ -128,8 +128,31 @@ def body_split(page: bytes) -> int:
     return 0
 
 
+VIEWPORT = b'<meta name="viewport" content="width=device-width,initial-scale=1">'
+_HAS_VIEWPORT = re.compile(rb"<meta[^>]*name\s*=\s*[\"']?viewport", re.IGNORECASE)
+
+
+def with_viewport(page: bytes) -> bytes:
+    """The page with a viewport tag at the start of its head if it has none: phones lay
+    out a page without one 980 px wide at 0.37 zoom (16 px text shows at about 6 px),
+    and scraped MOOCs often lack it."""
+    head = page[:65536]
+    if _HAS_VIEWPORT.search(head):
+        return page
+    low = head.lower()
+    i = low.find(b"<head")
+    j = low.find(b">", i) if i >= 0 else -1
+    if j < 0:  # no head: before <body>, or first of all
+        i = low.find(b"<body")
+        return page[:i] + VIEWPORT + page[i:] if i >= 0 else VIEWPORT + page
+    return page[:j + 1] + VIEWPORT + page[j + 1:]
+
+
 def pack(data: bytes, html: bool, level: int = LEVEL) -> tuple:
-    """(body, split, head_len, head_crc, rest_len, rest_crc, rest_shift) for one entry."""
+    """(body, split, head_len, head_crc, rest_len, rest_crc, rest_shift) for one entry;
+    an HTML page gets its viewport tag here if it lacks one."""
+    if html:
+        data = with_viewport(data)
     at = body_split(data) if html else len(data)
     head, rest = data[:at], data[at:]
     c = zlib.compressobj(level, zlib.DEFLATED, -15, 9)

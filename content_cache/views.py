@@ -38,7 +38,7 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import wrap_file
 
 from .library import Book, Library, library_for, trim_memory_sometimes
-from .precompressed import Packed
+from .precompressed import Packed, body_split, with_viewport
 from .usage import COUNTER
 
 bp = Blueprint("content", __name__, template_folder="templates")
@@ -283,15 +283,11 @@ def _etag(book: Book, path: str, extra: str = "") -> str:
 
 def inject_bar(page: bytes, bar: bytes) -> bytes:
     """Put our bar right after the page's ``<body ...>`` (else at the start), leaving
-    the ZIM's own markup, scripts and styles untouched."""
-    head = page[:65536]
-    low = head.lower()
-    i = low.find(b"<body")
-    if i >= 0:
-        j = low.find(b">", i)
-        if j >= 0:
-            return page[:j + 1] + bar + page[j + 1:]
-    return bar + page
+    the ZIM's own markup, scripts and styles untouched; a page without a viewport tag
+    gets one (:func:`~content_cache.precompressed.with_viewport`)."""
+    page = with_viewport(page)
+    at = body_split(page)
+    return page[:at] + bar + page[at:]
 
 
 @bp.get("/library/<book>/<path:path>", merge_slashes=False)
