@@ -11,19 +11,19 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
 from . import auth, service
 from .charts import line_chart
 from .db import database
-from .models import Admin, Audit, Post, Site, UsageDay, utcnow
+from .models import Audit, Post, Site, UsageDay, utcnow
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
@@ -59,14 +59,22 @@ def _csrf() -> None:
         auth.check_csrf()
 
 
+def csv_cell(value):
+    """A cell a spreadsheet shows as text: one starting with = + - @ (also after
+    spaces, tabs or line breaks, which spreadsheets skip) or with a tab or CR runs as
+    a formula otherwise (OWASP's CSV injection advice). Empty stays empty."""
+    if isinstance(value, str) and value and (
+            value[0] in "\t\r" or value.lstrip(" \t\r\n")[:1] in tuple("=+-@")):
+        return "'" + value
+    return value
+
+
 def _csv(name: str, header: list[str], rows) -> Response:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        # A cell starting with = + - @ would run as a formula in a spreadsheet.
-        writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in "=+-@" else c
-                         for c in row])
+        writer.writerow([csv_cell(c) for c in row])
     return Response(out.getvalue(), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={name}.csv"})
 
@@ -77,25 +85,41 @@ def _csv(name: str, header: list[str], rows) -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = ""
+    status = 200
     if request.method == "POST":
-        admin = Admin.get_or_none(Admin.username == request.form.get("username", ""))
-        if admin and admin.active and service.check_password(admin,
-                                                             request.form.get("password", "")):
-            session.clear()
-            session["admin_id"] = admin.id
-            session.permanent = True
-            with database.atomic():
+        username = request.form.get("username", "")[:200]
+        with database.atomic():
+            throttled = auth.login_throttled(username)
+        admin = None if throttled else auth.authenticate(username,
+                                                         request.form.get("password", ""))
+        with database.atomic():
+            if admin is not None:
+                auth.start_session(admin)
                 service.audit(admin, "login")
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("admin.sites"))
-        error = "Wrong user name or password."
-    return render_template("central/login.html", error=error), (401 if error else 200)
+            elif not throttled:
+                # Throttled attempts are refused before any hashing and leave no row:
+                # a flood of them must not fill the disk.
+                auth.record_failure(*auth.login_scopes(username))
+                service.audit(None, "login.failed", f"{username[:80]!r} from {auth.address()}")
+        if admin is not None:
+            resp = redirect(auth.safe_next(request.args.get("next"))
+                            or url_for("admin.sites"))
+            resp.set_cookie(auth.DEVICE_COOKIE, auth.device_cookie(admin.username),
+                            max_age=auth.DEVICE_DAYS * 86400, httponly=True,
+                            secure=current_app.config["SESSION_COOKIE_SECURE"],
+                            samesite="Strict")
+            return resp
+        if throttled:
+            error, status = "Too many failed logins: wait 15 minutes and try again.", 429
+        else:
+            error, status = "Wrong user name or password.", 401
+    return render_template("central/login.html", error=error), status
 
 
 @bp.post("/logout")
 def logout():
-    session.clear()
+    with database.atomic():
+        auth.end_session()
     return redirect(url_for("admin.login"))
 
 

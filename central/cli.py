@@ -77,6 +77,31 @@ def create_admin(data_dir, database_url, username, role, region, password) -> No
     click.echo(f"admin {username} ({role}) created")
 
 
+@cli.command("set-password")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("username")
+@click.option("--password", envvar="CENTRAL_PASSWORD", default=None,
+              help="Default: asked, not echoed.")
+def set_password(data_dir, database_url, username, password) -> None:
+    """Change an admin's password; every session of that admin ends."""
+    from . import auth
+    from .models import Admin
+
+    app = _app(data_dir, database_url)
+    if password is None:
+        password = getpass.getpass("New password (10 characters or more): ")
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            admin = Admin.get_or_none(Admin.username == username)
+            if admin is None:
+                raise click.ClickException(f"no admin {username!r}: see `central create-admin`")
+            auth.change_password(admin, password)
+    click.echo(f"password of {username} changed; their sessions ended")
+
+
 @cli.command("create-site")
 @DATA_OPTION
 @DB_OPTION

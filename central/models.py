@@ -150,5 +150,29 @@ class Audit(BaseModel):
     at = peewee.DateTimeField(default=utcnow)
 
 
+class AdminSession(BaseModel):
+    """A logged-in browser: the cookie holds a random key, this row its hash. Logging
+    out or changing the password deletes the rows, which ends the session everywhere
+    the cookie was copied. Created by migration step 0014."""
+
+    key = peewee.CharField(primary_key=True)
+    admin = peewee.ForeignKeyField(Admin, on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class LoginFailure(BaseModel):
+    """One refused login or enrolment, under each scope it counts against ("user:awa",
+    "addr:192.0.2.1", "device:...", "enrol:..."): throttling counts these in a window.
+    Created by migration step 0015."""
+
+    scope = peewee.CharField(index=True)
+    at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        primary_key = False
+
+
 MODELS = [Region, Site, StreamMark, Record, Post, Admin, Answer, DownEvent, UsageDay,
           FileEntry, Audit]
+# Tables made by later migration steps, not by step 0001.
+LATER_MODELS = [AdminSession, LoginFailure]

@@ -30,10 +30,22 @@ def _refused(e: CentralError):
 
 @bp.post(protocol.PATH_ENROLL)
 def enroll():
+    from . import auth
+    from .db import database
+
+    with database.atomic():
+        if auth.enrol_throttled():
+            return Response('{"error":"too many wrong enrolment codes: wait 15 minutes"}',
+                            status=429, content_type="application/json")
     try:
         body = json.loads(request.get_data(cache=False) or b"{}")
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
         answer = service.enroll(current_app.config["DATA_DIR"], body)
     except CentralError as e:
+        if e.status == 403:  # a wrong code: guesses are counted per address
+            with database.atomic():
+                auth.record_failure(f"enrol:{auth.address()}")
         return Response(json.dumps({"error": str(e)}), status=e.status,
                         content_type="application/json")
     except ValueError:
