@@ -92,6 +92,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Compress(app)
     i18n.init_app(app)
     _register_blueprints(app)
+    from secure_origin import web as secure_origin_web
+
+    secure_origin_web.init_app(app)
     _register_errors(app)
     return app
 

@@ -42,6 +42,8 @@ HEADER_SECONDS = 10.0  # a real phone sends its headers in one packet or two
 BODY_SECONDS = 300.0  # a 3 MB voice note on a weak signal, with margin
 SHED_AT = 0.8  # share of connection_limit at which idle connections are shed
 
+TRUSTED_PROXY = "127.0.0.1"
+
 # waitress's limits for a Pi (1 GB of RAM, an SD card, ~30 phones).
 ADJUSTMENTS = {
     "ident": "espace",
@@ -61,6 +63,11 @@ ADJUSTMENTS = {
     # poll(), not select(): select() fails above 1024 descriptors.
     "asyncore_use_poll": True,
     "clear_untrusted_proxy_headers": True,
+    # The TLS listener (nginx, secure_origin.listener) on this box says which phone is
+    # behind it and that the request came over HTTPS; trusted from loopback only.
+    "trusted_proxy": TRUSTED_PROXY,
+    "trusted_proxy_count": 1,
+    "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
 }
 
 
@@ -107,7 +114,9 @@ class GuardedServer(TcpWSGIServer):
         host = addr[0] if isinstance(addr, tuple) else addr
         mine = sum(1 for c in list(self.active_channels.values())
                    if isinstance(c.addr, tuple) and c.addr[0] == host)
-        if mine >= self.per_address:
+        # The TLS listener carries every HTTPS phone from one address; it applies the
+        # same per-phone limit itself (limit_conn in secure_origin.listener).
+        if mine >= self.per_address and host != TRUSTED_PROXY:
             # Closed at once: the phone's extra connections cost one accept each.
             conn.close()
             _limited("connections from one address above %d: refused", self.per_address)

@@ -311,6 +311,12 @@ SETTINGS: list[Setting] = [
             "phone numbers to central; by default only counts leave the box.", False,
             boolean),
     # kiosk --------------------------------------------------------------------------
+    Setting("secure_origin.https", "true/false", True, "After Enter, send visitors to "
+            "https://<site>.<domain>/ while the box holds a valid certificate from central "
+            "(the in-page recorder, location and offline web apps need it); false keeps "
+            "every visitor on plain HTTP.", True, boolean),
+    Setting("secure_origin.port", "integer 1-65535", 443, "Port of the TLS listener "
+            "(nginx) on the hotspot address.", 443, integer(1, 65535)),
     Setting("kiosk.facilitators", "list of tables", [], "Facilitators who may log in to the "
             "touchscreen, each with a PIN hash from `espace config hash-pin`.",
             [{"name": "Awa", "pin_hash": "scrypt:32768:8:1$...$..."}],

@@ -39,6 +39,7 @@ from appliance import i18n
 from appliance.privacy import mac_for_ip
 from provisioning import allowlist as al
 from provisioning.render import API_PATH, PORTAL_NAME
+from secure_origin import web as secure_web
 
 from . import probes, visits
 from .portal import ONE_YEAR
@@ -90,7 +91,8 @@ def own_host(host: str) -> bool:
     """Whether ``host`` names this box (its address, its names, loopback)."""
     host = probes.normalise_host(host)
     site = current_app.config["SITE"]
-    if host in (site.hotspot.address, PORTAL_NAME, "localhost", "") or host.endswith(".local"):
+    if host in (site.hotspot.address, PORTAL_NAME, "localhost", "") or host.endswith(".local") \
+            or host == secure_web.own_name():
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -141,7 +143,9 @@ def enter():
     except al.AllowlistError as e:
         log.error("could not accept %s: %s", "a phone" if mac else ip, e)
         return render_template("accept/welcome.html", failed=True), 503
-    response = redirect(url_for("portal.home"), code=303)
+    # On to the secure address when the box holds a valid certificate (the recorder,
+    # location and offline apps work there); plain HTTP otherwise.
+    response = redirect(secure_web.secure_url() or url_for("portal.home"), code=303)
     response.headers.update(probes.NO_STORE)
     if i18n.COOKIE not in request.cookies:
         # The welcome page offered the languages: keep the one it was shown in, so

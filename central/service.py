@@ -375,6 +375,10 @@ def project(projector: Projector, kind: str, payload, created_at: str) -> None:
                 .on_conflict_ignore().execute()
             Post.update(status="answered", answered_at=utcnow()).where(
                 Post.id == post.id).execute()
+    elif kind == "tls.csr":
+        from . import certificates  # it imports this module
+
+        certificates.receive_csr(site, payload)
     elif kind == "booking.created":
         projector.bump(day, "bookings", 1, *_person(payload))
     elif kind == "attendance.counts":

@@ -61,11 +61,12 @@ def free_port() -> int:
 class LiveServer:
     """The app behind waitress on a loopback port, in a thread; close() is idempotent."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 4):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 4,
+                 **options):
         from waitress.server import create_server
 
-        self.server = create_server(app, host=host, port=port or free_port(),
-                                    threads=threads, ident="espace-test")
+        options = {"threads": threads, "ident": "espace-test", **options}
+        self.server = create_server(app, host=host, port=port or free_port(), **options)
         self.url = f"http://{host}:{self.server.effective_port}"
         self.thread = threading.Thread(target=self.server.run, name="live-server",
                                        daemon=True)
@@ -85,6 +86,12 @@ class LiveServer:
         server.trigger.pull_trigger(stop)
         self.thread.join(timeout=10)
         server.task_dispatcher.shutdown()
+
+    def __enter__(self) -> LiveServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

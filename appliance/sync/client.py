@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from secure_origin import sync as tls_sync
+
 from .. import blobs, outbox
 from ..db import database
 from ..errors import EspaceError
@@ -65,6 +67,7 @@ class Options:
     ca_file: str = ""
     version: str = "0"
     uplink_interface: str = ""
+    hotspot_address: str = "10.42.0.1"
     timeout: float = 60.0
     max_rounds: int = 10_000
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
@@ -78,7 +81,8 @@ class Options:
                       budget_bytes=site.sync.daily_budget_mb * 1_000_000,
                       windows=list(site.sync.windows), timezone=site.site.timezone,
                       ca_file=site.central.ca_file, version=__version__,
-                      uplink_interface=site.uplink.interface)
+                      uplink_interface=site.uplink.interface,
+                      hotspot_address=site.hotspot.address)
         values.update(overrides)
         return cls(**values)
 
@@ -636,4 +640,8 @@ def apply_down(kind: str, payload: dict, options: Options | None = None) -> str:
             pieces=json.dumps(payload["pieces"]),
             dest=str(Path(options.content_dir) / name)).on_conflict_ignore().execute()
         return "downloads"
+    if kind in (tls_sync.DOWN_NAME, tls_sync.DOWN_CERTIFICATE) and options is not None:
+        if kind == tls_sync.DOWN_NAME:
+            return tls_sync.apply_name(payload, Path(options.data_dir), options.hotspot_address)
+        return tls_sync.apply_certificate(payload, Path(options.data_dir))
     return ""

@@ -1,0 +1,4 @@
+"""A secure origin for an offline box: its own key, a name under the region's domain,
+a certificate obtained by central (ACME DNS-01) and brought by the sync, and the
+visitor pages served on ``https://<site>.<domain>/`` when it is valid.
+See docs/secure-origin.md."""
