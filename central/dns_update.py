@@ -131,9 +131,14 @@ class Lexicon:
     options: dict
 
     def _run(self, action: str, fqdn: str, value: str) -> None:
+        import importlib
+
         try:
-            from lexicon.client import Client
-            from lexicon.config import ConfigResolver
+            # An optional extra (``pip install 'espace-connecte[dns-providers]'``), loaded
+            # only by a region that chose a provider: the box and most centrals never need
+            # it, so it is not among the required dependencies.
+            Client = importlib.import_module("lexicon.client").Client  # noqa: N806
+            ConfigResolver = importlib.import_module("lexicon.config").ConfigResolver  # noqa: N806
         except ImportError:
             raise DnsUpdateError(
                 "dns-lexicon is not installed", "pip install dns-lexicon, or use rfc2136"

@@ -43,6 +43,10 @@ http {{
     ssl_session_timeout 4h;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers off;
+    # waitress allows 24 connections per address; every HTTPS phone reaches it from
+    # loopback, so the same limit per phone applies here.
+    limit_conn_zone $binary_remote_addr zone=perphone:1m;
+    limit_conn perphone {per_phone};
     upstream espace {{
         server {upstream};
         keepalive 16;
@@ -80,9 +84,12 @@ def render_nginx(
 ) -> str:
     """nginx.conf for the box: TLS on ``listen`` (``10.42.0.1:443``) to ``upstream``
     (``127.0.0.1:80``), with the key and chain of ``DATA_DIR/tls``."""
+    from appliance.server import PER_ADDRESS
+
     d = store.tls_dir(data_dir)
     return CONFIG.format(
         run_dir=run_dir,
+        per_phone=PER_ADDRESS,
         user_line=f"user {user};" if user else "",
         max_body=max_body,
         upstream=upstream,

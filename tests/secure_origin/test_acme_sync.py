@@ -23,6 +23,8 @@ from tests.secure_origin.conftest import (
 from tests.support import LiveServer
 
 NAME = f"nioro.{DOMAIN}"
+# waitress as on the box: it believes X-Forwarded-* from the TLS listener on loopback.
+BEHIND_NGINX = {k: v for k, v in server.ADJUSTMENTS.items() if k.startswith("trusted_proxy")}
 
 
 def sync(app):
@@ -80,7 +82,7 @@ def test_central_obtains_by_dns01_box_serves_and_renewal_arrives(
 
     root = tmp_path / "pebble-root.pem"
     root.write_text(pebble.root_pem())
-    with LiveServer(box, **server.options(box)) as web:
+    with LiveServer(box, **BEHIND_NGINX) as web:
         nginx = Nginx(data_dir, tmp_path / "nginx", upstream=web.url.removeprefix("http://"))
         try:
             nginx.start()
