@@ -107,15 +107,29 @@ def compress(data: bytes, level: int = ZSTD_LEVEL) -> bytes:
     return zstandard.ZstdCompressor(compression_params=_params(len(data))).compress(data)
 
 
+MAX_WINDOW = 1 << 21  # compress() never uses a larger window (see _params)
+
+
 def decompress(data: bytes, limit: int = MAX_JSON) -> bytes:
+    """Decompress one zstd frame, refusing it as soon as it grows past ``limit`` bytes:
+    a 12 KB frame of zeros must not take hundreds of MB before being refused. The
+    decoder's window is capped too, so a frame cannot make it allocate a large one."""
+    chunks: list[bytes] = []
+    size = 0
     try:
-        out = zstandard.ZstdDecompressor().decompressobj()
-        result = out.decompress(data)
+        reader = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(data)
+        with reader:
+            while True:
+                chunk = reader.read(min(limit + 1 - size, 1 << 20) or 1)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise ProtocolError("message too large")
+                chunks.append(chunk)
     except zstandard.ZstdError as e:
         raise ProtocolError(f"bad zstd data: {e}") from None
-    if len(result) > limit:
-        raise ProtocolError("message too large")
-    return result
+    return b"".join(chunks)
 
 
 # --- keys --------------------------------------------------------------------------

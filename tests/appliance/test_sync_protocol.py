@@ -89,3 +89,26 @@ def test_budget_day_is_local():
     when = dt.datetime(2026, 11, 28, 23, 30, tzinfo=dt.UTC)
     assert local_day(when, "Africa/Bamako") == "2026-11-28"
     assert local_day(when, "Africa/Nairobi") == "2026-11-29"
+
+
+def test_a_bomb_is_refused_while_decompressing():
+    """A few KB that expand to 200 MiB are refused before they take the memory."""
+    import tracemalloc
+
+    bomb = zstandard.ZstdCompressor(level=1).compress(bytes(200 * 2**20))
+    assert len(bomb) < 20_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(protocol.ProtocolError, match="too large"):
+            protocol.decompress(bomb, limit=2**20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20
+    # A frame asking for a window larger than ours ever uses is refused too.
+    params = zstandard.ZstdCompressionParameters(window_log=27, write_content_size=False)
+    writer = zstandard.ZstdCompressor(compression_params=params).compressobj()
+    wide = writer.compress(bytes(2**20) + b"x") + writer.flush()
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decompress(wide)
+    assert protocol.decompress(protocol.compress(b"hello" * 1000)) == b"hello" * 1000
