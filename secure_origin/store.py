@@ -47,6 +47,10 @@ def tls_dir(data_dir: Path | str) -> Path:
     return Path(data_dir) / TLS_DIR
 
 
+def hosts_dir(data_dir: Path | str) -> Path:
+    return tls_dir(data_dir) / "hosts"
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -95,7 +99,7 @@ def set_name(data_dir: Path | str, name: str, address: str) -> None:
     """Keep the box's name and tell dnsmasq to answer it with ``address``."""
     d = tls_dir(data_dir)
     write_atomic(d / "name", name.encode("ascii") + b"\n")
-    write_atomic(d / "hosts" / "espace", f"{address} {name}\n".encode("ascii"))
+    write_atomic(hosts_dir(data_dir) / "espace", f"{address} {name}\n".encode("ascii"))
 
 
 def name(data_dir: Path | str) -> str:

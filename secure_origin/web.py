@@ -26,6 +26,9 @@ HSTS_MAX_S = 7 * 24 * 3600
 
 
 def init_app(app: Flask) -> None:
+    # dnsmasq watches this directory for the box's name; it must exist when dnsmasq
+    # starts (the next boot after this one, at the latest).
+    store.hosts_dir(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     app.extensions["secure_origin"] = store.StatusCache(app.config["DATA_DIR"])
     app.register_blueprint(bp)
     app.after_request(_hsts)

@@ -145,9 +145,20 @@ class UpdateDns:
             allow_reuse_address = True
             daemon_threads = True
 
-        for cls, handler in ((UdpServer, Udp), (TcpServer, Tcp)):
-            server = cls(("127.0.0.1", self.port), handler)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
+        for _attempt in range(50):  # a UDP port whose TCP twin is free too
+            servers: list[socketserver.BaseServer] = []
+            try:
+                servers.append(UdpServer(("127.0.0.1", self.port), Udp))
+                servers.append(TcpServer(("127.0.0.1", self.port), Tcp))
+                break
+            except OSError:
+                for server in servers:
+                    server.server_close()
+                self.port = free_port(socket.SOCK_DGRAM)
+        else:
+            raise RuntimeError("no free port pair for the DNS server")
+        for server in servers:
+            thread = threading.Thread(target=server.serve_forever, name="test-dns", daemon=True)
             thread.start()
             self._servers.append(server)
             self._threads.append(thread)
