@@ -174,3 +174,22 @@ def test_the_limits_are_those_for_a_pi(app):
         assert adj.max_request_header_size == 16 * 1024 and adj.asyncore_use_poll
     finally:
         running.close()
+
+
+def test_the_tls_listener_is_not_one_phone(app):
+    """nginx on 127.0.0.1 carries every HTTPS phone: the per-address cap skips it."""
+    running = Running(app)
+    held = []
+    try:
+        held = open_sockets(running.port, srv.PER_ADDRESS + 6, srv.TRUSTED_PROXY)
+        assert not closed_by_server_soon(held[-1])
+        assert get(running.port, "/")[0] == 200
+    finally:
+        for s in held:
+            s.close()
+        running.close()
+
+
+def closed_by_server_soon(s) -> bool:
+    s.settimeout(1.0)
+    return closed_by_server(s)
