@@ -1,5 +1,7 @@
-"""The box itself: config, database and domain models, the app factory, the CLI,
-the worker, the sync client, the facilitator kiosk, health."""
+"""The box's core: config, database and domain models (board, programme), the sync
+client, the facilitator kiosk, health. What it adds to the box's app, CLI and worker is
+listed by :func:`contribute`; the app, the ``espace`` command and the worker are made
+by the composition root, :mod:`espace`."""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -10,7 +12,29 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 
 def create_app(test_config=None):
-    """See :func:`appliance.app.create_app` (imported lazily: nothing at import time)."""
-    from .app import create_app as factory
+    """The box's whole web app: a thin alias of :func:`espace.app.create_app` (imported
+    lazily: nothing at import time, and the core never imports the root while loading)."""
+    from espace.app import create_app as factory
 
     return factory(test_config)
+
+
+def contribute(registry) -> None:
+    """The core's share of the box (see :mod:`espace.registry`)."""
+    from . import api, kiosk, worker
+    from .cli import config, doctor
+    from .sync.cli import enroll, sync
+
+    kiosk.contribute(registry)
+    registry.blueprint(api.bp)
+    registry.command(config)
+    registry.command(doctor)
+    # `espace sync ...` and `espace enroll URL CODE`: the sync with central.
+    registry.command(sync)
+    registry.command(enroll)
+    registry.job("sync", worker.sync_job, "interval", "sync with central when allowed",
+                 minutes=5)
+    registry.job("cleanup", worker.cleanup_job, "cron", "daily clean-up", hour=3, minute=17)
+    registry.job("programme_release", worker.programme_release_job, "interval",
+                 "give released reserved seats to the waiting lists", minutes=5)
+    registry.sweep("blobs", worker.sweep_blobs)

@@ -1,7 +1,10 @@
-"""The box's app factory: defaults, then the site config, then the test override.
+"""The core of the box's app factory: defaults, then the site config, then the test
+override; the database, migrations, sessions, languages and error pages.
 
-Nothing connects, listens or writes at import time; :func:`create_app` opens the
-database, applies pending migrations and assembles the blueprints.
+The blueprints come from every package's contribution and are assembled by the
+composition root (:func:`espace.app.create_app`); :func:`create_app` here is a thin
+alias of it, kept for the tests and tools that import it. Nothing connects, listens or
+writes at import time.
 """
 
 from __future__ import annotations
@@ -45,7 +48,14 @@ def _secret_key(data_dir: Path) -> str:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the box's web app.
+    """The box's whole web app: see :func:`espace.app.create_app`."""
+    from espace.app import create_app as composed
+
+    return composed(test_config)
+
+
+def create_core_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The box's web app without any package's blueprints (:mod:`espace.app` adds them).
 
     ``test_config`` may carry ``SITE`` (a parsed site document, validated as if read
     from a file in ``SITE_DIR``) or ``SITE_FILE``, plus any Flask setting."""
@@ -91,10 +101,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = CachedSessionInterface()
     Compress(app)
     i18n.init_app(app)
-    _register_blueprints(app)
-    from secure_origin import web as secure_origin_web
-
-    secure_origin_web.init_app(app)
     _register_errors(app)
     return app
 
@@ -105,19 +111,6 @@ def _sync_communes(site) -> None:
     with dbmod.database.atomic():
         for name in site.site.communes:
             Commune.get_or_create(name=name)
-
-
-def _register_blueprints(app: Flask) -> None:
-    from captive_portal import accept, board, portal, programme
-    from content_cache import views as content_views
-
-    from . import api, kiosk
-
-    # accept first: its before_app_request answers connectivity probes and foreign
-    # Host names before any other hook or route sees them.
-    for bp in (accept.bp, portal.bp, board.bp, programme.bp, content_views.bp, kiosk.bp,
-               api.bp):
-        app.register_blueprint(bp)
 
 
 FALLBACK_ERROR = ("<!doctype html><meta charset=utf-8><title>Espace</title><p>Erreur sur la "

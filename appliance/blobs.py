@@ -4,11 +4,14 @@ A blob is named by the SHA-256 of its bytes, so storing the same file twice cost
 nothing and the sync can move it by hash. Writing is atomic and durable: bytes go
 to a temporary file in the same directory, are fsynced, then renamed into place
 and the directory fsynced; a power cut leaves either the whole blob or nothing
-(and perhaps a ``.tmp`` file that :func:`sweep_temporary` removes).
+(and perhaps a ``.tmp`` file that :func:`sweep_temporary` removes at the next start).
+A writer holds its ``.tmp`` file locked, so a sweep in another process never removes
+a blob being written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -52,6 +55,7 @@ def put(data_dir: str | Path, source: BinaryIO, max_bytes: int | None = None) ->
     digest, size = hashlib.sha256(), 0
     fd, tmp_name = tempfile.mkstemp(dir=root, suffix=".tmp")
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed, or when the process dies
         with os.fdopen(fd, "wb") as out:
             while chunk := source.read(CHUNK):
                 size += len(chunk)
@@ -82,10 +86,29 @@ def put_bytes(data_dir: str | Path, data: bytes) -> tuple[str, int]:
 
 
 def sweep_temporary(data_dir: str | Path) -> int:
-    """Remove ``.tmp`` files a power cut left behind; return how many."""
+    """Remove ``.tmp`` files a power cut left behind; return how many. A file a live
+    writer holds locked is left alone."""
     root = blob_dir(data_dir)
-    n = 0
-    for tmp in root.glob("*.tmp") if root.is_dir() else []:
-        tmp.unlink(missing_ok=True)
-        n += 1
-    return n
+    return sum(1 for _ in remove_unlocked(root.glob("*.tmp") if root.is_dir() else []))
+
+
+def remove_unlocked(paths) -> list[Path]:
+    """Remove each of ``paths`` that no process holds locked (``flock``), i.e. whose
+    writer died; return the removed ones. The lock is taken before the unlink, so a
+    writer cannot take it back in between."""
+    gone = []
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # finished or removed meanwhile by its writer
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer's
+            Path(path).unlink(missing_ok=True)
+            gone.append(Path(path))
+        finally:
+            os.close(fd)
+    return gone

@@ -41,16 +41,6 @@ BOARD_ICONS = frozenset({"health", "sanitation", "water", "education", "youth",
                          "womens_rights", "taxes", "land", "security", "other"})
 
 
-@bp.record_once
-def _recover_voice_notes(state) -> None:
-    """At start: finish or undo the voice notes a crash left half-way."""
-    with database.connection_context():
-        promoted, deleted = rules.recover_incoming(state.app.config["DATA_DIR"])
-    if promoted or deleted:
-        state.app.logger.warning("board: after a crash, %d voice notes kept, %d removed",
-                                 promoted, deleted)
-
-
 @bp.app_template_global()
 def csrf_token() -> str:
     return csrf.token()

@@ -42,7 +42,17 @@ def home():
     if i18n.COOKIE not in request.cookies and len(site.site.languages) > 1:
         # First visit: the language comes first, in each language's own name.
         return render_template("portal/languages.html", next="/", first=True)
-    return render_template("portal/home.html")
+    return render_template("portal/home.html", home_tiles=home_tiles())
+
+
+# The app extension holding the registry the app was made from (espace.app.EXTENSION).
+REGISTRY = "espace.registry"
+
+
+def home_tiles() -> list:
+    """The home page's tiles, as every package contributed them (espace.registry)."""
+    registry = current_app.extensions.get(REGISTRY)
+    return list(registry.tiles) if registry is not None else []
 
 
 @bp.get("/languages")

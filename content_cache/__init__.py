@@ -1,1 +1,23 @@
 """The offline library: ZIM files read with libzim."""
+
+
+def contribute(registry) -> None:
+    """The library's pages, kiosk tab, home tile, ``espace content``, jobs and sweep
+    (see :mod:`espace.registry`)."""
+    from flask_babel import lazy_gettext
+
+    from . import cli, jobs, views
+
+    registry.blueprint(views.bp)  # with the kiosk tab's blueprint nested in it
+    registry.tile("content.library", lazy_gettext("Learn"), "learn", order=10)
+    registry.kiosk_tab("content.kiosk_library.index", lazy_gettext("Library"), "learn",
+                       order=90)
+    # `espace content ...`; its commands import lazily.
+    registry.command(cli.content)
+    registry.job("usage_rollup", jobs.usage_rollup_job, "interval", "roll up usage events",
+                 hours=1)
+    registry.job("content_download", jobs.content_download_job, "interval",
+                 "resume content downloads", minutes=10)
+    registry.job("content_precompress", jobs.content_precompress_job, "interval",
+                 "compress new books' text once", minutes=10)
+    registry.sweep("content_imports", jobs.sweep_imports)

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-SITE_OPTION = click.option(
-    "--site", "site_path", envvar="ESPACE_SITE", default="/etc/espace/site.toml",
-    show_default=True, type=click.Path(dir_okay=False), help="The box's site file.")
+from appliance.cli_options import SITE_OPTION
 
 
 def _open(site_path: str):

@@ -4,22 +4,16 @@ progress (refreshed every few seconds while one runs)."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
-from flask_babel import lazy_gettext
 
-from appliance.kiosk import NAV, nav_item
-from appliance.kiosk.auth import current_facilitator, facilitator_required
+from appliance.kiosk import kiosk_context
+from appliance.kiosk.auth import facilitator_required
 
 from .fetch import progress
 from .library import library_for
 
 bp = Blueprint("kiosk_library", __name__, url_prefix="/kiosk/library",
                template_folder="templates")
-nav_item(lazy_gettext("Library"), "content.kiosk_library.index", "learn")
-
-
-@bp.context_processor
-def _kiosk_context() -> dict:
-    return {"kiosk_nav": NAV, "facilitator": current_facilitator()}
+bp.context_processor(kiosk_context)
 
 
 @bp.get("/")

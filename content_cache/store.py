@@ -9,13 +9,14 @@ Whatever fails, the temporary file is removed: nothing half-installed remains.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from appliance.blobs import fsync_dir
+from appliance.blobs import fsync_dir, remove_unlocked
 from appliance.errors import EspaceError
 
 from .library import BOOK_NAME, forget
@@ -121,6 +122,10 @@ def import_zim(src: Path, content_dir: Path, reserve_mb: int, replace: bool = Fa
     tmp = content_dir / f".{name}.importing"
     try:
         with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            # Held until the file is closed or this process dies: the sweep at start
+            # (cleanup) leaves a locked file alone, so an import running from the CLI
+            # survives the web app or the worker restarting.
+            fcntl.flock(fout.fileno(), fcntl.LOCK_EX)
             while chunk := fin.read(CHUNK):
                 fout.write(chunk)
                 if progress:
@@ -149,10 +154,7 @@ _STORE_NAME = re.compile(r"[0-9a-f]{32}\.(sqlite|part)(-wal|-shm|-journal)?")
 
 
 def cleanup(content_dir: Path) -> list[Path]:
-    """Remove leftovers of imports cut by a power failure (never partial downloads,
-    which resume)."""
-    gone = []
-    for p in Path(content_dir).glob(".*.importing"):
-        p.unlink(missing_ok=True)
-        gone.append(p)
-    return gone
+    """Remove leftovers of imports cut by a power failure or a kill (never partial
+    downloads, which resume; never an import still running, which holds its file
+    locked). Run at start and daily (:func:`content_cache.jobs.sweep_imports`)."""
+    return remove_unlocked(sorted(Path(content_dir).glob(".*.importing")))

@@ -1,4 +1,4 @@
-"""``espace image build|flash``: registered in appliance/cli.py."""
+"""``espace image build|flash``: contributed by :func:`image_build.contribute`."""
 
 from __future__ import annotations
 

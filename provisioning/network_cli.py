@@ -8,12 +8,7 @@ from pathlib import Path
 import click
 
 from appliance import settings
-
-# The same option as appliance.cli's (not imported from there: that module imports
-# this one while it loads).
-SITE_OPTION = click.option(
-    "--site", "site_path", envvar="ESPACE_SITE", default="/etc/espace/site.toml",
-    show_default=True, type=click.Path(dir_okay=False), help="The box's site file.")
+from appliance.cli_options import SITE_OPTION
 
 
 @click.group()

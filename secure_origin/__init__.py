@@ -2,3 +2,10 @@
 a certificate obtained by central (ACME DNS-01) and brought by the sync, and the
 visitor pages served on ``https://<site>.<domain>/`` when it is valid.
 See docs/secure-origin.md."""
+
+
+def contribute(registry) -> None:
+    """Its blueprint, HSTS and page context, set on the app (see :mod:`espace.registry`)."""
+    from . import web
+
+    registry.app_setup("secure_origin", web.init_app)

@@ -1,13 +1,20 @@
 """The facilitator's touchscreen at /kiosk (800x480, chromium in kiosk mode).
 
-Modules of the kiosk register their views on :data:`bp` and their tab with
-:func:`nav_item`; every view but the login is wrapped in
-:func:`appliance.kiosk.auth.facilitator_required`.
+Modules of the kiosk register their views on :data:`bp`; every view but the login is
+wrapped in :func:`appliance.kiosk.auth.facilitator_required`. The tabs, this package's
+and other packages' (the library's, SMS...), are contributed to the one registry
+(:mod:`espace.registry`) by each package's ``contribute``; :func:`contribute` here
+declares the kiosk's own.
 """
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, request
+from flask_babel import lazy_gettext
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates")
+
+# The app extension holding the registry the app was made from (espace.app.EXTENSION;
+# the key is repeated, not imported: the core never imports the composition root).
+REGISTRY = "espace.registry"
 
 
 @bp.before_request
@@ -19,25 +26,32 @@ def _only_on_the_screen() -> None:
     if request.environ.get(LISTENER_KEY) == HOTSPOT:
         abort(404)
 
-# (label, endpoint, icon id) of the kiosk's tabs, in order; label is a lazy string.
-NAV: list[tuple[object, str, str]] = []
+
+def contribute(registry) -> None:
+    """The kiosk's blueprint and its own tabs (order: 10, 20... leaves room between)."""
+    from . import moderation, sessions, views  # noqa: F401  (their routes join bp)
+
+    registry.blueprint(bp)
+    registry.kiosk_tab("kiosk.moderation", lazy_gettext("Board"), "ask", order=10)
+    registry.kiosk_tab("kiosk.index", lazy_gettext("Today"), "today", order=20)
+    registry.kiosk_tab("kiosk.week", lazy_gettext("Week"), "week", order=30)
+    registry.kiosk_tab("kiosk.session_new", lazy_gettext("New session"), "new", order=40)
+    registry.kiosk_tab("kiosk.health", lazy_gettext("Health"), "health", order=80)
 
 
-def nav_item(label: object, endpoint: str, icon: str = "") -> None:
-    if all(e != endpoint for _l, e, _i in NAV):
-        NAV.append((label, endpoint, icon))
+def nav() -> list[tuple[object, str, str]]:
+    """(label, endpoint, icon) of every contributed kiosk tab, in order."""
+    registry = current_app.extensions.get(REGISTRY)
+    tabs = registry.kiosk_tabs if registry is not None else []
+    return [(t.label, t.endpoint, t.icon) for t in tabs]
 
 
-@bp.context_processor
-def _kiosk_context() -> dict:
+def kiosk_context() -> dict:
+    """What every kiosk template needs (the tabs, who is logged in); blueprints of
+    other packages' tabs use it as their context processor too."""
     from .auth import current_facilitator
 
-    return {"kiosk_nav": NAV, "facilitator": current_facilitator()}
+    return {"kiosk_nav": nav(), "facilitator": current_facilitator()}
 
 
-# The kiosk's own pages (they register the Today, Week, New session and Health tabs).
-from . import (  # noqa: E402, F401
-    moderation,  # noqa: E402, F401  (the Board tab: queue, answers)
-    sessions,
-    views,
-)
+bp.context_processor(kiosk_context)

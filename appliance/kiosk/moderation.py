@@ -7,7 +7,7 @@ Thin views over :mod:`appliance.board.rules`; every decision reaches the outbox 
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 
 from .. import blobs
 from ..board import csrf, forms, rules
@@ -15,10 +15,8 @@ from ..board.messages import HIDE_REASONS, error_text, theme_label
 from ..board.models import Post
 from ..board.rules import BoardError
 from ..models import Commune, Official
-from . import bp, nav_item
+from . import bp
 from .auth import current_facilitator, facilitator_required
-
-nav_item(lazy_gettext("Board"), "kiosk.moderation", "ask")
 
 
 def _context() -> dict:

@@ -26,14 +26,8 @@ from ..db import database
 from ..programme import rules
 from ..programme.models import Session
 from ..programme.recurrence import to_local, to_utc
-from . import bp, clock, nav_item
+from . import bp, clock
 from .auth import LoginResult, attempt_login, facilitator_required, locked_for, logout
-
-nav_item(lazy_gettext("Today"), "kiosk.index", "today")
-nav_item(lazy_gettext("Week"), "kiosk.week", "week")
-nav_item(lazy_gettext("New session"), "kiosk.session_new", "new")
-nav_item(lazy_gettext("Health"), "kiosk.health", "health")
-
 
 WEEKDAYS = (lazy_gettext("Mon"), lazy_gettext("Tue"), lazy_gettext("Wed"), lazy_gettext("Thu"),
             lazy_gettext("Fri"), lazy_gettext("Sat"), lazy_gettext("Sun"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import SITE_OPTION
+from ..cli_options import SITE_OPTION
 
 
 def _open(site_path: str):

@@ -5,19 +5,22 @@ import datetime as dt
 from appliance import worker
 from appliance.models import Meta
 from appliance.privacy import client_hash
+from espace import worker as espace_worker
+from espace.registry import Job
 
 
 def test_every_job_is_registered_with_its_trigger(app):
-    scheduler = worker.build_scheduler(app)
+    scheduler = espace_worker.build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {j.id for j in worker.JOBS}
-    assert {"sync", "usage_rollup", "content_download", "cleanup"} <= set(jobs)
+    assert set(jobs) == {j.id for j in espace_worker.jobs(app)}
+    assert {"sync", "usage_rollup", "visits_rollup", "content_download", "cleanup",
+            "sweep"} <= set(jobs)
     for job in jobs.values():
         assert job.coalesce and job.max_instances == 1
 
 
 def test_scheduler_starts_and_stops_cleanly(app):
-    scheduler = worker.build_scheduler(app)
+    scheduler = espace_worker.build_scheduler(app)
     scheduler.start()
     assert scheduler.running
     scheduler.shutdown(wait=True)
@@ -41,8 +44,8 @@ def test_cleanup_forgets_old_day_salts(app, db):
 
 
 def test_a_failing_job_does_not_stop_the_worker(app, caplog, monkeypatch):
-    failing = worker.Job("boom", lambda app: 1 / 0, "interval", {"minutes": 1}, "fails")
-    worker._runner(app, failing)()  # logs, does not raise
+    failing = Job("boom", lambda app: 1 / 0, "interval", {"minutes": 1}, "fails")
+    espace_worker._runner(app, failing)()  # logs, does not raise
     assert "boom failed" in caplog.text
 
 

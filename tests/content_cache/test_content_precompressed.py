@@ -288,8 +288,8 @@ def test_budget_zero_turns_it_off_and_worker_job_builds_within_budget(app, sante
                                                                        mooc_zim):
     import shutil
 
-    from appliance.worker import content_precompress_job
     from content_cache import library
+    from content_cache.jobs import content_precompress_job
 
     site = app.config["SITE"]
     content = site.content_dir

@@ -82,7 +82,7 @@ def test_usage_counted_in_memory_then_rolled_up_into_one_outbox_event(lclient, d
 
 
 def test_usage_rollup_job(library_app, db):
-    from appliance.worker import usage_rollup_job
+    from content_cache.jobs import usage_rollup_job
 
     db.execute_sql("INSERT INTO content_usage VALUES ('2020-01-01T10', 'sante', 'index', "
                    "'fr', 'view', 2)")
@@ -91,9 +91,10 @@ def test_usage_rollup_job(library_app, db):
 
 
 def test_kiosk_tab_shows_books_and_download_progress(library_app, lclient, db):
-    from appliance.kiosk import NAV
+    from appliance.kiosk import nav
 
-    assert any(e == "content.kiosk_library.index" for _l, e, _i in NAV)
+    with library_app.test_request_context():
+        assert any(e == "content.kiosk_library.index" for _l, e, _i in nav())
     r = lclient.get("/kiosk/library/")
     assert r.status_code == 302 and "/kiosk/login" in r.headers["Location"]
     with lclient.session_transaction() as s:

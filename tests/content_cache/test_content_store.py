@@ -231,7 +231,7 @@ def test_cli_import_list_remove(tmp_path, sante_zim, mooc_zim):
 
 
 def test_download_job_with_nothing_queued(app):
-    from appliance.worker import content_download_job
+    from content_cache.jobs import content_download_job
 
     with app.app_context():
         assert content_download_job(app) == "no downloads queued"

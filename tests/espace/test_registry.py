@@ -1,0 +1,146 @@
+"""The composition root: what a package contributes to the one registry shows in the
+app (blueprints, home tiles, kiosk tabs, start-up sweeps), the CLI and the worker."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import click
+import pytest
+from click.testing import CliRunner
+from flask import Blueprint
+
+import espace
+from appliance.db import database
+from espace.registry import Registry, RegistryError
+from tests.support import make_site
+
+swept_dirs: list[str] = []
+
+
+def contribute_extra(registry: Registry) -> None:
+    """A package as sms/ or maps/ will be: a page, a tile, a kiosk tab, a command, a
+    job and a sweep."""
+    bp = Blueprint("extra", __name__)
+    bp.add_url_rule("/extra/", "index", lambda: "the extra page")
+    bp.add_url_rule("/kiosk/extra/", "kiosk", lambda: "the extra tab")
+    registry.blueprint(bp)
+    registry.tile("extra.index", "Extra things", "about", order=40)
+    registry.kiosk_tab("extra.kiosk", "Extra tab", "health", order=45)
+
+    @click.command("extra-cmd")
+    def extra_cmd() -> None:
+        click.echo("extra command ran")
+
+    registry.command(extra_cmd)
+    registry.job("extra_job", lambda app: "extra job ran", "interval", "extra", minutes=7)
+    registry.sweep("extra_sweep", lambda site: swept_dirs.append(str(site.data_dir)) or "swept")
+
+
+@pytest.fixture
+def extra():
+    return espace.build([*espace.contributors(), ("extra", contribute_extra)])
+
+
+@pytest.fixture
+def extra_app(tmp_path, extra):
+    swept_dirs.clear()
+    from appliance.pins import hash_pin
+
+    doc = make_site(
+        tmp_path, kiosk={"facilitators": [{"name": "Awa", "pin_hash": hash_pin("2468")}]}
+    )
+    app = espace.create_app(
+        {"SITE": doc, "SITE_DIR": tmp_path, "TESTING": True, "SECRET_KEY": "t"}, extra
+    )
+    try:
+        yield app
+    finally:
+        database.close()
+
+
+def test_contribution_shows_in_the_app(extra_app):
+    assert swept_dirs == [str(extra_app.config["DATA_DIR"])]  # the sweep ran at start
+    client = extra_app.test_client()
+    client.set_cookie("lang", "en")
+    home = client.get("/").get_data(as_text=True)
+    labels = re.findall(r'<li><a class="[^"]*" href="([^"]+)">.*?</svg>([^<]+)</a>', home)
+    assert labels == [
+        ("/library/", "Learn"),
+        ("/board/", "Ask your officials"),
+        ("/programme/", "Programme"),
+        ("/extra/", "Extra things"),
+        ("/about", "About this space"),
+    ]
+    assert client.get("/extra/").get_data(as_text=True) == "the extra page"
+    assert client.post("/kiosk/login", data={"name": "Awa", "pin": "2468"}).status_code == 303
+    kiosk = client.get("/kiosk/week").get_data(as_text=True)
+    tabs = re.findall(r'<nav class="kiosk">(.*?)</nav>', kiosk, re.S)[0]
+    assert re.findall(r">([^<]+)</a>", tabs) == [
+        "Board",
+        "Today",
+        "Week",
+        "New session",
+        "Extra tab",
+        "Health",
+        "Library",
+    ]
+
+
+def test_contribution_shows_in_the_worker(extra_app):
+    from espace import worker
+
+    scheduler = worker.build_scheduler(extra_app)
+    jobs = {j.id: j for j in scheduler.get_jobs()}
+    assert "extra_job" in jobs and jobs["extra_job"].trigger.interval.total_seconds() == 420
+    swept_dirs.clear()
+    sweep = next(j for j in worker.jobs(extra_app) if j.id == "sweep")
+    assert "extra_sweep: swept" in sweep.func(extra_app)
+    assert swept_dirs == [str(extra_app.config["DATA_DIR"])]
+
+
+def test_contribution_shows_in_the_cli(extra):
+    from espace.cli import make_cli
+
+    result = CliRunner().invoke(make_cli(extra), ["extra-cmd"])
+    assert result.exit_code == 0 and result.output == "extra command ran\n"
+    listed = CliRunner().invoke(make_cli(extra), ["--help"]).output
+    for name in ("extra-cmd", "serve", "worker", "content", "sync", "network", "image"):
+        assert re.search(rf"^  {name}\b", listed, re.M), name
+
+
+def test_the_default_command_lists_every_contributed_command():
+    from espace.cli import ROOT_COMMANDS, cli
+
+    with click.Context(cli) as ctx:
+        names = set(cli.list_commands(ctx))
+    assert names == {c.name for c in espace.default_registry().commands} | {
+        c.name for c in ROOT_COMMANDS
+    }
+
+
+def test_every_package_that_contributes_is_listed_once():
+    """A package with a ``contribute`` not listed in espace.contributors() would add
+    nothing to the box, silently."""
+    from tests.test_imports import PACKAGES
+
+    listed = [name for name, _ in espace.contributors()]
+    assert len(listed) == len(set(listed))
+    contributing = {
+        p
+        for p in PACKAGES
+        if p != "espace" and callable(getattr(importlib.import_module(p), "contribute", None))
+    }
+    assert contributing == set(listed)
+    reg = espace.build()
+    for name in listed:
+        assert reg.contributed_by(name), f"{name} contributes nothing"
+
+
+def test_two_packages_cannot_claim_the_same_name():
+    def one(reg):
+        reg.job("sync", lambda app: None, "interval", "again", minutes=1)
+
+    with pytest.raises(RegistryError, match="job sync is contributed by both appliance and other"):
+        espace.build([*espace.contributors(), ("other", one)])
