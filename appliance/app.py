@@ -18,8 +18,8 @@ from flask import Flask, g, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
+from . import csrf, i18n, migrations, settings
 from . import db as dbmod
-from . import i18n, migrations, settings
 from .models import Commune
 from .sessions import CachedSessionInterface
 
@@ -101,6 +101,7 @@ def create_core_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = CachedSessionInterface()
     Compress(app)
     i18n.init_app(app)
+    csrf.init_app(app)
     _register_errors(app)
     return app
 

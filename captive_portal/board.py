@@ -24,8 +24,8 @@ from flask import (
     url_for,
 )
 
-from appliance import blobs, privacy
-from appliance.board import csrf, forms, rules
+from appliance import blobs, csrf, privacy
+from appliance.board import forms, rules
 from appliance.board.messages import AGE_LABELS, error_text, theme_label
 from appliance.board.models import Post
 from appliance.board.rules import BoardError, Draft

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask_babel import gettext, lazy_gettext
 from werkzeug.exceptions import NotFound, TooManyRequests
 
-from appliance import privacy
+from appliance import csrf, privacy
 from appliance.programme import rules
 from appliance.programme.models import Booking, Session
 from appliance.programme.recurrence import to_local
@@ -128,6 +128,7 @@ def session(session_id: int, error: str | None = None, form: dict | None = None)
 
 
 @bp.post("/<int:session_id>/book")
+@csrf.protect
 def book(session_id: int):
     _session_or_404(session_id)
     f = request.form
@@ -164,6 +165,7 @@ def ticket(session_id: int, code: str):
 
 
 @bp.post("/<int:session_id>/b/<code>/cancel")
+@csrf.protect
 def cancel(session_id: int, code: str):
     if _guessing():
         raise TooManyRequests()

@@ -97,3 +97,35 @@ class LiveServer:
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def csrf(client) -> str:
+    """The CSRF token of ``client``'s session (made if absent), for a form posted
+    directly; pages carry it in a hidden ``csrf`` field (appliance.csrf)."""
+    with client.session_transaction() as session:
+        session.setdefault("csrf", "test-csrf-token")
+        return session["csrf"]
+
+
+def kiosk_login(client, name: str = "Awa", seen: float | None = None) -> None:
+    """Log ``client`` in as facilitator ``name`` without typing a PIN: a real session
+    row (appliance.kiosk.auth), the facilitator added to the site if absent."""
+    import time
+
+    from appliance.db import database
+    from appliance.kiosk import auth
+
+    app = client.application
+    facilitators = app.config["SITE"].kiosk.facilitators
+    match = next((f for f in facilitators if f["name"] == name), None)
+    if match is None:
+        match = {"name": name, "pin_hash": "scrypt:test-only"}
+        facilitators.append(match)
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        with database.atomic():
+            key = auth.new_session_row(match)
+    with client.session_transaction() as session:
+        session["facilitator"] = name
+        session["kiosk_sid"] = key
+        session["seen"] = time.time() if seen is None else seen

@@ -82,20 +82,27 @@ def attempt_login(name: str, pin: str) -> str:
     if not ok:
         current_app.logger.warning("kiosk: wrong PIN for %r", name[:40])
         return LoginResult.WRONG
-    key = secrets.token_urlsafe(24)
     with database.atomic():
         # The right PIN proves the facilitator is here: the count starts again, and a
         # lock that this very attempt's slot set (the last allowed one) is lifted.
         Meta.set_value(FAILURES, "0")
         Meta.set_value(LOCKED_UNTIL, "0")
-        database.execute_sql("INSERT INTO kiosk_session VALUES (?, ?, ?, ?)",
-                             (_key_hash(key), match["name"], _pin_mark(match["pin_hash"]),
-                              _now()))
+        key = new_session_row(match)
     session.clear()
     session["facilitator"] = match["name"]
     session["kiosk_sid"] = key
     session["seen"] = _now()
     return LoginResult.OK
+
+
+def new_session_row(facilitator: dict) -> str:
+    """Store a kiosk session for ``facilitator`` (a site.toml entry); returns the key
+    the cookie carries. Call inside a write transaction."""
+    key = secrets.token_urlsafe(24)
+    database.execute_sql("INSERT INTO kiosk_session VALUES (?, ?, ?, ?)",
+                         (_key_hash(key), facilitator["name"],
+                          _pin_mark(facilitator["pin_hash"]), _now()))
+    return key
 
 
 def _key_hash(key: str) -> str:

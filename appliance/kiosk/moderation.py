@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
 
-from .. import blobs
-from ..board import csrf, forms, rules
+from .. import blobs, csrf
+from ..board import forms, rules
 from ..board.messages import HIDE_REASONS, error_text, theme_label
 from ..board.models import Post
 from ..board.rules import BoardError

@@ -9,6 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.exceptions import NotFound
 
+from .. import csrf
 from ..programme import rules
 from ..programme.models import Booking, Session
 from ..programme.recurrence import MAX_WEEKS, to_local, to_utc, weekly
@@ -195,6 +196,7 @@ def session_walkin(session_id: int):
 
 @bp.post("/sessions/<int:session_id>/cancel", endpoint="session_cancel")
 @facilitator_required
+@csrf.protect
 def session_cancel(session_id: int):
     if request.form.get("restore"):
         rules.restore_session(session_id, tz=tz())

@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_babel import gettext, lazy_gettext
 
-from .. import health, outbox
+from .. import csrf, health, outbox
 from ..db import database
 from ..programme import rules
 from ..programme.models import Session
@@ -234,6 +234,7 @@ def health_view():
 
 @bp.route("/clock", methods=["GET", "POST"])
 @facilitator_required
+@csrf.protect
 def clock_view():
     error = None
     if request.method == "POST":

@@ -11,7 +11,7 @@ import pytest
 
 from appliance.kiosk import auth, clock
 from appliance.pins import hash_pin
-from tests.support import make_site
+from tests.support import csrf, make_site
 
 PIN = "4821"
 
@@ -184,14 +184,14 @@ def test_clock_form_sets_local_time_as_utc(client, app, clock_now, fake_timedate
     app.config["CLOCK_COMMAND"] = (str(script),)
     login(client, PIN)
     r = client.post("/kiosk/clock", data={"year": "2026", "month": "12", "day": "3",
-                                          "hour": "9", "minute": "30"})
+                                          "hour": "9", "minute": "30", "csrf": csrf(client)})
     assert r.status_code == 303
     assert "2026-12-03 09:30:00 UTC" in log.read_text()  # Bamako is UTC
     r = client.post("/kiosk/clock", data={"year": "2026", "month": "2", "day": "30",
-                                          "hour": "9", "minute": "30"})
+                                          "hour": "9", "minute": "30", "csrf": csrf(client)})
     assert r.status_code == 200 and b"not a valid date" in r.data
     r = client.post("/kiosk/clock", data={"year": "2026; rm -rf /", "month": "1", "day": "1",
-                                          "hour": "0", "minute": "0"})
+                                          "hour": "0", "minute": "0", "csrf": csrf(client)})
     assert b"not a valid date" in r.data
     assert log.read_text().count("\n") == 1
 

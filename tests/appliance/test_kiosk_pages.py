@@ -13,7 +13,7 @@ from appliance.models import OutboxEvent
 from appliance.pins import hash_pin
 from appliance.programme import rules
 from appliance.programme.models import Booking, Session
-from tests.support import make_site
+from tests.support import csrf, make_site
 
 PIN = "2468"
 
@@ -146,11 +146,11 @@ def test_cancel_and_restore_a_session(kiosk):
     s = rules.create_session({"title": "Réunion", "kind": "officials_meeting",
                               "duration_min": 60, "capacity": 4},
                              rules.utcnow() + dt.timedelta(days=1))
-    kiosk.post(f"/kiosk/sessions/{s.id}/cancel")
+    kiosk.post(f"/kiosk/sessions/{s.id}/cancel", data={"csrf": csrf(kiosk)})
     assert Session.get_by_id(s.id).cancelled
     with pytest.raises(rules.SessionCancelled):
         rules.book(s.id, "Awa")
-    kiosk.post(f"/kiosk/sessions/{s.id}/cancel", data={"restore": "1"})
+    kiosk.post(f"/kiosk/sessions/{s.id}/cancel", data={"restore": "1", "csrf": csrf(kiosk)})
     assert not Session.get_by_id(s.id).cancelled
 
 
@@ -172,3 +172,18 @@ def test_cached_today_page_follows_every_change(kiosk):
     assert "1 / 9 booked" in kiosk.get("/kiosk/").data.decode()
     kiosk.post("/kiosk/logout")
     assert kiosk.get("/kiosk/").status_code == 302
+
+
+def test_cancel_and_clock_need_the_pages_token(kiosk, app):
+    s = rules.create_session({"title": "Réunion", "kind": "officials_meeting",
+                              "duration_min": 60, "capacity": 4},
+                             rules.utcnow() + dt.timedelta(days=1))
+    assert kiosk.post(f"/kiosk/sessions/{s.id}/cancel").status_code == 400
+    assert not Session.get_by_id(s.id).cancelled
+    page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    assert 'name="csrf"' in page
+    app.config["CLOCK_COMMAND"] = ("/nonexistent/timedatectl",)
+    r = kiosk.post("/kiosk/clock", data={"year": "2026", "month": "12", "day": "3",
+                                         "hour": "9", "minute": "30"})
+    assert r.status_code == 400
+    assert 'name="csrf"' in kiosk.get("/kiosk/clock").data.decode()

@@ -3,7 +3,6 @@ attacked, nothing stored half-way, supports, flags, voice serving, the kiosk que
 
 import io
 import re
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from appliance.board import rules
 from appliance.board.models import Answer, Post
 from appliance.models import Commune, Official, OutboxEvent
 from tests.appliance import board_samples as samples
+from tests.support import kiosk_login
 
 TOKEN = re.compile(rb'name="csrf" value="([^"]+)"')
 
@@ -192,9 +192,7 @@ def test_support_and_flag_from_the_post_page(client, db):
 
 
 def login(client):
-    with client.session_transaction() as s:
-        s["facilitator"] = "Awa"
-        s["seen"] = time.time()
+    kiosk_login(client)
 
 
 def test_kiosk_requires_a_facilitator(client, db):

@@ -10,6 +10,7 @@ import pytest
 
 from appliance.programme import rules
 from appliance.programme.models import Booking, Session
+from tests.support import csrf
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def future_session(db):
 
 
 def book(client, session_id, **form):
-    data = {"name": "Awa", "phone": "", **form}
+    data = {"name": "Awa", "phone": "", "csrf": csrf(client), **form}
     return client.post(f"/programme/{session_id}/book", data=data)
 
 
@@ -41,7 +42,8 @@ def test_book_show_code_and_cancel(client, future_session):
     # Found again by the code alone.
     assert client.get(f"/programme/find?code={code}").location.endswith(
         f"/b/{code.replace(' ', '')}")
-    r = client.post(f"/programme/{future_session.id}/b/{b.code}/cancel")
+    r = client.post(f"/programme/{future_session.id}/b/{b.code}/cancel",
+                    data={"csrf": csrf(client)})
     page = client.get(r.location).data.decode()
     assert "Your booking is cancelled" in page and "Cancel my booking" not in page
     assert Booking.get().status == "cancelled"
@@ -56,7 +58,8 @@ def test_full_session_puts_the_visitor_on_the_waiting_list(client, future_sessio
     assert "This session is full" in page and "number 1" in page
     # The first one cancels: the waiting visitor's page now says the seat is theirs.
     first = Booking.get(Booking.name == "Awa")
-    client.post(f"/programme/{future_session.id}/b/{first.code}/cancel")
+    client.post(f"/programme/{future_session.id}/b/{first.code}/cancel",
+                data={"csrf": csrf(client)})
     second = Booking.get(Booking.name == "Fanta")
     assert "Seat booked" in client.get(
         f"/programme/{future_session.id}/b/{second.code}").data.decode()
@@ -100,7 +103,7 @@ def test_one_phone_cannot_empty_a_room(client, db):
     assert r.status_code == 400 and "already booked several seats" in r.data.decode()
     # Cancelling one frees a place for this phone.
     first = Booking.get(Booking.name == "Membre 0")
-    client.post(f"/programme/{s.id}/b/{first.code}/cancel")
+    client.post(f"/programme/{s.id}/b/{first.code}/cancel", data={"csrf": csrf(client)})
     assert "m=booked" in book(client, s.id, name="Cinquième").location
     # The phone's hash stays on the box.
     from appliance.models import OutboxEvent
@@ -119,9 +122,26 @@ def test_guessing_codes_is_stopped(client, future_session):
         wrong = f"{(int(code) + 1 + n) % 10**6:06d}"
         assert client.get(f"/programme/find?code={wrong}").status_code == 404
     assert client.get(f"/programme/find?code={code}").status_code == 429
-    assert client.post(f"/programme/{future_session.id}/b/{code}/cancel").status_code == 429
+    assert client.post(f"/programme/{future_session.id}/b/{code}/cancel",
+                       data={"csrf": csrf(client)}).status_code == 429
     assert Booking.get().status == "booked"
     # Another phone is not affected.
     other = client.get(f"/programme/{future_session.id}/b/{code}",
                        environ_overrides={"REMOTE_ADDR": "10.42.0.77"})
     assert other.status_code == 200
+
+
+def test_booking_and_cancelling_need_the_pages_token(client, future_session):
+    """Another site cannot book a seat or cancel a ticket in a visitor's name."""
+    r = client.post(f"/programme/{future_session.id}/book", data={"name": "Forged"})
+    assert r.status_code == 400 and Booking.select().count() == 0
+    page = client.get(f"/programme/{future_session.id}").data.decode()
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    r = client.post(f"/programme/{future_session.id}/book", data={"name": "Awa", "csrf": token})
+    assert r.status_code == 303
+    b = Booking.get()
+    forged = client.post(f"/programme/{future_session.id}/b/{b.code}/cancel",
+                         data={"csrf": "forged"})
+    assert forged.status_code == 400 and Booking.get().status == "booked"
+    ticket = client.get(r.location).data.decode()
+    assert re.search(r'name="csrf" value="([^"]+)"', ticket).group(1) == token

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from tests.support import kiosk_login
+
 
 def test_full_text_search_with_snippets(lclient):
     page = lclient.get("/library/_/search?q=moustiquaire&book=sante").get_data(as_text=True)
@@ -97,9 +99,7 @@ def test_kiosk_tab_shows_books_and_download_progress(library_app, lclient, db):
         assert any(e == "content.kiosk_library.index" for _l, e, _i in nav())
     r = lclient.get("/kiosk/library/")
     assert r.status_code == 302 and "/kiosk/login" in r.headers["Location"]
-    with lclient.session_transaction() as s:
-        s["facilitator"] = "Awa"
-        s["seen"] = 4e9
+    kiosk_login(lclient, seen=4e9)
     db.execute_sql("INSERT INTO content_download (url, name, size, received, state, "
                    "created_at, updated_at) VALUES ('http://x/a.zim', 'a', 1000, 250, "
                    "'running', '', '')")
