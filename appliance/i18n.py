@@ -8,16 +8,80 @@ not by a CLDR locale, because Soninke and Hassaniya have none.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from babel import support
-from flask import Flask, current_app, g, request
-from flask_babel import Babel, Domain
+from babel.dates import format_date
+from flask import Flask, Response, current_app, g, has_request_context, request
+from flask_babel import Babel, Domain, lazy_gettext
 
 from .languages import LANGUAGES, Language
 
 COOKIE = "lang"
 TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+# A string a draft catalogue lacks shows in French between these two private-use
+# characters; before the page leaves, text gets <span lang="fr">…</span> around it (screen
+# readers then read it as French, and tests find it), attributes lose the marks.
+OPEN, CLOSE = "\ue000", "\ue001"
+_TAGS = re.compile(r"(<[^>]*>)")
+# Elements whose text is not markup: a span inside would show as text or be dropped.
+_RAW = ("title", "textarea", "option", "script", "style")
+
+
+class _MarkedFrench(support.NullTranslations):
+    """French as the fallback of a draft: each string it gives is marked (in a request;
+    the CLI, the worker and SMS get it plain)."""
+
+    def __init__(self, french: support.Translations) -> None:
+        super().__init__()
+        self.french = french
+
+    @staticmethod
+    def _mark(text: str) -> str:
+        return OPEN + text + CLOSE if text and has_request_context() else text
+
+    def gettext(self, message: str) -> str:
+        return self._mark(self.french.gettext(message))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._mark(self.french.ngettext(singular, plural, n))
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._mark(self.french.pgettext(context, message))
+
+    def npgettext(self, context: str, singular: str, plural: str, n: int) -> str:
+        return self._mark(self.french.npgettext(context, singular, plural, n))
+
+    ugettext = gettext
+    ungettext = ngettext
+
+
+def mark_fallbacks(html: str) -> str:
+    """``<span lang="fr">`` around the French fallbacks in text; marks dropped elsewhere."""
+    if OPEN not in html:
+        return html
+    out = []
+    raw = ""
+    for part in _TAGS.split(html):
+        if part.startswith("<"):
+            name = part[1:].split(None, 1)[0].rstrip(">/").lower() if len(part) > 2 else ""
+            if name in _RAW:
+                raw = name
+            elif name == "/" + raw:
+                raw = ""
+            out.append(unmark(part))
+        elif raw:
+            out.append(unmark(part))
+        else:
+            out.append(part.replace(OPEN, '<span lang="fr">').replace(CLOSE, "</span>"))
+    return "".join(out)
+
+
+def unmark(text: str) -> str:
+    return text.replace(OPEN, "").replace(CLOSE, "")
 
 
 class LanguageDomain(Domain):
@@ -33,10 +97,26 @@ class LanguageDomain(Domain):
             if code not in ("fr", "en"):
                 # A string not yet translated shows in French, the reference, not in
                 # the developers' English.
-                translations.add_fallback(
-                    support.Translations.load(str(TRANSLATIONS), ["fr"], "messages"))
+                translations.add_fallback(_MarkedFrench(
+                    support.Translations.load(str(TRANSLATIONS), ["fr"], "messages")))
             cache[code] = translations
             return translations
+
+
+WEEKDAYS = (lazy_gettext("Monday"), lazy_gettext("Tuesday"), lazy_gettext("Wednesday"),
+            lazy_gettext("Thursday"), lazy_gettext("Friday"), lazy_gettext("Saturday"),
+            lazy_gettext("Sunday"))
+
+
+def day_label(day) -> str:
+    """A date as the visitor's language writes it: from CLDR where it has the language
+    (fr, en, bm, ff: "Ntɛnɛ 30 nowanburu"), else the catalogue's weekday and the day
+    as digits (Soninke: "Tenen 30/11"), never another language's month names."""
+    language = getattr(g, "language", None) or LANGUAGES["fr"]
+    if language.formats.split("_")[0] == language.code:
+        text = format_date(day, "EEEE d MMMM", locale=language.formats)
+        return text[:1].upper() + text[1:]
+    return f"{WEEKDAYS[day.weekday()]} {day:%d/%m}"
 
 
 def offered(app: Flask | None = None) -> list[Language]:
@@ -65,6 +145,21 @@ def init_app(app: Flask) -> None:
     def _set_language() -> None:
         g.language = choose_language()
         g.lang = g.language.code
+
+    app.add_template_filter(day_label, "day")
+
+    @app.after_request
+    def _mark_french_fallbacks(response: Response) -> Response:
+        # Registered after Flask-Compress, so it runs before it: the body is still text.
+        if (response.direct_passthrough or response.is_streamed
+                or "Content-Encoding" in response.headers
+                or not (response.mimetype or "").startswith(("text/", "application/json"))):
+            return response
+        body = response.get_data(as_text=True)
+        if OPEN in body:
+            html = response.mimetype == "text/html"
+            response.set_data(mark_fallbacks(body) if html else unmark(body))
+        return response
 
     @app.context_processor
     def _language_context() -> dict:

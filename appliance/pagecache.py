@@ -27,7 +27,7 @@ def language_page(view: Callable[..., str]) -> Callable[..., Response]:
         key = (request.full_path, g.lang, i18n.COOKIE in request.cookies)
         entry = cache.get(key)
         if entry is None:
-            body = view(*args, **kwargs).encode()
+            body = i18n.mark_fallbacks(view(*args, **kwargs)).encode()
             entry = (body, gzip.compress(body, 6, mtime=0),
                      hashlib.sha256(body).hexdigest()[:20])
             if len(cache) >= _MAX_ENTRIES:

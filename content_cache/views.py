@@ -37,6 +37,8 @@ from flask import (
 from werkzeug.utils import get_content_type
 from werkzeug.wsgi import wrap_file
 
+from appliance import i18n
+
 from .library import Book, Library, library_for, trim_memory_sometimes
 from .precompressed import Packed, body_split, with_viewport
 from .usage import COUNTER
@@ -413,8 +415,8 @@ def _bar(b: Book, lang: str, path: str) -> bytes:
     if bar is None:
         if len(_BARS) > 256:
             _BARS.clear()
-        bar = _BARS[key] = render_template("content/_bar.html", book=b,
-                                           next=_NEXT).encode("utf-8")
+        bar = _BARS[key] = i18n.mark_fallbacks(render_template(
+            "content/_bar.html", book=b, next=_NEXT)).encode("utf-8")
     return _with_next(bar, path)
 
 

@@ -25,10 +25,12 @@ def test_language_choice_sticks_in_a_cookie(client):
     assert "Ka kalan" in page  # "Learn" in Bambara
 
 
-def test_untranslated_strings_fall_back_to_french(client):
+def test_bambara_catalogue_covers_the_about_page(client):
+    """Fallbacks to French (in <span lang="fr">) are tested in tests/visitor."""
     client.get("/lang/bm")
     page = client.get("/about").get_data(as_text=True)
-    assert "Communes desservies" in page
+    assert "Communes desservies" not in page
+    assert "Kominiw minnu bɛ dɛmɛ sɔrɔ" in page
 
 
 def test_home_tiles_in_french(client):
