@@ -62,6 +62,8 @@ def run_checks(site_path: str, path_env: str | None = None) -> Iterator[tuple[st
         else:
             yield WARN, f"program {program}", f"missing; fix: apt-get install {package}"
 
+    yield from _secure_origin_checks(data_dir, path_env)
+
     from content_cache.library import read_book
 
     for zim in sorted(Path(site.content_dir).glob("*.zim")) if site.content_dir.is_dir() else []:
@@ -96,3 +98,24 @@ def _database_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:
             "applied at the next start of espace-web"
     else:
         yield OK, "database schema", f"up to date ({len(done)} migrations)"
+
+
+def _secure_origin_checks(data_dir: Path, path_env: str | None) -> Iterator[tuple[str, str, str]]:
+    """The box's name and certificate (docs/secure-origin.md)."""
+    from secure_origin import store
+
+    held = store.status(data_dir)
+    if held.valid:
+        yield OK, "certificate", f"{held.name} until {held.not_after:%Y-%m-%d %H:%M} UTC"
+    elif not held.name:
+        yield OK, "certificate", "none (the region has no domain on central): plain HTTP only"
+    elif held.reason == "expired":
+        yield WARN, "certificate", f"{held.name} expired on {held.not_after:%Y-%m-%d %H:%M} " \
+            "UTC: visitors stay on plain HTTP; fix: `espace sync now` (or a USB stick from " \
+            "central) brings the renewed one"
+    else:
+        yield WARN, "certificate", f"{held.name}: {held.reason}; visitors stay on plain " \
+            "HTTP until the sync brings it"
+    if held.name and not (shutil.which("nginx", path=path_env) or shutil.which(
+            "nginx", path="/usr/sbin:/sbin:/usr/bin:/bin")):
+        yield WARN, "program nginx", "missing: no TLS listener; fix: apt-get install nginx-light"

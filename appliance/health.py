@@ -40,7 +40,15 @@ def snapshot(data_dir: Path, content_dir: Path, sys_root: str | Path = "/sys") -
         **_sync_figures(),
         **_board_figures(),
         "content_mb": content_bytes // 2**20,
+        "secure_origin": _secure_origin(data_dir),
     }
+
+
+def _secure_origin(data_dir: Path) -> dict:
+    """The box's name and certificate: {name, valid, reason, not_after (ISO)}."""
+    from secure_origin import store
+
+    return store.status(data_dir).as_dict()
 
 
 def _board_figures() -> dict:

@@ -147,18 +147,29 @@ def sites():
     open_posts = {}
     for s in auth.visible_sites():
         open_posts[s.id] = Post.select().where((Post.site == s) & (Post.status == "open")).count()
+    from . import certificates
+
+    tls = {s.id: certificates.status(s) for s in auth.visible_sites()}
     return render_template("central/sites.html", rows=list(_site_rows()), age_text=_age_text,
-                           open_posts=open_posts)
+                           open_posts=open_posts, tls=tls, now=utcnow())
 
 
 @bp.get("/sites.csv")
 @auth.login_required
 def sites_csv():
+    from . import certificates
+
+    def row(s):
+        tls = certificates.status(s)
+        return [s.slug, s.name, s.region.name, s.last_contact.isoformat() if s.last_contact
+                else "", s.pending, s.version, s.disk_free_mb, s.content_mb, s.records,
+                int(s.revoked), tls["name"],
+                tls["not_after"].isoformat() if tls["not_after"] else ""]
+
     return _csv("sites", ["site", "name", "region", "last_contact", "outbox_lag", "version",
-                          "disk_free_mb", "content_mb", "records", "revoked"],
-                ([s.slug, s.name, s.region.name, s.last_contact.isoformat() if s.last_contact
-                  else "", s.pending, s.version, s.disk_free_mb, s.content_mb, s.records,
-                  int(s.revoked)] for s, _ in _site_rows()))
+                          "disk_free_mb", "content_mb", "records", "revoked",
+                          "certificate_name", "certificate_until"],
+                (row(s) for s, _ in _site_rows()))
 
 
 def _own_site(slug: str) -> Site:

@@ -98,7 +98,7 @@ class Rfc2136:
 
         try:
             answer = dns.query.tcp(update, self.server, port=self.port, timeout=self.timeout)
-        except (OSError, dns.exception.DNSException) as e:
+        except (OSError, EOFError, dns.exception.DNSException) as e:
             raise DnsUpdateError(
                 f"DNS update to {self.server}:{self.port} failed: {e}",
                 "check dns_server/dns_port and that the server allows updates with this key",

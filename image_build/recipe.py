@@ -47,6 +47,9 @@ PI = (
     # NTFS USB sticks (content import): bookworm's 6.1 kernel is built without ntfs3,
     # so NTFS goes through FUSE (mount -t ntfs-3g). vfat and exfat are in the kernel.
     "ntfs-3g",
+    # The secure origin's TLS listener (docs/secure-origin.md); its own nginx.service
+    # is masked by the rendered units, espace-tls.service runs it.
+    "nginx-light",
 )
 
 # CI: the same recipe, reduced to what the nspawn boot test needs.

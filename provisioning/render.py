@@ -170,6 +170,9 @@ def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
         enabled["hostapd.service"] = f"{SYSTEMD}/hostapd.service"
     for unit, target in enabled.items():
         out[f"{wants}/{unit}"] = Symlink(target)
+    from secure_origin import units as tls_units  # the TLS listener (docs/secure-origin.md)
+
+    out.update(tls_units.render(site, ctx, Symlink))
     out[f"{SYSTEMD}/sockets.target.wants/espace-allowlist.socket"] = Symlink(
         f"{SYSTEMD}/espace-allowlist.socket")
     if mode(site) == "uplink":

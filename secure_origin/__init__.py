@@ -7,5 +7,8 @@ See docs/secure-origin.md."""
 def contribute(registry) -> None:
     """Its blueprint, HSTS and page context, set on the app (see :mod:`espace.registry`)."""
     from . import web
+    from .cli import tls
 
     registry.app_setup("secure_origin", web.init_app)
+    # `espace tls status|nginx-conf`: the box's name, certificate and TLS listener.
+    registry.command(tls)

@@ -204,8 +204,8 @@ def test_systemd_reads_the_units(tmp_path):
     root = tmp_path / "root"
     render.render_system(site, root)
     units = sorted(p for p in (root / "etc/systemd/system").iterdir()
-                   if p.is_file() and p.suffix in (".service", ".socket", ".timer"))
-    assert len(units) == 8
+                   if p.is_file() and p.suffix in (".service", ".socket", ".timer", ".path"))
+    assert len(units) == 11  # with the secure origin's espace-tls, espace-tls-reload .service and .path
     import subprocess
 
     done = subprocess.run([analyze, "verify", "--man=no", *map(str, units)],

@@ -79,9 +79,12 @@ class UpdateDns:
             reply = dns.message.make_response(msg)
             reply.set_rcode(dns.rcode.NOTAUTH)
             return reply.to_wire()
-        except dns.tsig.BadSignature:
-            self.refused += 1
-            return None
+        except (dns.tsig.BadSignature, dns.tsig.PeerBadSignature):
+            self.refused += 1  # as BIND does: NOTAUTH, unsigned
+            msg = dns.message.from_wire(wire, keyring=None, ignore_trailing=True)
+            reply = dns.message.make_response(msg)
+            reply.set_rcode(dns.rcode.NOTAUTH)
+            return reply.to_wire()
         except dns.exception.DNSException:
             return None
         reply = dns.message.make_response(msg)
