@@ -1,7 +1,9 @@
 """Pages that depend only on the path and the visitor's language (the landing page,
 the language chooser, About) are rendered once per language and kept, with their
 gzip bytes, for the life of the process: the site config and the catalogues only
-change with a restart. A phone that has the page gets a 304 from its ETag.
+change with a restart. What else a page shows (the announcements on the home) is named
+by its ``version`` function, part of the key. A phone that has the page gets a 304 from
+its ETag.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from . import i18n
 _MAX_ENTRIES = 256
 
 
-def language_page(view: Callable[..., str]) -> Callable[..., Response]:
-    """Cache a view whose HTML depends only on (path, query, language, first visit)."""
+def language_page(view: Callable[..., str] | None = None, *,
+                  version: Callable[[], object] | None = None):
+    """Cache a view whose HTML depends only on (path, query, language, first visit)
+    and, when given, what ``version()`` returns (``@language_page(version=f)``)."""
+    if view is None:
+        return functools.partial(language_page, version=version)
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs) -> Response:
         cache = current_app.extensions.setdefault("espace.pagecache", {})
-        key = (request.full_path, g.lang, i18n.COOKIE in request.cookies)
+        key = (request.full_path, g.lang, i18n.COOKIE in request.cookies,
+               version() if version is not None else None)
         entry = cache.get(key)
         if entry is None:
             body = i18n.mark_fallbacks(view(*args, **kwargs)).encode()

@@ -15,7 +15,7 @@ from flask import (
 )
 from werkzeug.exceptions import NotFound
 
-from appliance import i18n
+from appliance import announcements, i18n
 from appliance.languages import LANGUAGES
 from appliance.pagecache import language_page
 
@@ -36,13 +36,14 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.get("/")
-@language_page
+@language_page(version=announcements.version)
 def home():
     site = current_app.config["SITE"]
     if i18n.COOKIE not in request.cookies and len(site.site.languages) > 1:
         # First visit: the language comes first, in each language's own name.
         return render_template("portal/languages.html", next="/", first=True)
-    return render_template("portal/home.html", home_tiles=home_tiles())
+    return render_template("portal/home.html", home_tiles=home_tiles(),
+                           announcements=announcements.current())
 
 
 # The app extension holding the registry the app was made from (espace.app.EXTENSION).

@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_babel import gettext, lazy_gettext
 
-from .. import csrf, health, outbox
+from .. import announcements, csrf, health, outbox
 from ..db import database
 from ..programme import rules
 from ..programme.models import Session
@@ -91,8 +91,8 @@ def state_page(view: Callable[..., str]) -> Callable[..., Response]:
 
     Every change a page shows (a session, a booking, an attendance) appends an
     outbox event, so the last sequence number is the page's version; the box's
-    minute and its clock warnings are in the key too. Pages with a pending flash
-    message are never cached."""
+    minute, its clock warnings and the announcements from central are in the key too.
+    Pages with a pending flash message are never cached."""
 
     @functools.wraps(view)
     def wrapped(*args, **kwargs) -> Response:
@@ -100,7 +100,8 @@ def state_page(view: Callable[..., str]) -> Callable[..., Response]:
             return view(*args, **kwargs)
         c = clock_state()
         key = (request.full_path, g.lang, session.get("facilitator"), outbox.last_seq(),
-               c["local"].strftime("%Y%m%d%H%M"), tuple(c["problems"]))
+               c["local"].strftime("%Y%m%d%H%M"), tuple(c["problems"]),
+               announcements.version())
         cache = current_app.extensions.setdefault("espace.kioskcache", {})
         entry = cache.get(key)
         if entry is None:
@@ -172,7 +173,8 @@ def index():
     now = rules.utcnow()
     rows = [(s, to_local(s.starts_at, tz()), seats, counts)
             for s, seats, counts in rules.overview(today_sessions(), now)]
-    return render_template("kiosk/index.html", rows=rows, now=now)
+    return render_template("kiosk/index.html", rows=rows, now=now,
+                           announcements=announcements.current())
 
 
 @bp.get("/week")
