@@ -18,6 +18,8 @@ from flask import Flask, g, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
+from sync_contract.atomic import create_once
+
 from . import csrf, i18n, migrations, settings
 from . import db as dbmod
 from .models import Commune
@@ -32,19 +34,7 @@ def site_file() -> str:
 
 def _secret_key(data_dir: Path) -> str:
     """A per-box secret, made once and kept in the data directory (mode 0600)."""
-    path = data_dir / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        key = secrets.token_hex(32)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return key
+    return create_once(data_dir / "secret_key", secrets.token_hex(32), 0o600).decode().strip()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

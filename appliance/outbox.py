@@ -1,7 +1,9 @@
 """The outbox: what this box tells central, in order, exactly once.
 
 Domain functions call :func:`append` inside the transaction that writes the row the
-event reports, so the row and its event are committed together or not at all.
+event reports, so the row and its event are committed together or not at all. Every
+kind is declared in :mod:`sync_contract.kinds`: an undeclared kind, or a payload that
+does not match its declaration, is refused here, before it could reach central.
 """
 
 from __future__ import annotations
@@ -11,34 +13,50 @@ import json
 import uuid
 from typing import Any
 
+from sync_contract import kinds
+from sync_contract.protocol import STREAMS
+
 from .db import database
 from .errors import EspaceError
 from .models import OutboxEvent
 
-# Priority classes, most urgent first: when the day's budget is short, the sync
-# sends civic records before voice notes, usage logs and content.
-STREAMS = ("civic", "blob", "usage", "content")
+__all__ = ["STREAMS", "append", "pending_after", "length", "last_seq"]
 
 
 class OutsideTransaction(EspaceError):
     """append() was called outside a transaction: the event could be lost or orphaned."""
 
 
-def append(kind: str, payload: dict[str, Any], stream: str = "civic",
+class NotInContract(EspaceError):
+    """The kind is not declared in sync_contract, or its payload does not match."""
+
+
+def append(kind: kinds.Kind | str, payload: dict[str, Any], stream: str | None = None,
            event_uuid: str | None = None) -> OutboxEvent:
-    """Add an event; must run inside ``database.atomic()`` with the row it reports.
+    """Add an event of a declared kind; must run inside ``database.atomic()`` with the
+    row it reports. Its stream is the kind's (``stream``, if given, must agree).
 
     The sequence number is assigned by SQLite at insert; it never repeats or goes
     backwards, whatever the clock says."""
-    if stream not in STREAMS:
-        raise ValueError(f"unknown stream {stream!r}")
+    name = kind.name if isinstance(kind, kinds.Kind) else kind
+    try:
+        declared = kinds.up_kind(name)
+        declared.validate(payload)
+    except kinds.ContractError as e:
+        raise NotInContract(f"outbox.append refused: {e}",
+                            "declare the kind and its fields in sync_contract/kinds.py "
+                            "(docs/sync.md, 'Adding a synced kind')") from None
+    if stream is not None and stream != declared.stream:
+        raise NotInContract(f"outbox.append refused: {name} travels on the "
+                            f"{declared.stream!r} stream, not {stream!r}",
+                            "leave stream out: the kind's declaration sets it")
     if not database.in_transaction():
-        raise OutsideTransaction(f"outbox.append({kind!r}) outside a transaction",
+        raise OutsideTransaction(f"outbox.append({name!r}) outside a transaction",
                                  "wrap the write and its event in database.atomic()")
     return OutboxEvent.create(
         uuid=event_uuid or str(uuid.uuid4()),
-        kind=kind,
-        stream=stream,
+        kind=name,
+        stream=declared.stream,
         payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )

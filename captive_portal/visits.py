@@ -15,6 +15,7 @@ import logging
 from appliance import outbox
 from appliance.db import database
 from appliance.privacy import client_hash
+from sync_contract import kinds
 
 log = logging.getLogger("espace.portal")
 
@@ -43,6 +44,6 @@ def rollup(now: dt.datetime | None = None) -> int:
             "SELECT day, COUNT(*) FROM portal_visit WHERE day < ? GROUP BY day ORDER BY day",
             (today,)).fetchall()
         for day, count in days:
-            outbox.append("usage.visits", {"day": day, "visits": count}, stream="usage")
+            outbox.append(kinds.VISITS, {"day": day, "visits": count})
         database.execute_sql("DELETE FROM portal_visit WHERE day < ?", (today,))
     return len(days)

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from sync_contract import kinds
+
 from . import acme_issue, dns_update
 from .db import database
 from .models import DownEvent, Region, Site, utcnow
@@ -34,9 +36,9 @@ from .tls_models import RegionDomain, SiteCertificate
 
 log = logging.getLogger("central.certificates")
 
-DOWN_NAME = "tls.name"
-DOWN_CERTIFICATE = "tls.certificate"
-UP_CSR = "tls.csr"
+DOWN_NAME = kinds.TLS_NAME.name
+DOWN_CERTIFICATE = kinds.TLS_CERTIFICATE.name
+UP_CSR = kinds.TLS_CSR.name
 RENEW_FRACTION = 1 / 3  # renew in the last third of a certificate's life...
 RENEW_MIN_DAYS = 30  # ...and at least this long before it expires
 MAX_CSR_CHARS = 8000

@@ -1,12 +1,12 @@
 """Central's domain functions: sites and enrolment, the sync exchange, blob uploads,
 file pieces, answers. Views and the CLI call these; so do the tests.
 
-Central imports :mod:`appliance.sync.protocol` and nothing else from the box.
+Central imports :mod:`sync_contract` and nothing else from the box; each kind a box
+sends is applied by its handler in :mod:`central.handlers`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -21,9 +21,11 @@ from pathlib import Path
 
 import peewee
 
-from appliance.sync import protocol
+from sync_contract import kinds, protocol
+from sync_contract.atomic import atomic_open, create_once, fsync_dir
 
 from .db import database, is_postgres
+from .handlers import Projector
 from .models import (
     Admin,
     Answer,
@@ -35,14 +37,11 @@ from .models import (
     Region,
     Site,
     StreamMark,
-    UsageDay,
     utcnow,
 )
 
 ENROL_DAYS = 14
 READ_CHUNK = 8192
-HIDDEN = {"pending", "hidden", "merged", "rejected", "removed"}
-YOUTH = {"under18", "18-35", "under35", "youth", "15-35"}
 
 
 class CentralError(Exception):
@@ -66,19 +65,9 @@ def crash_point(name: str) -> None:
 
 def central_key(data_dir: Path):
     """Central's Ed25519 signing key, created once in the data directory (0600)."""
-    path = Path(data_dir) / "central.key"
-    try:
-        return protocol.load_private(path.read_bytes())
-    except FileNotFoundError:
-        key = protocol.new_private_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(protocol.private_bytes(key))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(path.with_suffix(".tmp"), path)
-        return key
+    raw = create_once(Path(data_dir) / "central.key",
+                      protocol.private_bytes(protocol.new_private_key()), 0o600)
+    return protocol.load_private(raw)
 
 
 # --- sites and enrolment --------------------------------------------------------------
@@ -222,7 +211,7 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
                                  "stream": stream, "kind": kind[:64],
                                  "payload": protocol.canonical(payload).decode(),
                                  "created_at": str(created_at)[:40], "received_at": utcnow()})
-                    projector.add(kind, payload, str(created_at))
+                    projector.add(seq, ev_uuid, kind, str(created_at), payload)
                 for i in range(0, len(rows), 500):
                     Record.insert_many(rows[i:i + 500]).execute()
                 stored += len(rows)
@@ -279,118 +268,6 @@ def pull(site: Site, cursor: int, want: int) -> tuple[list, bool]:
         down.append([ev.id, ev.kind, json.loads(ev.payload)])
         size += n
     return down, query.offset(len(down)).limit(1).exists() if len(down) == 1000 else False
-
-
-def _day(payload: dict, created_at: str) -> str:
-    for key in ("day", "hour", "created_at", "starts_at"):
-        value = payload.get(key) if isinstance(payload, dict) else None
-        if isinstance(value, str) and len(value) >= 10:
-            return value[:10]
-    return created_at[:10] or utcnow().date().isoformat()
-
-
-def _bump(site: Site, day: str, metric: str, count: int, women: int = 0,
-          youth: int = 0) -> None:
-    row = UsageDay.get_or_none((UsageDay.site == site) & (UsageDay.day == day)
-                               & (UsageDay.metric == metric))
-    if row is None:
-        UsageDay.create(site=site, day=day, metric=metric, count=count, women=women,
-                        youth=youth)
-    else:
-        UsageDay.update(count=UsageDay.count + count, women=UsageDay.women + women,
-                        youth=UsageDay.youth + youth).where(UsageDay.id == row.id).execute()
-
-
-def _person(payload: dict) -> tuple[int, int]:
-    return (int(payload.get("gender") == "f"), int(payload.get("age_group") in YOUTH))
-
-
-class Projector:
-    """Folds newly stored records into the dashboard's tables, in the transaction that
-    stores them, with a few bulk statements per batch rather than a few per record."""
-
-    def __init__(self, site: Site) -> None:
-        self.site = site
-        self.posts: list[dict] = []
-        self.bumps: dict[tuple[str, str], list[int]] = {}
-
-    def bump(self, day: str, metric: str, count: int, women: int = 0, youth: int = 0) -> None:
-        acc = self.bumps.setdefault((day, metric), [0, 0, 0])
-        acc[0] += count
-        acc[1] += women
-        acc[2] += youth
-
-    def add(self, kind: str, payload, created_at: str) -> None:
-        # A malformed payload is stored but not counted: it must never block the stream.
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            project(self, kind, payload, created_at)
-
-    def flush(self) -> None:
-        # Posts first: an answer or moderation later in the batch may name them.
-        for i in range(0, len(self.posts), 500):
-            Post.insert_many(self.posts[i:i + 500]).on_conflict_ignore().execute()
-        self.posts = []
-        for (day, metric), (count, women, youth) in sorted(self.bumps.items()):
-            _bump(self.site, day, metric, count, women, youth)
-        self.bumps = {}
-
-
-def project(projector: Projector, kind: str, payload, created_at: str) -> None:
-    """Fold one newly stored record into the dashboard's tables."""
-    if not isinstance(payload, dict):
-        return
-    site = projector.site
-    day = _day(payload, created_at)
-    if kind == "post.created":
-        projector.posts.append(dict(
-            site=site.id, uuid=str(payload.get("uuid", ""))[:64],
-            code=str(payload.get("code", ""))[:20], kind=str(payload.get("kind", "")),
-            theme=str(payload.get("theme", ""))[:40],
-            commune=str(payload.get("commune", ""))[:80], body=str(payload.get("body", "")),
-            voice_sha256=str(payload.get("voice_sha256", "") or ""),
-            gender=str(payload.get("gender", "") or ""),
-            age_group=str(payload.get("age_group", "") or ""),
-            # Not yet moderated (board.moderation = "before"), hidden or merged: not on
-            # the admins' list of questions to answer until the box publishes it.
-            status="hidden" if payload.get("status") in HIDDEN else "open",
-            created_at=str(payload.get("created_at", created_at))))
-        projector.bump(day, "posts", 1, *_person(payload))
-        return
-    if kind in ("post.moderated", "answer.created"):
-        projector.flush()  # the post it names may be in this batch
-    if kind == "post.moderated":
-        post = Post.get_or_none(Post.uuid == str(payload.get("post_uuid", "")))
-        if post is not None:
-            if payload.get("status") in HIDDEN:
-                status = "hidden"
-            else:
-                status = "answered" if post.answers.count() else "open"
-            Post.update(status=status).where(Post.id == post.id).execute()
-    elif kind == "answer.created":
-        post = Post.get_or_none(Post.uuid == str(payload.get("post_uuid", "")))
-        if post is not None:
-            Answer.insert(post=post, uuid=str(payload.get("uuid", uuid.uuid4()))[:64],
-                          official_name=str(payload.get("official_name", ""))[:120],
-                          body=str(payload.get("body", "")), source="box") \
-                .on_conflict_ignore().execute()
-            Post.update(status="answered", answered_at=utcnow()).where(
-                Post.id == post.id).execute()
-    elif kind == "tls.csr":
-        from . import certificates  # it imports this module
-
-        certificates.receive_csr(site, payload)
-    elif kind == "booking.created":
-        projector.bump(day, "bookings", 1, *_person(payload))
-    elif kind == "attendance.counts":
-        projector.bump(day, "attendance", int(payload.get("present", 0) or 0),
-                       int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
-    elif kind == "usage.content":
-        views = sum(int(b.get("views", 0)) + int(b.get("plays", 0))
-                    for b in payload.get("books", []) if isinstance(b, dict))
-        projector.bump(day, "views", views)
-    elif kind.startswith("usage.") and "visit" in kind or kind == "portal.visits":
-        projector.bump(day, "visits", int(payload.get("visits", payload.get("count", 1)) or 0),
-                       int(payload.get("women", 0) or 0), int(payload.get("youth", 0) or 0))
 
 
 # --- blobs --------------------------------------------------------------------------------
@@ -481,24 +358,23 @@ def publish_file(data_dir: Path, source: Path, name: str | None = None,
     digest, pieces, size = hashlib.sha256(), [], 0
     files = Path(data_dir) / "files"
     files.mkdir(parents=True, exist_ok=True)
-    tmp = files / (source.name + ".tmp")
-    with open(source, "rb") as src, open(tmp, "wb") as out:
+    staged = files / (source.name + ".importing")
+    with open(source, "rb") as src, atomic_open(staged) as out:
         while block := src.read(protocol.PIECE):
             digest.update(block)
             pieces.append(protocol.piece_hash(block))
             out.write(block)
             size += len(block)
-        out.flush()
-        os.fsync(out.fileno())
     sha = digest.hexdigest()
-    os.replace(tmp, files / sha)
+    os.replace(staged, files / sha)
+    fsync_dir(files)
     name = name or source.name
     with database.atomic():
         entry = FileEntry.get_or_none(FileEntry.sha256 == sha)
         if entry is None:
             entry = FileEntry.create(sha256=sha, name=name, size=size,
                                      pieces=json.dumps(pieces))
-            DownEvent.create(kind=protocol.DOWN_CATALOGUE, payload=protocol.canonical(
+            DownEvent.create(kind=kinds.CATALOGUE_FILE.name, payload=protocol.canonical(
                 {"sha": sha, "name": name, "size": size, "pieces": pieces}).decode())
             audit(admin, "file.publish", f"{name} {sha}")
     return entry
@@ -529,18 +405,26 @@ def record_answer(post: Post, official_name: str, body: str, admin: Admin | None
                                body=body, source="central", admin=admin)
         Post.update(status="answered", answered_at=utcnow()).where(Post.id == post.id) \
             .execute()
-        DownEvent.create(site=post.site, kind=protocol.DOWN_ANSWER, payload=protocol.canonical({
+        DownEvent.create(site=post.site, kind=kinds.ANSWER.name, payload=protocol.canonical({
             "uuid": answer.uuid, "post_uuid": post.uuid, "official_name": official_name,
             "body": body, "created_at": answer.created_at.isoformat() + "Z"}).decode())
         audit(admin, "answer.create", f"post {post.uuid} of {post.site.slug}")
     return answer
 
 
-def announce(text: str, admin: Admin | None, region: Region | None = None) -> DownEvent:
+def announce(text: str, admin: Admin | None, region: Region | None = None, *,
+             lang: str = "", expires_at: str = "") -> DownEvent:
+    """An announcement for every box (of ``region``): the portal's home and the kiosk
+    show it until ``expires_at`` (ISO date or time, UTC), in ``lang`` when given."""
+    payload = {"uuid": str(uuid.uuid4()), "body": text}
+    if lang:
+        payload["lang"] = lang
+    if expires_at:
+        payload["expires_at"] = expires_at
+    kinds.ANNOUNCEMENT.validate(payload)
     with database.atomic():
-        ev = DownEvent.create(region=region, kind=protocol.DOWN_ANNOUNCEMENT,
-                              payload=protocol.canonical({"uuid": str(uuid.uuid4()),
-                                                          "body": text}).decode())
+        ev = DownEvent.create(region=region, kind=kinds.ANNOUNCEMENT.name,
+                              payload=protocol.canonical(payload).decode())
         audit(admin, "announcement.create", text[:200])
     return ev
 

@@ -1,4 +1,4 @@
-"""The sync endpoints boxes talk to (see appliance/sync/protocol.py for the format)."""
+"""The sync endpoints boxes talk to (see sync_contract/protocol.py for the format)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from appliance.sync import protocol
+from sync_contract import protocol
 
 from . import service
 from .service import CentralError

@@ -17,6 +17,7 @@ from collections import Counter
 
 from appliance import outbox
 from appliance.db import database
+from sync_contract import kinds
 
 log = logging.getLogger("espace.content")
 
@@ -98,7 +99,7 @@ def rollup(now: dt.datetime | None = None) -> int:
             payload = {"hour": hour + ":00Z", "books": [
                 {**b, "paths": [{"path": p, "count": c} for p, c in b["paths"].items()]}
                 for b in books.values()]}
-            outbox.append("usage.content", payload, stream="usage")
+            outbox.append(kinds.CONTENT_USAGE, payload)
             database.execute_sql("DELETE FROM content_usage WHERE hour = ?", (hour,))
             events += 1
     return events

@@ -13,14 +13,15 @@ import logging
 from pathlib import Path
 
 from appliance import outbox
+from sync_contract import kinds
 
 from . import store
 
 log = logging.getLogger("espace.tls")
 
-DOWN_NAME = "tls.name"
-DOWN_CERTIFICATE = "tls.certificate"
-UP_CSR = "tls.csr"
+DOWN_NAME = kinds.TLS_NAME.name
+DOWN_CERTIFICATE = kinds.TLS_CERTIFICATE.name
+UP_CSR = kinds.TLS_CSR.name
 MAX_NAME = 200
 
 
@@ -39,7 +40,7 @@ def apply_name(payload: dict, data_dir: Path, address: str) -> str:
         log.warning("ignored a malformed name from central")
         return ""
     store.set_name(data_dir, name, address)
-    outbox.append(UP_CSR, {"name": name, "csr": store.make_csr(data_dir, name)}, "civic")
+    outbox.append(kinds.TLS_CSR, {"name": name, "csr": store.make_csr(data_dir, name)})
     return "tls"
 
 
@@ -52,8 +53,16 @@ def apply_certificate(payload: dict, data_dir: Path) -> str:
         own = store.name(data_dir)
         if isinstance(e, store.KeyMismatch) and own:
             # The key changed (a new SD card): ask again with the key this box holds.
-            outbox.append(UP_CSR, {"name": own, "csr": store.make_csr(data_dir, own)}, "civic")
+            outbox.append(kinds.TLS_CSR, {"name": own, "csr": store.make_csr(data_dir, own)})
         return ""
     if installed:
         log.info("certificate installed for %s", store.name(data_dir))
     return "tls"
+
+
+def register_sync(registry) -> None:
+    """The sync's handlers for what central sends the secure origin."""
+    registry.add(kinds.TLS_NAME, lambda payload, options: apply_name(
+        payload, Path(options.data_dir), options.hotspot_address))
+    registry.add(kinds.TLS_CERTIFICATE, lambda payload, options: apply_certificate(
+        payload, Path(options.data_dir)))

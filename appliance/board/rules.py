@@ -33,6 +33,8 @@ from typing import Any
 
 import peewee
 
+from sync_contract import kinds
+
 from .. import audio, blobs, outbox
 from ..db import database
 from ..errors import EspaceError
@@ -304,8 +306,8 @@ def post_payload(post: Post) -> dict[str, Any]:
 
 
 def _voice_event(voice: Voice) -> None:
-    outbox.append("blob.voice", {"sha256": voice.sha256, "size": voice.size,
-                                 "mime": voice.mime}, stream="blob")
+    outbox.append(kinds.VOICE_NOTE, {"sha256": voice.sha256, "size": voice.size,
+                                     "mime": voice.mime})
 
 
 def create_post(draft: Draft, voice_data: bytes | None, *, site, data_dir: str | Path,
@@ -333,7 +335,7 @@ def create_post(draft: Draft, voice_data: bytes | None, *, site, data_dir: str |
                 voice_seconds=voice.seconds if voice else None,
                 voice_bytes=voice.size if voice else 0,
                 author_hash=author_hash, created_at=now_iso(), **values)
-            outbox.append("post.created", post_payload(post))
+            outbox.append(kinds.POST_CREATED, post_payload(post))
             if voice and voice.staged:
                 _voice_event(voice)
     except BaseException:
@@ -367,8 +369,8 @@ def support(post: Post, client_hash: str) -> bool:
         except peewee.IntegrityError:
             return False
         Post.update(support_count=Post.support_count + 1).where(Post.id == post.id).execute()
-        outbox.append("support.created", {"uuid": row.uuid, "post_uuid": post.uuid,
-                                          "created_at": row.created_at})
+        outbox.append(kinds.SUPPORT_CREATED, {"uuid": row.uuid, "post_uuid": post.uuid,
+                                               "created_at": row.created_at})
     post.support_count += 1
     return True
 
@@ -405,7 +407,7 @@ def _decide(post: Post, action: str, reason: str = "", into: Post | None = None,
     decision = Decision.create(uuid=str(uuid.uuid4()), post=post, action=action,
                                reason=reason, into=into, facilitator=facilitator,
                                created_at=now_iso())
-    outbox.append("post.moderated", {
+    outbox.append(kinds.POST_MODERATED, {
         "uuid": decision.uuid, "post_uuid": post.uuid, "action": action, "reason": reason,
         "status": _STATUS_AFTER[action],
         "into_post_uuid": into.uuid if into else None, "facilitator": facilitator,
@@ -487,7 +489,7 @@ def answer(post: Post, *, official_id: int | None, body: str, voice_data: bytes 
                 voice_bytes=voice.size if voice else 0,
                 source="kiosk", recorded_by=recorded_by, created_at=now_iso())
             Post.update(answer_count=Post.answer_count + 1).where(Post.id == post.id).execute()
-            outbox.append("answer.created", {
+            outbox.append(kinds.ANSWER_RECORDED, {
                 "uuid": row.uuid, "post_uuid": post.uuid,
                 "official": _official_payload(official), "official_name": official_name,
                 "body": body, "voice_sha256": row.voice_sha256, "voice_mime": row.voice_mime,
@@ -628,7 +630,7 @@ def save_official(*, name: str, role: str, commune_id: int | None, gender: str,
             official.name, official.role, official.commune, official.gender = \
                 name, role, commune, gender
             official.save()
-        outbox.append("official.saved", {"id": official.id, "name": name, "role": role,
-                                         "commune": commune.name, "gender": gender,
-                                         "created_at": now_iso()})
+        outbox.append(kinds.OFFICIAL_SAVED, {"id": official.id, "name": name, "role": role,
+                                              "commune": commune.name, "gender": gender,
+                                              "created_at": now_iso()})
     return official

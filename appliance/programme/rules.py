@@ -29,13 +29,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sync_contract import kinds
+
 from .. import outbox
 from ..db import database
 from ..errors import EspaceError
 from .models import AGE_GROUPS, GENDERS, KINDS, Booking, Series, Session
 from .recurrence import MAX_WEEKS, to_utc, weekly
-
-STREAM = "civic"
 
 
 class ProgrammeError(EspaceError):
@@ -205,7 +205,7 @@ def overview(sessions: list[Session], now: dt.datetime | None = None
 # -- events ----------------------------------------------------------------------
 
 
-def _booking_event(kind: str, b: Booking) -> None:
+def _booking_event(kind: kinds.Kind, b: Booking) -> None:
     payload: dict[str, Any] = {
         "booking": b.uuid, "session": b.session.uuid, "status": b.status, "pool": b.pool,
         "attendance": b.attendance, "gender": b.gender, "age_group": b.age_group,
@@ -213,24 +213,26 @@ def _booking_event(kind: str, b: Booking) -> None:
     }
     if _share_names():
         payload.update(name=b.name, phone=b.phone)
-    outbox.append(kind, payload, STREAM)
+    outbox.append(kind, payload)
 
 
 def _attendance_event(session: Session) -> None:
     counts = attendance_counts(session)
     counts.pop("women_share")
     counts.pop("youth_share")
-    outbox.append("attendance.counts", counts, STREAM)
+    # A snapshot of the session, filed under its day: central keeps the latest.
+    counts["day"] = session.starts_at.date().isoformat()
+    outbox.append(kinds.ATTENDANCE, counts)
 
 
 def _session_event(s: Session) -> None:
-    outbox.append("session.saved", {
+    outbox.append(kinds.SESSION_SAVED, {
         "session": s.uuid, "title": s.title, "kind": s.kind, "room": s.room,
         "starts_at": s.starts_at.isoformat() + "Z", "duration_min": s.duration_min,
         "capacity": s.capacity, "reserved_women": s.reserved_women,
         "reserved_youth": s.reserved_youth, "release_min": s.release_min,
         "cancelled": bool(s.cancelled), "series": s.series.uuid if s.series_id else None,
-    }, STREAM)
+    })
 
 
 # -- visitors --------------------------------------------------------------------
@@ -298,7 +300,7 @@ def book(session_id: int, name: str, phone: str = "", gender: str = "",
                            status="booked" if pool else "waiting", pool=pool or "open",
                            attendance="present" if walk_in else "", walk_in=walk_in,
                            client=client, created_at=now, updated_at=now)
-        _booking_event("booking.created", b)
+        _booking_event(kinds.BOOKING_CREATED, b)
         if walk_in:
             _attendance_event(s)
         return b
@@ -334,7 +336,7 @@ def cancel(session_id: int, code: str, *, now: dt.datetime | None = None) -> Boo
                                  "tell the facilitator you cannot come")
         b.status, b.updated_at = "cancelled", now
         b.save()
-        _booking_event("booking.cancelled", b)
+        _booking_event(kinds.BOOKING_CANCELLED, b)
         _promote(s, now)
         return b
 
@@ -353,7 +355,7 @@ def _promote(s: Session, now: dt.datetime) -> list[Booking]:
             continue
         b.status, b.pool, b.updated_at = "booked", pool, now
         b.save()
-        _booking_event("booking.promoted", b)
+        _booking_event(kinds.BOOKING_PROMOTED, b)
         promoted.append(b)
     return promoted
 
@@ -382,7 +384,7 @@ def release_due(*, now: dt.datetime | None = None) -> int:
 def _set_attendance(b: Booking, value: str, now: dt.datetime) -> Booking:
     b.attendance, b.updated_at = value, now
     b.save()
-    _booking_event("booking.attendance", b)
+    _booking_event(kinds.BOOKING_ATTENDANCE, b)
     _attendance_event(b.session)
     return b
 
@@ -451,7 +453,7 @@ def mark_all_no_shows(session_id: int, *, now: dt.datetime | None = None) -> int
         for b in rows:
             b.attendance, b.updated_at = "no_show", now
             b.save()
-            _booking_event("booking.attendance", b)
+            _booking_event(kinds.BOOKING_ATTENDANCE, b)
         if rows:
             _attendance_event(s)
         return len(rows)

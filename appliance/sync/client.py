@@ -28,13 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secure_origin import sync as tls_sync
+from sync_contract import kinds, protocol
 
 from .. import blobs, outbox
 from ..db import database
 from ..errors import EspaceError
 from ..models import OutboxEvent
-from . import protocol, state
+from . import handlers, state
 from .budget import Budget, in_windows, local_day
 from .transport import Connection, LinkError
 
@@ -115,20 +115,12 @@ def _pending_rows(after: int, limit: int, stream: str) -> list[tuple]:
                 .order_by(OutboxEvent.seq).limit(limit).tuples())
 
 
-def blob_refs(payload) -> list[str]:
-    """SHA-256 values a payload references (keys ``sha256`` or ending ``_sha256``)."""
-    out = []
-    if isinstance(payload, dict):
-        for k, v in payload.items():
-            if (k == "sha256" or k.endswith("_sha256")) and isinstance(v, str) \
-                    and blobs.HEX64.fullmatch(v):
-                out.append(v)
-            elif isinstance(v, dict | list):
-                out.extend(blob_refs(v))
-    elif isinstance(payload, list):
-        for v in payload:
-            out.extend(blob_refs(v))
-    return out
+def blob_refs(kind: str, payload) -> list[str]:
+    """SHA-256 values of the blob fields the kind's declaration names."""
+    declared = kinds.UP_KINDS.get(kind)
+    if declared is None or not isinstance(payload, dict):
+        return []
+    return declared.blob_refs(payload)
 
 
 class SyncClient:
@@ -396,7 +388,7 @@ class SyncClient:
                     if row[0] <= acks.get(stream, 0):
                         self.res.pushed += 1
                         if stream == "civic" and "sha256" in row[4]:
-                            for sha in blob_refs(json.loads(row[4])):
+                            for sha in blob_refs(row[2], json.loads(row[4])):
                                 if blobs.path_for(self.o.data_dir, sha).exists():
                                     state.SyncBlobTodo.insert(sha256=sha).on_conflict_ignore() \
                                         .execute()
@@ -409,7 +401,7 @@ class SyncClient:
                     id=down_id, kind=kind, payload=protocol.canonical(payload).decode(),
                     received_at=state.now_iso()).on_conflict_ignore().execute()
                 if inserted:
-                    applied = apply_down(kind, payload, self.o)
+                    applied = handlers.apply(kind, payload, self.o)
                     if applied:
                         state.SyncInbox.update(applied=applied).where(
                             state.SyncInbox.id == down_id).execute()
@@ -424,7 +416,7 @@ class SyncClient:
         """Blob-stream events whose blob central already holds (or that name none)."""
         ready = []
         for e in events:
-            shas = [s for s in blob_refs(json.loads(e[4]))
+            shas = [s for s in blob_refs(e[2], json.loads(e[4]))
                     if blobs.path_for(self.o.data_dir, s).exists()]
             done = all(
                 (row := state.SyncBlobTodo.get_or_none(state.SyncBlobTodo.sha256 == s))
@@ -437,7 +429,7 @@ class SyncClient:
     def _next_blob(self) -> str | None:
         acks = state.acked()
         for e in outbox.pending_after(acks.get("blob", 0), 50, ("blob",)):
-            for sha in blob_refs(json.loads(e.payload)):
+            for sha in blob_refs(e.kind, json.loads(e.payload)):
                 if not blobs.path_for(self.o.data_dir, sha).exists():
                     continue
                 row = state.SyncBlobTodo.get_or_none(state.SyncBlobTodo.sha256 == sha)
@@ -605,43 +597,6 @@ def finish_download(dl) -> None:
             state.SyncDownload.sha256 == dl.sha256).execute()
 
 
-# --- applying what central sent ---------------------------------------------------------
-
-
-def _board_hook():
-    try:
-        from ..board import rules  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    for name in ("receive_answer", "apply_answer_from_central", "apply_central_answer",
-                 "answer_from_central", "record_central_answer"):
-        fn = getattr(rules, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
 def apply_down(kind: str, payload: dict, options: Options | None = None) -> str:
-    """Apply one pulled record inside the caller's transaction; return who applied it
-    ("board", "downloads") or "" when it is only kept in ``sync_inbox`` for its reader."""
-    if kind == protocol.DOWN_ANSWER:
-        hook = _board_hook()
-        if hook is not None:
-            # None: the post is not on this box (yet); the row stays unapplied.
-            return "board" if hook(payload) is not None else ""
-        return ""
-    if kind == protocol.DOWN_CATALOGUE and options is not None:
-        name = Path(str(payload.get("name", ""))).name
-        sha = str(payload.get("sha", ""))
-        if not name or not blobs.HEX64.fullmatch(sha):
-            return ""
-        state.SyncDownload.insert(
-            sha256=sha, name=name, size=int(payload["size"]),
-            pieces=json.dumps(payload["pieces"]),
-            dest=str(Path(options.content_dir) / name)).on_conflict_ignore().execute()
-        return "downloads"
-    if kind in (tls_sync.DOWN_NAME, tls_sync.DOWN_CERTIFICATE) and options is not None:
-        if kind == tls_sync.DOWN_NAME:
-            return tls_sync.apply_name(payload, Path(options.data_dir), options.hotspot_address)
-        return tls_sync.apply_certificate(payload, Path(options.data_dir))
-    return ""
+    """Apply one pulled record (see :func:`appliance.sync.handlers.apply`)."""
+    return handlers.apply(kind, payload, options)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 
+from sync_contract import protocol
+
 from ..db import database
 from ..errors import EspaceError
 from ..models import Meta
-from . import protocol, state
+from . import state
 from .transport import Connection
 
 

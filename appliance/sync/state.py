@@ -7,14 +7,15 @@ applied, nor applies a pulled record twice."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import peewee
 
+from sync_contract import protocol
+from sync_contract.atomic import create_once
+
 from ..db import database
 from ..models import BaseModel, Meta
-from . import protocol
 
 
 class SyncStream(BaseModel):
@@ -154,17 +155,10 @@ def ensure_key(data_dir: Path):
     key = load_key(data_dir)
     if key is not None:
         return key
-    key = protocol.new_private_key()
     path = key_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(protocol.private_bytes(key))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return key
+    raw = create_once(path, protocol.private_bytes(protocol.new_private_key()), 0o600)
+    return protocol.load_private(raw)
 
 
 def enrolment() -> dict | None:
@@ -174,3 +168,9 @@ def enrolment() -> dict | None:
     if not (url and key):
         return None
     return {"url": url, "central_key": key, "site_id": Meta.get_value("sync:site_id", "")}
+
+
+def inbox_kinds() -> dict[str, int]:
+    """How many pulled records of each kind ``sync_inbox`` holds."""
+    return {k: n for k, n in SyncInbox.select(SyncInbox.kind, peewee.fn.COUNT(SyncInbox.id))
+            .group_by(SyncInbox.kind).tuples()}

@@ -137,7 +137,7 @@ def test_outbox_and_row_commit_together_or_not_at_all(site, data_dir, nioro, mon
 
 def test_outbox_append_outside_a_transaction_raises(db):
     with pytest.raises(outbox.OutsideTransaction):
-        outbox.append("post.created", {})
+        outbox.append("usage.visits", {"day": "2026-11-20", "visits": 1})
 
 
 def test_limits(site, data_dir, nioro):
@@ -343,15 +343,16 @@ def test_codes_are_unique_and_found_case_insensitively(site, data_dir, nioro):
 
 
 def test_an_answer_pulled_by_the_sync_lands_on_the_board(site, data_dir, nioro, db):
-    from appliance.sync import client, protocol
+    from appliance.sync import client
+    from sync_contract import kinds
 
     post = rules.create_post(draft(nioro), None, site=site, data_dir=data_dir)
     payload = {"uuid": "c0ffee", "post_uuid": post.uuid, "official_name": "Le maire",
                "body": "Les travaux commencent lundi.", "created_at": "2026-11-28T10:00:00Z"}
     with db.atomic():
-        assert client.apply_down(protocol.DOWN_ANSWER, payload) == "board"
+        assert client.apply_down(kinds.ANSWER.name, payload) == "board"
     with db.atomic():
-        client.apply_down(protocol.DOWN_ANSWER, payload)  # replayed: nothing twice
+        client.apply_down(kinds.ANSWER.name, payload)  # replayed: nothing twice
     assert Answer.select().count() == 1
     assert [p.id for p in rules.board_page(state="answered")[0]] == [post.id]
 

@@ -99,7 +99,7 @@ def test_failed_migration_leaves_previous_schema(fresh, monkeypatch):
 def test_outbox_append_needs_a_transaction(fresh):
     migrations.migrate(fresh)
     with pytest.raises(outbox.OutsideTransaction):
-        outbox.append("test", {})
+        outbox.append("usage.visits", {"day": "2026-11-20", "visits": 1})
     assert OutboxEvent.select().count() == 0
 
 
@@ -107,27 +107,27 @@ def test_outbox_event_and_row_commit_or_roll_back_together(fresh):
     migrations.migrate(fresh)
     with pytest.raises(RuntimeError), fresh.atomic():
         Commune.create(name="Yélimané")
-        outbox.append("commune.created", {"name": "Yélimané"})
+        outbox.append("usage.visits", {"day": "Yélimané", "visits": 1})
         raise RuntimeError("power cut in the middle")
     assert Commune.select().count() == 0 and OutboxEvent.select().count() == 0
     with fresh.atomic():
         Commune.create(name="Yélimané")
-        event = outbox.append("commune.created", {"name": "Yélimané"})
+        event = outbox.append("usage.visits", {"day": "Yélimané", "visits": 1})
     assert event.seq == 1
-    assert json.loads(OutboxEvent.get().payload) == {"name": "Yélimané"}
+    assert json.loads(OutboxEvent.get().payload) == {"day": "Yélimané", "visits": 1}
 
 
 def test_sequence_never_reused_after_pruning_or_rollback(fresh):
     migrations.migrate(fresh)
     with fresh.atomic():
         for i in range(3):
-            outbox.append("e", {"i": i})
+            outbox.append("usage.visits", {"day": "d", "visits": i})
     with pytest.raises(RuntimeError), fresh.atomic():
-        outbox.append("e", {"i": "rolled back"})
+        outbox.append("usage.visits", {"day": "rolled back", "visits": 0})
         raise RuntimeError
     OutboxEvent.delete().execute()  # acknowledged events pruned
     with fresh.atomic():
-        event = outbox.append("e", {"i": 3})
+        event = outbox.append("usage.visits", {"day": "d", "visits": 3})
     # The rolled-back number is handed out again (no gap), the pruned ones are not.
     assert event.seq == 4
     assert outbox.last_seq() == 4
@@ -137,7 +137,7 @@ def _writer_thread(data_dir, n, out):
     # Each thread has its own connection (peewee's per-thread state).
     for i in range(n):
         with dbmod.database.atomic():
-            out.append(outbox.append("t", {"i": i}).seq)
+            out.append(outbox.append("usage.visits", {"day": "t", "visits": i}).seq)
     dbmod.database.close()
 
 
@@ -146,7 +146,7 @@ def _writer_process(data_dir, n, queue):
     seqs = []
     for i in range(n):
         with database.atomic():
-            seqs.append(outbox.append("p", {"i": i}).seq)
+            seqs.append(outbox.append("usage.visits", {"day": "p", "visits": i}).seq)
     database.close()
     queue.put(seqs)
 
@@ -198,7 +198,7 @@ def test_integrity_check_reports_corruption(tmp_path):
     migrations.migrate(database)
     with database.atomic():
         for i in range(2000):
-            outbox.append("x", {"i": i, "pad": "x" * 200})
+            outbox.append("usage.visits", {"day": "x" * 200, "visits": i})
     database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     database.close()
     path = tmp_path / dbmod.DB_NAME

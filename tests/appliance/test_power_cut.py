@@ -40,7 +40,7 @@ def write():
     key = request.form["uuid"]
     with database.atomic():
         Commune.create(name=key)
-        event = outbox.append("commune.created", {"name": key})
+        event = outbox.append("usage.visits", {"day": key, "visits": 1})
     return {"seq": event.seq}
 
 serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=4, _quiet=True)
@@ -116,7 +116,7 @@ def test_sigkill_while_acknowledging_writes_loses_nothing(tmp_path):
         con = sqlite3.connect(tmp_path / "data" / "espace.sqlite3")
         try:
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            rows = dict(con.execute("SELECT json_extract(payload, '$.name'), seq FROM outbox"))
+            rows = dict(con.execute("SELECT json_extract(payload, '$.day'), seq FROM outbox"))
             communes = {r[0] for r in con.execute("SELECT name FROM commune")}
         finally:
             con.close()

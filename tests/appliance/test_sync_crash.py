@@ -13,12 +13,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.central.harness import free_port
+from tests.central.harness import free_port, post
 
 BIN = Path(sys.executable).parent
 BOX_POINTS = ["box:exchange:answered", "box:apply:uncommitted", "box:blob:piece"]
@@ -94,11 +93,11 @@ def add_work(data_dir: Path, n: int, voice_size: int, seed: int) -> None:
         sha, _ = blobs.put_bytes(data_dir, data[:voice_size])
         with db.atomic("IMMEDIATE"):
             for i in range(n):
-                outbox.append("post.created", {"uuid": str(uuid.uuid4()), "body": f"{seed}/{i}"})
+                outbox.append("post.created", post(body=f"{seed}/{i}"))
             outbox.append("blob.voice", {"sha256": sha, "size": voice_size}, stream="blob")
             for i in range(n):
-                outbox.append("usage.content", {"hour": "2026-11-20T10:00Z", "n": i},
-                              stream="usage")
+                outbox.append("usage.content", {"hour": "2026-11-20T10:00Z", "books": [
+                    {"zim": "wikipedia_fr", "views": i}]})
     finally:
         db.close()
 

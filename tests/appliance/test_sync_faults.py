@@ -33,7 +33,13 @@ from appliance.sync import state
 from appliance.sync.client import CentralRefused, Options, SyncClient
 from appliance.sync.enroll import enroll
 from appliance.sync.transport import LinkError
-from tests.central.harness import CentralServer, FaultProxy, central_call, make_central
+from tests.central.harness import (
+    CentralServer,
+    FaultProxy,
+    central_call,
+    make_central,
+    post,
+)
 
 EXAMPLES = int(os.environ.get("ESPACE_SYNC_EXAMPLES", "40"))
 
@@ -115,17 +121,18 @@ class SyncMachine(RuleBasedStateMachine):
         with database.atomic("IMMEDIATE"):
             for _ in range(n):
                 self.n += 1
-                outbox.append("post.created" if stream == "civic" else "usage.content",
-                              {"uuid": str(uuid.uuid4()), "body": f"record {self.n}",
-                               "theme": "water", "commune": "Nioro"}, stream)
+                if stream == "civic":
+                    outbox.append("post.created", post(body=f"record {self.n}"))
+                else:
+                    outbox.append("usage.content", {"hour": "2026-11-20T10:00Z", "books": [
+                        {"zim": "wikipedia_fr", "views": self.n}]})
 
     @rule(size=st.integers(1, 200_000), seed=st.integers(0, 10**6))
     def add_voice(self, size, seed):
         data = (hashlib.sha256(str(seed).encode()).digest() * (size // 32 + 1))[:size]
         sha, _ = blobs.put_bytes(self.tmp / "data", data)
         with database.atomic("IMMEDIATE"):
-            outbox.append("post.created", {"uuid": str(uuid.uuid4()), "body": "",
-                                           "voice_sha256": sha})
+            outbox.append("post.created", post(voice_sha256=sha))
             outbox.append("blob.voice", {"sha256": sha, "size": size}, stream="blob")
         self.voices.append(sha)
 

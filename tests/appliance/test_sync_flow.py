@@ -12,8 +12,9 @@ import pytest
 
 from appliance import blobs, outbox
 from appliance.db import database, integrity_check
-from appliance.sync import protocol, state
+from appliance.sync import state
 from appliance.sync.client import SyncClient
+from sync_contract import kinds, protocol
 from tests.central.harness import (
     CentralServer,
     FaultProxy,
@@ -89,7 +90,7 @@ def test_answer_from_central_flows_down_once(box, central):
     again = run(box, central.url)
     assert again.pulled == 0
     rows = list(state.SyncInbox.select())
-    assert [r.kind for r in rows] == [protocol.DOWN_ANSWER]
+    assert [r.kind for r in rows] == [kinds.ANSWER.name]
     assert state.cursor() == rows[0].id
 
 

@@ -15,7 +15,8 @@ def test_m0005_upgrades_a_box_with_queued_events(tmp_path):
         assert "sync_stream" not in db.get_tables()
         with database.atomic("IMMEDIATE"):
             for i in range(3):
-                outbox.append("commune.created", {"name": f"c{i}"})
+                outbox.append("support.created", {"uuid": f"s{i}", "post_uuid": "p",
+                                                  "created_at": "2026-11-20"})
         assert "m0005_sync" in migrations.migrate(db)
         from appliance.sync import state
         from appliance.sync.client import _pending_rows, pending_count

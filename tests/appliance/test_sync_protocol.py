@@ -9,8 +9,8 @@ import uuid
 import pytest
 import zstandard
 
-from appliance.sync import protocol
 from appliance.sync.budget import in_windows, local_day
+from sync_contract import protocol
 
 BOX = str(uuid.uuid4())
 

@@ -314,8 +314,19 @@ def add_events(n: int, stream: str = "civic", kind: str = "post.created", start:
 
     with database.atomic():
         for i in range(start, start + n):
-            payload = {"uuid": str(uuid.UUID(int=i + 1)), "body": f"post {i} " + "x" * pad,
-                       "theme": "water", "commune": "Nioro", "kind": "question",
-                       "gender": "f" if i % 2 else "m", "age_group": "18-35",
-                       "created_at": "2026-11-20T10:00:00+00:00"}
+            if kind == "usage.content":
+                payload = {"hour": f"2026-11-20T{i % 24:02d}:00Z", "books": [
+                    {"zim": "wikipedia_fr", "views": i, "paths": ["x" * pad]}]}
+            else:
+                payload = post(uuid.UUID(int=i + 1), f"post {i} " + "x" * pad,
+                               gender="f" if i % 2 else "m")
             outbox.append(kind, payload, stream)
+
+
+def post(post_uuid=None, body: str = "", **values) -> dict:
+    """A post.created payload as the board writes it."""
+    return {"uuid": str(post_uuid or uuid.uuid4()), "code": "Q0001", "kind": "question",
+            "commune": "Nioro", "official": None, "theme": "water", "body": body,
+            "voice_sha256": "", "voice_mime": "", "voice_seconds": None, "voice_bytes": 0,
+            "alias": "", "age_group": "18-35", "gender": "f", "status": "published",
+            "created_at": "2026-11-20T10:00:00+00:00", **values}

@@ -11,9 +11,10 @@ import uuid
 
 import pytest
 
-from appliance.sync import protocol
 from central import service
 from central.models import Audit, DownEvent, Post, Site
+from sync_contract import kinds, protocol
+from tests.central.harness import post
 
 PASSWORD = "correct horse battery"
 
@@ -30,12 +31,14 @@ def seed(call, capp):
         evs = []
         for i in range(1, 6):
             evs.append([i, str(uuid.uuid4()), "post.created", f"2026-11-2{i}T10:00:00+00:00",
-                        {"uuid": str(uuid.uuid4()), "body": f"{slug} question {i}",
-                         "theme": "water" if i % 2 else "health", "commune": commune,
-                         "gender": "f" if i % 2 else "m", "age_group": "18-35",
-                         "created_at": f"2026-11-2{i}T10:00:00+00:00"}])
+                        post(None, f"{slug} question {i}",
+                             theme="water" if i % 2 else "health", commune=commune,
+                             gender="f" if i % 2 else "m", age_group="18-35",
+                             created_at=f"2026-11-2{i}T10:00:00+00:00")])
         usage = [[10 + i, str(uuid.uuid4()), "booking.created", "2026-11-20T09:00:00+00:00",
-                  {"gender": "f" if i < 3 else "m", "age_group": "18-35" if i < 2 else "36-60"}]
+                  {"booking": str(uuid.uuid4()), "session": "s1", "status": "booked",
+                   "pool": "open", "attendance": None, "walk_in": False,
+                   "gender": "f" if i < 3 else "m", "age_group": "18-35" if i < 2 else "36-60"}]
                  for i in range(4)]
         call(service.exchange, site, {"push": [["civic", 0, evs + usage]],
                                       "st": {"ver": "0.1.0", "pending": 7, "disk": 900,
@@ -117,7 +120,7 @@ def test_board_filters_and_oldest_unanswered_first(call, capp, cclient):
     water = cclient.get("/board.csv?theme=water&status=open").get_data(as_text=True)
     assert "question 3" in water and "question 2" not in water and "question 1" not in water
     down = call(lambda: DownEvent.get())
-    assert down.kind == protocol.DOWN_ANSWER and "lundi" in down.payload
+    assert down.kind == kinds.ANSWER.name and "lundi" in down.payload
     assert call(lambda: [a.action for a in Audit.select()]).count("answer.create") == 1
 
 

@@ -10,9 +10,10 @@ import uuid
 
 import pytest
 
-from appliance.sync import protocol
 from central import service
 from central.models import DownEvent, Post, Record, Site, UsageDay
+from sync_contract import protocol
+from tests.central.harness import post
 
 
 def enrolled(call, capp, slug="nioro", region="Kayes"):
@@ -26,8 +27,7 @@ def enrolled(call, capp, slug="nioro", region="Kayes"):
 
 def events(start, n, kind="post.created"):
     return [[i, str(uuid.UUID(int=i)), kind, "2026-11-20T10:00:00+00:00",
-             {"uuid": str(uuid.UUID(int=i)), "body": f"p{i}", "theme": "water",
-              "commune": "Nioro", "gender": "f", "age_group": "18-35"}]
+             post(uuid.UUID(int=i), f"p{i}")]
             for i in range(start, start + n)]
 
 
@@ -154,12 +154,14 @@ def test_bad_frames_are_refused(call, capp):
 def test_moderation_on_the_box_shows_at_central(call, capp):
     key, box_id = enrolled(call, capp)
     post_uuid = str(uuid.uuid4())
-    created = [1, str(uuid.uuid4()), "post.created", "t", {"uuid": post_uuid, "body": "x",
-                                                           "status": "pending"}]
+    created = [1, str(uuid.uuid4()), "post.created", "t", post(post_uuid, "x",
+                                                               status="pending")]
     exchange(call, key, box_id, [["civic", 0, [created]]])
     assert call(lambda: Post.get().status) == "hidden"
     published = [2, str(uuid.uuid4()), "post.moderated", "t",
-                 {"post_uuid": post_uuid, "action": "publish", "status": "published"}]
+                 {"uuid": str(uuid.uuid4()), "post_uuid": post_uuid, "action": "publish",
+                  "reason": "", "status": "published", "facilitator": "awa",
+                  "created_at": "t"}]
     exchange(call, key, box_id, [["civic", 1, [published]]])
     assert call(lambda: Post.get().status) == "open"
 

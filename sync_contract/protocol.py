@@ -1,7 +1,7 @@
-"""The sync protocol, version 1: the ONE schema the box and central share.
+"""The sync protocol, version 1: frames, signatures, compression, streams.
 
-Central imports this module and nothing else from ``appliance``; it must stay free
-of box imports (no models, no settings, no Flask).
+Part of :mod:`sync_contract`, the one package the box and central share; it must stay
+free of box and central imports (no models, no settings, no Flask).
 
 Wire format (HTTP/1.1 POST, one persistent connection per sync)::
 
@@ -76,12 +76,6 @@ PIECE = 64 * 1024  # blob/file piece verified as a unit
 MAX_JSON = 16 * 2**20  # largest decompressed message accepted
 MAX_TAIL = 4 * 2**20
 ZSTD_LEVEL = 12
-
-# Pull kinds central sends down.
-DOWN_ANSWER = "answer.created"
-DOWN_ANNOUNCEMENT = "announcement.created"
-DOWN_CATALOGUE = "catalogue.file"
-DOWN_CONFIG = "config.changed"
 
 
 class ProtocolError(ValueError):
