@@ -13,9 +13,9 @@ import uuid
 import pytest
 import werkzeug.security
 
-from appliance.sync import protocol
 from central import auth, service
 from central.models import Admin, Audit, LoginFailure
+from sync_contract import protocol
 from tests.central.test_central_admin import PASSWORD, seed
 
 
