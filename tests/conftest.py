@@ -81,21 +81,72 @@ def live_server(app):
         server.close()
 
 
+# Libraries a minimal Debian lacks that Playwright's driver or chromium load, and the
+# package that has each (issue 23: libatomic.so.1 was missing on a fresh bookworm).
+LIBRARY_PACKAGES = {"libatomic.so.1": "libatomic1"}
+
+
+def missing_libraries(binary: str) -> list[str]:
+    """Shared libraries ``binary`` needs that the dynamic loader cannot find."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True,  # noqa: S603,S607
+                             timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.split()[0] for line in out.splitlines() if "=> not found" in line]
+
+
+def _cannot_start(what: str, binaries: list[str], error: Exception) -> None:
+    """Fail naming the missing libraries (and their packages), not with a broken pipe."""
+    missing = sorted({lib for b in binaries for lib in missing_libraries(b)})
+    if missing:
+        packages = sorted({LIBRARY_PACKAGES.get(lib, f"(the package that has {lib})")
+                           for lib in missing})
+        pytest.fail(f"{what} cannot start: missing {', '.join(missing)}; apt-get install "
+                    f"{' '.join(packages)} (and list it in scripts/apt-test.txt)",
+                    pytrace=False)
+    pytest.fail(f"{what} cannot start: {error}", pytrace=False)
+
+
+def _driver_binaries() -> list[str]:
+    try:
+        from playwright._impl._driver import compute_driver_executable
+
+        found = compute_driver_executable()
+    except Exception:  # a private helper: its shape may change between versions
+        return []
+    return [str(p) for p in (found if isinstance(found, tuple) else (found,))
+            if str(p).endswith("node")]
+
+
 @pytest.fixture(scope="session")
 def playwright():
-    """One Playwright per test process: its sync API refuses to start twice."""
+    """One Playwright per test process: its sync API refuses to start twice. If its
+    driver cannot start, fail at once naming the missing library."""
     require_program("chromium", "chromium")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
+    try:
+        pw = sync_playwright().start()
+    except Exception as e:  # "Connection closed while reading from the driver"
+        _cannot_start("Playwright's driver", _driver_binaries(), e)
+    try:
         yield pw
+    finally:
+        pw.stop()
 
 
 @pytest.fixture(scope="session")
 def browser(playwright):
     """Debian's chromium, headless, driven by Playwright (no browser download)."""
     path = require_program("chromium", "chromium")
-    b = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+    try:
+        b = playwright.chromium.launch(executable_path=path, headless=True,
+                                       args=CHROMIUM_ARGS)
+    except Exception as e:
+        _cannot_start("chromium", ["/usr/lib/chromium/chromium", path], e)
     try:
         yield b
     finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.image_build.workdir import image_workdir, in_ram
 from tests.support import require_program, require_root
 
 pytestmark = [pytest.mark.slow]
@@ -64,6 +65,8 @@ def built(tmp_path_factory, worker_id):
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":  # xdist: the workers' common parent
         shared = shared.parent
+    # On disk: where the temporary directory is a tmpfs, the image cache's (issue 23).
+    shared = image_workdir(shared, f"{shared.parent.name}-{shared.name}")
     base = shared / "espace-reduced-image"
     base.mkdir(exist_ok=True)
     with open(base / ".lock", "w") as lock:
@@ -82,6 +85,23 @@ def built(tmp_path_factory, worker_id):
         r = json.loads(done.read_text())
     return {"img": Path(r["img"]), "layout": r["layout"], "log": r["log"], "base": base,
             "site": base / "site.toml", "timings": r["timings"]}
+
+
+@pytest.fixture
+def disk_tmp(built, tmp_path):
+    """tmp_path, or a directory beside the build when tmp_path is in RAM: partitions
+    extracted from the image are hundreds of MB."""
+    import shutil
+
+    if not in_ram(tmp_path):
+        yield tmp_path
+        return
+    work = built["base"] / f"test-{tmp_path.name}"
+    work.mkdir()
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _extract(img: Path, layout: dict, name: str, dest: Path) -> Path:
@@ -120,8 +140,8 @@ def test_boot_partition_has_the_site_file(built):
     assert "ESPACEBOOT" in label
 
 
-def test_root_partition_files(built, tmp_path):
-    root = _extract(built["img"], built["layout"], "root", tmp_path / "root.ext4")
+def test_root_partition_files(built, disk_tmp):
+    root = _extract(built["img"], built["layout"], "root", disk_tmp / "root.ext4")
     stats = _debugfs(root, "stats")
     assert "Filesystem volume name:   espace-root" in stats
     assert "/boot/firmware/espace-site.toml" in _debugfs(root, "stat /etc/espace/site.toml")
@@ -141,8 +161,8 @@ def test_root_partition_files(built, tmp_path):
     assert "espace:x:990:990" in _debugfs(root, "cat /etc/passwd")
 
 
-def test_data_partition_is_empty_ext4(built, tmp_path):
-    data = _extract(built["img"], built["layout"], "data", tmp_path / "data.ext4")
+def test_data_partition_is_empty_ext4(built, disk_tmp):
+    data = _extract(built["img"], built["layout"], "data", disk_tmp / "data.ext4")
     assert "Filesystem volume name:   espace-data" in _debugfs(data, "stats")
 
 
@@ -195,27 +215,27 @@ def test_same_inputs_same_manifest(built):
 
 
 @pytest.fixture
-def booted(built, tmp_path):
+def booted(built, disk_tmp):
     """The image's root and data partitions booted with systemd-nspawn in a network
     namespace of the test's own; yields a helper to run commands in the container."""
     import psutil
 
     img, layout = built["img"], built["layout"]
-    root = _extract(img, layout, "root", tmp_path / "root.ext4")
-    data = _extract(img, layout, "data", tmp_path / "data.ext4")
-    fat = tmp_path / "fat"
+    root = _extract(img, layout, "root", disk_tmp / "root.ext4")
+    data = _extract(img, layout, "data", disk_tmp / "data.ext4")
+    fat = disk_tmp / "fat"
     fat.mkdir()
     offset = layout["boot_start"] * 1024 * 1024
     sh("mcopy", "-i", f"{img}@@{offset}", "::/espace-site.toml", str(fat / "espace-site.toml"))
     root_sha = hashlib.sha256(root.read_bytes()).hexdigest()
-    rootmnt, datamnt = tmp_path / "rootmnt", tmp_path / "datamnt"
+    rootmnt, datamnt = disk_tmp / "rootmnt", disk_tmp / "datamnt"
     rootmnt.mkdir()
     datamnt.mkdir()
     ns = f"espimg-{uuid.uuid4().hex[:6]}"
     machine = f"esp{uuid.uuid4().hex[:6]}"
     mounted: list[Path] = []
     proc = None
-    log = open(tmp_path / "nspawn.log", "w")  # noqa: SIM115
+    log = open(disk_tmp / "nspawn.log", "w")  # noqa: SIM115
     try:
         # The root as the Pi's kernel mounts it: read-only. Data read-write.
         sh("mount", "-o", "loop,ro", str(root), str(rootmnt))
@@ -237,7 +257,7 @@ def booted(built, tmp_path):
         deadline = time.monotonic() + 60
         while subprocess.run(["ip", "-n", ns, "link", "show", host_if],
                              capture_output=True).returncode:
-            assert proc.poll() is None, (tmp_path / "nspawn.log").read_text()
+            assert proc.poll() is None, (disk_tmp / "nspawn.log").read_text()
             assert time.monotonic() < deadline, "the container's veth never appeared"
             time.sleep(0.2)
         sh("ip", "-n", ns, "addr", "add", "10.77.0.1/24", "dev", host_if)
@@ -255,7 +275,7 @@ def booted(built, tmp_path):
                                   capture_output=True, text=True, check=check)
 
         yield {"run": run, "ns": ns, "datamnt": datamnt, "root": root,
-               "root_sha": root_sha, "log": tmp_path / "nspawn.log"}
+               "root_sha": root_sha, "log": disk_tmp / "nspawn.log"}
     finally:
         if proc is not None and proc.poll() is None:
             proc.terminate()  # nspawn asks the container's systemd to power off
