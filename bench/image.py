@@ -240,6 +240,11 @@ def main() -> None:
     ap.add_argument("--variant", default="pi", choices=("pi", "pi-headless"),
                     help="pi-headless: the Pi image without the kiosk")
     args = ap.parse_args()
+    from image_build.build import boot_preflight
+
+    # Before a 10-minute build: the boot at its end needs these too.
+    for problem in boot_preflight():
+        raise SystemExit(f"bench/image.py: {problem}")
     args.out.mkdir(parents=True, exist_ok=True)
     site = args.out / "site.toml"
     site.write_text(SITE)

@@ -39,6 +39,13 @@ UPDATE_INITRAMFS = "/usr/sbin/update-initramfs"
 TOOLS = [("mmdebstrap", "mmdebstrap"), ("sfdisk", "fdisk"), ("mkfs.ext4", "e2fsprogs"),
          ("debugfs", "e2fsprogs"), ("mkfs.vfat", "dosfstools"), ("mcopy", "mtools"),
          ("xz", "xz-utils"), ("bmaptool", "bmap-tools"), ("dpkg-query", "dpkg")]
+# What booting the Pi image under qemu needs (bench/image.py): the emulator, the virtio
+# network card's option ROM (efi-virtio.rom: without it qemu stops after a full build),
+# the initramfs and device-tree readers the bench checks the initrd with.
+BOOT_TOOLS = [("qemu-system-aarch64", "qemu-system-arm"),
+              ("/usr/share/qemu/efi-virtio.rom", "ipxe-qemu"),
+              ("lsinitramfs", "initramfs-tools-core"), ("unmkinitramfs", "initramfs-tools-core"),
+              ("dtc", "device-tree-compiler")]
 # Free space needed in the work directory, in MiB (rootfs tree + partitions + image
 # + compressed image + package cache, measured on this recipe with some margin).
 SPACE_MIB = {"pi": 7000, "pi-headless": 5000, "reduced": 2500}
@@ -104,6 +111,11 @@ def preflight(opts: Options, recipe: Recipe, *, which=_which, free_mib=None,
     if missing:
         problems.append(f"missing programs: apt-get install {' '.join(missing)}")
     if foreign(recipe):
+        # mmdebstrap checks it can run the foreign architecture with arch-test; without
+        # it the build stops a few seconds in, after the plan looked fine.
+        if not which("arch-test"):
+            problems.append("missing programs: apt-get install arch-test (mmdebstrap's "
+                            f"check that {recipe.arch} programs run here)")
         if not which(f"qemu-{_qemu(recipe.arch)}-static"):
             problems.append(f"building {recipe.arch} on {recipes.debian_arch()} needs "
                             "emulation: apt-get install qemu-user-static binfmt-support")
@@ -124,6 +136,17 @@ def preflight(opts: Options, recipe: Recipe, *, which=_which, free_mib=None,
         problems.append(f"not enough disk space in {probe}: {have} MiB free, {need} MiB "
                         "needed (free some space or pass --work-dir elsewhere)")
     return problems
+
+
+def boot_preflight(*, which=_which, exists=os.path.exists) -> list[str]:
+    """What booting the image under qemu (bench/image.py) lacks, as one line naming
+    the packages; empty when nothing is missing."""
+    missing = sorted({pkg for prog, pkg in BOOT_TOOLS
+                      if not (exists(prog) if prog.startswith("/") else which(prog))})
+    if missing:
+        return [f"to boot the image in qemu (bench/image.py): apt-get install "
+                f"{' '.join(missing)}"]
+    return []
 
 
 def _binutils(arch: str) -> str:

@@ -35,7 +35,7 @@ def build(site_path: str, out_dir: str, variant: str, work_dir: str | None,
           cache_dir: str | None, mirror: str, no_xz: bool, keep_work: bool,
           dry_run: bool) -> None:
     """Build an SD image for the site in SITE."""
-    from .build import Builder, Options, preflight
+    from .build import Builder, Options, boot_preflight, preflight
 
     opts = Options(site_path=Path(site_path), out_dir=Path(out_dir), variant=variant,
                    work_dir=Path(work_dir) if work_dir else None,
@@ -49,6 +49,9 @@ def build(site_path: str, out_dir: str, variant: str, work_dir: str | None,
             click.echo(f"would stop: {p}")
         if not problems:
             click.echo("checks: OK (tools, emulation, disk space)")
+        if builder.recipe.kernel:  # only the Pi images boot under qemu
+            for note in boot_preflight():
+                click.echo(f"note: {note}")
         return
     builder.run()
 

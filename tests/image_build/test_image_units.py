@@ -74,6 +74,37 @@ def test_preflight_names_packages_and_space(tmp_path):
                      free_mib=lambda p: 10**6, euid=0, binfmt=lambda a: True) == []
 
 
+def test_preflight_names_arch_test_for_a_foreign_build(tmp_path):
+    """mmdebstrap stopped 3.5 s into a build on a host without arch-test (issue 21)."""
+    from image_build import recipe
+    from image_build.build import Options, preflight
+
+    opts = Options(site_path=tmp_path / "s.toml", out_dir=tmp_path)
+    problems = preflight(opts, recipe.pi(), which=lambda p: None if p == "arch-test" else p,
+                         free_mib=lambda p: 10**6, euid=0, binfmt=lambda a: True)
+    assert problems == ["missing programs: apt-get install arch-test (mmdebstrap's check "
+                        "that arm64 programs run here)"]
+
+
+def test_boot_preflight_names_ipxe_qemu_and_the_emulator():
+    """The bench's qemu boot failed after a full build without ipxe-qemu (issue 21)."""
+    from image_build.build import boot_preflight
+
+    assert boot_preflight(which=lambda p: None, exists=lambda p: False) == [
+        "to boot the image in qemu (bench/image.py): apt-get install device-tree-compiler "
+        "initramfs-tools-core ipxe-qemu qemu-system-arm"]
+    assert boot_preflight(which=lambda p: p, exists=lambda p: True) == []
+
+
+def test_every_host_package_is_in_the_docs():
+    from image_build.build import BOOT_TOOLS, TOOLS
+
+    docs = (Path(__file__).resolve().parents[2] / "docs/image.md").read_text()
+    for _, package in [*TOOLS, *BOOT_TOOLS, ("", "arch-test"), ("", "qemu-user-static"),
+                       ("", "binfmt-support"), ("", "binutils-aarch64-linux-gnu")]:
+        assert package in docs, package
+
+
 def test_binfmt_entry_is_read(tmp_path):
     from image_build.build import binfmt_ok
 
