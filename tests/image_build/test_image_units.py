@@ -447,3 +447,144 @@ def test_read_only_root_is_shrunk_without_journal(tmp_path):
     out = subprocess.run(["debugfs", "-R", "cat /etc/hostname", str(tmp_path / "r.ext4")],
                          capture_output=True, text=True).stdout
     assert out == "espace\n"
+
+
+# --- flashing: what the first refusals missed (issue 21) -------------------------------
+
+
+def _dm(sys_root: Path, part: str, dm: str, devnum: str, uuid: str, name: str) -> None:
+    """A device-mapper device (LVM or LUKS) stacked on ``part`` of sda."""
+    d = sys_root / "devices/virtual/block" / dm
+    (d / "dm").mkdir(parents=True)
+    (d / "dev").write_text(devnum + "\n")
+    (d / "dm/uuid").write_text(uuid + "\n")
+    (d / "dm/name").write_text(name + "\n")
+    holders = sys_root / "devices/pci0/block/sda" / part / "holders"
+    holders.mkdir(exist_ok=True)
+    os.symlink(d, holders / dm)
+
+
+def test_flash_refuses_a_btrfs_mount_found_by_its_source(tmp_path):
+    """btrfs shows an anonymous 0:N device number in mountinfo: only the source names
+    the partition."""
+    from image_build.errors import FlashRefused
+    from image_build.flash import refuse
+
+    mounts = MOUNTS + "41 22 0:45 / /media/tech/data rw - btrfs /dev/sdb1 rw,space_cache\n"
+    with pytest.raises(FlashRefused, match=r"/dev/sdb1 is mounted on /media/tech/data"):
+        refuse(Path("/dev/sdb"), sys_root=_sys_tree(tmp_path), mountinfo=mounts,
+               stat_fn=_blk(8, 16), swaps="")
+
+
+def test_flash_refuses_a_swap_partition(tmp_path):
+    from image_build.errors import FlashRefused
+    from image_build.flash import refuse
+
+    swaps = ("Filename\tType\tSize\tUsed\tPriority\n"
+             "/dev/sdb1                               partition\t1048572\t0\t-2\n")
+    with pytest.raises(FlashRefused, match=r"/dev/sdb1 is swap space.*swapoff /dev/sdb1"):
+        refuse(Path("/dev/sdb"), sys_root=_sys_tree(tmp_path), mountinfo=MOUNTS,
+               stat_fn=_blk(8, 16), swaps=swaps)
+
+
+@pytest.mark.parametrize("uuid,name,kind", [
+    ("LVM-Xy12AbCd", "vg0-root", "LVM"),
+    ("CRYPT-LUKS2-0123456789abcdef-sda2_crypt", "sda2_crypt", "CRYPT"),
+])
+def test_flash_refuses_a_disk_whose_root_is_on_lvm_or_luks(tmp_path, uuid, name, kind):
+    """The root is /dev/mapper/...: its partition's number is not in mountinfo."""
+    from image_build.errors import FlashRefused
+    from image_build.flash import refuse
+
+    sys_root = _sys_tree(tmp_path)
+    _dm(sys_root, "sda2", "dm-0", "254:0", uuid, name)
+    mounts = ("22 1 254:0 / / rw,relatime - ext4 /dev/mapper/" + name + " rw\n"
+              "23 22 8:1 / /boot rw - ext2 /dev/sda1 rw\n")
+    # The unmounted-partition check alone would pass sda1 only if /boot were elsewhere:
+    # drop the /boot line to see the LVM/LUKS refusal itself.
+    mounts = mounts.splitlines()[0] + "\n"
+    with pytest.raises(FlashRefused, match=rf"holds the running system \(/dev/sda2 under "
+                                           rf"{kind} {name}, mounted on /\)"):
+        refuse(Path("/dev/sda"), sys_root=sys_root, mountinfo=mounts, stat_fn=_blk(8, 0),
+               swaps="")
+
+
+def test_flash_refuses_an_open_luks_volume_on_the_card(tmp_path):
+    from image_build.errors import FlashRefused
+    from image_build.flash import refuse
+
+    sys_root = _sys_tree(tmp_path)
+    d = sys_root / "devices/virtual/block/dm-3"
+    (d / "dm").mkdir(parents=True)
+    (d / "dev").write_text("254:3\n")
+    (d / "dm/uuid").write_text("CRYPT-LUKS2-abc-stick\n")
+    (d / "dm/name").write_text("stick\n")
+    (sys_root / "devices/pci0/block/sdb/sdb1/holders").mkdir()
+    os.symlink(d, sys_root / "devices/pci0/block/sdb/sdb1/holders/dm-3")
+    with pytest.raises(FlashRefused, match=r"under CRYPT stick.*cryptsetup close stick"):
+        refuse(Path("/dev/sdb"), sys_root=sys_root, mountinfo=MOUNTS, stat_fn=_blk(8, 16),
+               swaps="")
+
+
+def test_bmaptool_refusal_is_one_line_with_the_right_fix():
+    from image_build.flash import bmaptool_refusal
+
+    busy = ("bmaptool: \x1b[91mERROR\x1b[0m: An error occurred, here is the traceback:\n"
+            "Traceback (most recent call last):\n"
+            '  File "/usr/lib/python3/dist-packages/bmaptools/CLI.py", line 116, in open\n'
+            "    descriptor = os.open(path, os.O_WRONLY | os.O_EXCL)\n\n"
+            "bmaptool: \x1b[91mERROR\x1b[0m: cannot open block device '/dev/sdb' in "
+            "exclusive mode: [Errno 16] Device or resource busy: '/dev/sdb'\n")
+    message, fix = bmaptool_refusal(busy)
+    assert message == ("cannot open block device '/dev/sdb' in exclusive mode: [Errno 16] "
+                       "Device or resource busy: '/dev/sdb'")
+    assert "unmount" in fix and "plugged in" not in fix
+    small = ("bmaptool: ERROR: the image file 'a.img' has size 8.0 MiB and it will not fit "
+             "the block device '/dev/sdb' which has 4.0 MiB capacity\n")
+    assert bmaptool_refusal(small)[1] == "use a larger card"
+
+
+def test_flash_refusals_on_real_loop_devices(tmp_path):
+    """A loop device in use as swap is refused before writing; one that is mounted and
+    still written (flash_image alone) gets bmaptool's refusal as one line and its fix."""
+    from tests.support import require_program, require_root
+
+    require_root("loop devices, swapon, mount")
+    for prog, pkg in (("losetup", "mount"), ("bmaptool", "bmap-tools"),
+                      ("mkswap", "util-linux"), ("mkfs.ext4", "e2fsprogs")):
+        require_program(prog, pkg)
+    from image_build.errors import FlashRefused, ImageError
+    from image_build.flash import flash_image, refuse
+
+    img = tmp_path / "small.img"
+    img.write_bytes(b"\1" * (1 << 20))
+    subprocess.run(["bmaptool", "create", "-o", str(tmp_path / "small.bmap"), str(img)],
+                   check=True, capture_output=True)
+    card = tmp_path / "card"
+    with open(card, "wb") as f:
+        f.truncate(16 << 20)
+    dev = subprocess.run(["losetup", "-f", "--show", str(card)], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["mkswap", dev], check=True, capture_output=True)
+        subprocess.run(["swapon", dev], check=True, capture_output=True)
+        try:
+            with pytest.raises(FlashRefused, match=rf"{dev} is swap space.*swapoff {dev}"):
+                refuse(Path(dev))
+        finally:
+            subprocess.run(["swapoff", dev], check=True)
+        subprocess.run(["mkfs.ext4", "-q", dev], check=True)
+        mnt = tmp_path / "mnt"
+        mnt.mkdir()
+        subprocess.run(["mount", dev, str(mnt)], check=True)
+        try:
+            with pytest.raises(FlashRefused, match=f"mounted on {mnt}"):
+                refuse(Path(dev))
+            with pytest.raises(ImageError) as e:
+                flash_image(img, Path(dev), log=lambda line: None)
+            assert "\n" not in str(e.value) and "Traceback" not in str(e.value)
+            assert "exclusive mode" in str(e.value) and "unmount" in e.value.fix
+        finally:
+            subprocess.run(["umount", str(mnt)], check=True)
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
