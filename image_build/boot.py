@@ -35,6 +35,8 @@ log = logging.getLogger("espace.boot")
 
 MARKER = ".firstboot-done"
 SITE = "/etc/espace/site.toml"
+SITE_STATUS = "site-status.txt"  # why the site file on the FAT partition was not used
+LAST_GOOD_SITE = "site.last-good.toml"
 
 
 def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
@@ -125,7 +127,10 @@ def ensure_identity(site, run: Callable = _run) -> dict:
 def _write(path: Path, text: str, mode: int = 0o644) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    # Root writes into the data partition, where the services' user creates files: a
+    # planted link at the temporary name must not be followed (O_EXCL | O_NOFOLLOW).
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     with os.fdopen(fd, "w") as f:
         f.write(text)
         f.flush()
@@ -217,18 +222,88 @@ def _step(name: str, fn: Callable, *args) -> object:
         return None
 
 
+FAT_SITE = "/boot/firmware/espace-site.toml"
+RUN_SITE = "/run/espace/site.toml"  # what /etc/espace/site.toml points to on the image
+FAT_IDENTITY = "espace-identity.txt"
+
+
+def choose_site(fat_site: Path, run_site: Path, data_dir: Path | None = None):
+    """The site file the box runs with: the one on the FAT partition when it is good
+    (kept as the last good one on the data partition), else the last good one, with
+    the FAT file's problems in ``site-status.txt`` for the kiosk, ``espace doctor`` and
+    ``espace fleet status``. Returns (site, problem text or "")."""
+    from appliance import settings
+    from appliance.errors import ConfigError
+
+    try:
+        site = settings.load(fat_site)
+    except ConfigError as e:
+        problem = str(e)
+        last = _last_good(data_dir)
+        if last is None:
+            raise
+        site = settings.load(last)
+        _write(run_site, last.read_text())
+        _write(site.data_dir / SITE_STATUS, f"{fat_site}: not used, the box runs its last "
+               f"good site file (fix the file on the boot partition, then reboot):\n"
+               f"{problem}\n")
+        return settings.load(run_site), problem
+    text = Path(fat_site).read_text(encoding="utf-8")
+    _write(run_site, text)
+    _write(site.data_dir / LAST_GOOD_SITE, text)
+    (site.data_dir / SITE_STATUS).unlink(missing_ok=True)
+    return settings.load(run_site), ""
+
+
+def _last_good(data_dir: Path | None) -> Path | None:
+    for d in ([data_dir] if data_dir else []) + [Path("/var/lib/espace")]:
+        p = d / LAST_GOOD_SITE
+        if p.is_file():
+            return p
+    return None
+
+
+def show_identity(identity: dict, boot_dir: Path, root: Path = Path("/"),
+                  run: Callable = _run) -> str:
+    """The SSH host-key fingerprints where a technician can read them before trusting
+    the box (issue 21): the console (this log and the login prompt's /etc/issue.d) and
+    ``espace-identity.txt`` on the FAT partition, readable from any laptop."""
+    fps = {k: v for k, v in identity.items() if k.startswith("ssh_")}
+    for kind, fp in fps.items():
+        log.info("SSH host key (%s): %s", kind.removeprefix("ssh_"), fp)
+    text = "".join(f"{k}={v}\n" for k, v in identity.items())
+    issue = root / "etc/issue.d"
+    if issue.is_dir() and os.access(issue, os.W_OK) and not _read_only(issue):
+        _write(issue / "espace.issue", f"Espace {identity.get('site_id', '')}: "
+               + ", ".join(f"{k.removeprefix('ssh_')} {v}" for k, v in fps.items()) + "\n")
+    target = boot_dir / FAT_IDENTITY
+    if target.exists() and target.read_text(errors="replace") == text:
+        return f"{target} up to date"
+    try:
+        _write(target, text)
+    except OSError:  # the FAT partition is mounted read-only: open it for this one write
+        run(["mount", "-o", "remount,rw", str(boot_dir)])
+        try:
+            _write(target, text)
+        finally:
+            run(["mount", "-o", "remount,ro", str(boot_dir)])
+    return f"fingerprints written to {target}"
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="espace-boot: %(message)s",
                         stream=sys.stdout)
-    from appliance import settings
     from appliance.errors import ConfigError
 
     root = Path("/")
     try:
-        site = settings.load(SITE)
+        site, problem = choose_site(Path(FAT_SITE), Path(RUN_SITE))
     except ConfigError as e:
         log.error("the site file has problems; fix it on the boot partition:\n%s", e)
         return 1
+    if problem:
+        log.error("the site file on the boot partition has problems; running the last good "
+                  "one. Fix it, then reboot:\n%s", problem)
     data = site.data_dir
     first = not (data / MARKER).exists()
     if first:
@@ -237,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     identity = _step("identity", ensure_identity, site)
     if identity:
         log.info("box %s, site %s", identity.get("box_id"), identity.get("site_id"))
+        _step("show identity", show_identity, identity, Path(FAT_SITE).parent, root)
     if os.access(root / "etc", os.W_OK) and not _read_only(root / "etc"):
         _step("apply site file", apply_site, site, root)
     else:  # e.g. `systemd-nspawn --read-only`, or espace.overlay=no on the kernel line
@@ -260,20 +336,59 @@ def _read_only(path: Path) -> bool:
         return True
 
 
+# Kept root's on the data partition: the services' user must not change what root runs
+# (releases), reads as its own keys (ssh) or shows technicians (identity, site status).
+ROOT_OWNED = ("ssh", "lost+found", "releases")
+
+
 def _chown_data(data: Path) -> None:
-    """The services run as ``espace``; root keeps the SSH keys."""
+    """The services run as ``espace`` and own what they write. The top directory is
+    ``root:espace`` mode 1775: ``espace`` creates its files there, and the sticky bit
+    keeps it from renaming or removing root's entries (``releases``, ``ssh``...)."""
     import pwd
 
     try:
         pw = pwd.getpwnam("espace")
     except KeyError:
         return
+    os.lchown(data, 0, pw.pw_gid)
+    os.chmod(data, 0o1775)  # noqa: S103 - sticky: see the docstring
+    _secure_releases(data)
     for dirpath, dirnames, filenames in os.walk(data):
-        if Path(dirpath) in (data / "ssh", data / "lost+found"):
-            dirnames[:] = []
-            continue
-        for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+        if Path(dirpath) == data:
+            dirnames[:] = [d for d in dirnames if d not in ROOT_OWNED]
+            filenames = [f for f in filenames if not _is_roots(data / f)]
+            names = [os.path.join(dirpath, f) for f in filenames]
+        else:
+            names = [dirpath, *(os.path.join(dirpath, f) for f in filenames)]
+        for name in names:
             os.lchown(name, pw.pw_uid, pw.pw_gid)
+
+
+def _is_roots(path: Path) -> bool:
+    """Files root writes at the top of the data partition (identity, markers, status)."""
+    return path.name in (MARKER, "identity.txt", SITE_STATUS, LAST_GOOD_SITE)
+
+
+def _secure_releases(data: Path) -> None:
+    """``releases`` must be root's all the way down: one made by anyone else (before the
+    sticky bit, or by hand) is moved aside, never used (image_build/release.py checks
+    every file again before root runs it)."""
+    rel = data / "releases"
+    try:
+        st = rel.lstat()
+    except FileNotFoundError:
+        return
+    import stat as stat_mod
+
+    if st.st_uid != 0 or not stat_mod.S_ISDIR(st.st_mode) or st.st_mode & 0o022:
+        aside = data / "releases.refused"
+        if aside.exists() or aside.is_symlink():
+            import shutil
+
+            shutil.rmtree(aside) if aside.is_dir() and not aside.is_symlink() else aside.unlink()
+        os.replace(rel, aside)
+        log.error("%s was not root's: moved to %s, the factory version runs", rel, aside)
 
 
 if __name__ == "__main__":

@@ -76,22 +76,26 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 """
 
-# --- the launcher: an upgrade pushed by `espace fleet upgrade` wins -------------------
+# --- the launchers: an upgrade pushed by `espace fleet upgrade` wins once checked -----
+# The check runs with the factory Python and code (-I: no PYTHONPATH, no user site), so
+# a release cannot vouch for itself; see image_build/release.py. A release that fails it
+# is named on stderr (the journal, the console) and the factory version runs.
+_PICK_RELEASE = """if [ -e /var/lib/espace/releases/current ] || [ -L /var/lib/espace/releases/current ]; then
+    rel=$(/opt/espace/venv/bin/python3 -I -m image_build.release current) || rel=
+    [ -z "$rel" ] || export PYTHONPATH="$rel"
+fi
+"""
+
 LAUNCHER = """#!/bin/sh
 # Espace: the factory install is /opt/espace/venv (on the read-only root); an upgrade
-# pushed by `espace fleet upgrade` is unpacked on the data partition and wins.
-if [ -d /var/lib/espace/releases/current/appliance ]; then
-    export PYTHONPATH=/var/lib/espace/releases/current
-fi
-exec /opt/espace/venv/bin/python3 -c 'import sys; from appliance.cli import main; sys.argv[0] = "espace"; main()' "$@"
+# pushed by `espace fleet upgrade` is unpacked on the data partition, owned by root,
+# and wins once checked against its wheel.
+""" + _PICK_RELEASE + """exec /opt/espace/venv/bin/python3 -c 'import sys; from appliance.cli import main; sys.argv[0] = "espace"; main()' "$@"
 """
 
 BOOT_LAUNCHER = """#!/bin/sh
 # Espace: first boot and every boot (see image_build/boot.py).
-if [ -d /var/lib/espace/releases/current/appliance ]; then
-    export PYTHONPATH=/var/lib/espace/releases/current
-fi
-exec /opt/espace/venv/bin/python3 -m image_build.boot "$@"
+""" + _PICK_RELEASE + """exec /opt/espace/venv/bin/python3 -m image_build.boot "$@"
 """
 
 # --- units ----------------------------------------------------------------------------

@@ -178,9 +178,11 @@ def customise(root: Path, recipe: Recipe) -> list[str]:
     put("usr/lib/systemd/system/espace-web.service", files.WEB_UNIT)
     put("usr/lib/systemd/system/espace-worker.service", files.WORKER_UNIT)
     put("etc/hostname", "espace\n")
-    # The site file lives on the FAT partition, editable from any laptop.
+    # The site file lives on the FAT partition, editable from any laptop; espace-boot
+    # copies it to /run at every boot when it is good, else the last good one, so a bad
+    # value on the card cannot take the portal down (image_build/boot.py choose_site).
     (root / "etc/espace").mkdir(parents=True, exist_ok=True)
-    _symlink(root / "etc/espace/site.toml", "/boot/firmware/espace-site.toml")
+    _symlink(root / "etc/espace/site.toml", "/run/espace/site.toml")
     for d in ("var/lib/espace", "boot/firmware"):
         (root / d).mkdir(parents=True, exist_ok=True)
     # Host keys made by openssh-server's postinst would be the same on every card.

@@ -268,26 +268,35 @@ def wheel_version(wheel: Path) -> str:
 
 def upgrade(s: Session, wheel: Path, *, data_dir: str = DATA_DIR, python: str = BOX_PYTHON,
             restart: str = RESTART) -> str:
-    """Install an Espace wheel on the data partition (the root is read-only), switch
-    ``releases/current`` to it atomically, restart the services, check the version;
-    on any failure switch back to the previous release."""
+    """Install an Espace wheel on the data partition (the root is read-only) as root:
+    the box checks it against the SHA-256 computed here before unpacking it into
+    ``releases/<version>`` (root's, out of the services' reach: image_build/release.py),
+    switches ``releases/current`` to it atomically, restarts the services and checks the
+    version; on any failure it switches back to the previous release."""
+    import hashlib
+
     version = wheel_version(wheel)
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
     rel = f"{data_dir}/releases"
-    s.run(f"mkdir -p {shlex.quote(rel)}/incoming")
-    remote = f"{rel}/incoming/{wheel.name}"
-    s.put(wheel, remote)
     q = shlex.quote
+    code, _, err = s.run(f"[ $(id -u) = 0 ] && umask 022 && mkdir -p {q(rel)} && "
+                         f"install -d -m 0700 -o root -g root {q(rel)}/.incoming")
+    if code:
+        raise FleetError(f"{s.target}: cannot prepare {rel}: {err.strip()[:200] or 'not root'}",
+                         fix="upgrades are installed as root: connect as root (--user root)")
+    remote = f"{rel}/.incoming/{wheel.name}"
+    s.put(wheel, remote)
     check = (f"PYTHONPATH={q(rel)}/current {q(python)} -c 'import importlib.metadata as m; "
              "print(m.version(\"espace-connecte\"))'")
     script = f"""set -e
+umask 022
 cd {q(rel)}
-rm -rf {q(version)}.new
-{q(python)} -m zipfile -e incoming/{q(wheel.name)} {q(version)}.new
-rm -rf {q(version)} && mv {q(version)}.new {q(version)}
+{q(python)} -I -m image_build.release install .incoming/{q(wheel.name)} {sha} {q(rel)} >/dev/null
+rm -f .incoming/{q(wheel.name)}
 prev=$(readlink current 2>/dev/null || true)
 ln -sfn {q(version)} current.new && mv -T current.new current
 if {restart} && [ "$({check})" = {q(version)} ]; then
-    rm -f incoming/{q(wheel.name)}; echo "upgraded to {version} (was ${{prev:-factory}})"
+    echo "upgraded to {version} (was ${{prev:-factory}})"
 else
     if [ -n "$prev" ]; then ln -sfn "$prev" current.new && mv -T current.new current
     else rm -f current; fi

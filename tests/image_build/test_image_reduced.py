@@ -144,7 +144,7 @@ def test_root_partition_files(built, disk_tmp):
     root = _extract(built["img"], built["layout"], "root", disk_tmp / "root.ext4")
     stats = _debugfs(root, "stats")
     assert "Filesystem volume name:   espace-root" in stats
-    assert "/boot/firmware/espace-site.toml" in _debugfs(root, "stat /etc/espace/site.toml")
+    assert "/run/espace/site.toml" in _debugfs(root, "stat /etc/espace/site.toml")
     fstab = _debugfs(root, "cat /etc/fstab")
     assert "LABEL=espace-data /var/lib/espace  ext4" in fstab
     assert not any(line.split()[1:2] == ["/"] for line in fstab.splitlines()

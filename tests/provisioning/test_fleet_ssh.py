@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -166,14 +165,10 @@ def test_several_boxes_at_once_with_progress(sshd, tmp_path):
 
 
 def _wheel(dest: Path, version: str, broken: bool = False) -> Path:
-    """A minimal espace_connecte wheel: appliance/ and its dist-info."""
-    path = dest / f"espace_connecte-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("appliance/__init__.py", f"__version__ = {version!r}\n")
-        if not broken:
-            z.writestr(f"espace_connecte-{version}.dist-info/METADATA",
-                       f"Metadata-Version: 2.1\nName: espace-connecte\nVersion: {version}\n")
-    return path
+    """A minimal espace_connecte wheel (appliance/, dist-info, RECORD)."""
+    from tests.image_build.test_release import make_wheel
+
+    return make_wheel(dest, version, metadata=not broken)
 
 
 def test_upgrade_switches_release_and_rolls_back_on_failure(sshd, tmp_path):
@@ -187,6 +182,13 @@ def test_upgrade_switches_release_and_rolls_back_on_failure(sshd, tmp_path):
         assert "upgraded to 9.1.0 (was factory)" in out
         assert os.readlink(data / "releases/current") == "9.1.0"
         assert (data / "releases/9.1.0/appliance/__init__.py").exists()
+        # Root's, checked against its wheel: what root may run (issue 21).
+        from image_build.release import current
+
+        assert current(data / "releases") == data / "releases/9.1.0"
+        for p in [data / "releases", *(data / "releases").rglob("*")]:
+            st = p.lstat()
+            assert st.st_uid == 0 and (p.is_symlink() or not st.st_mode & 0o022), p
         # A release whose check fails (no metadata): back on 9.1.0.
         with pytest.raises(FleetError, match="back on 9.1.0"):
             upgrade(s, _wheel(tmp_path, "9.2.0", broken=True), **kw)
