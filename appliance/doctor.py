@@ -30,6 +30,7 @@ def run_checks(site_path: str, path_env: str | None = None) -> Iterator[tuple[st
     yield OK, "site config", f"{site_path} (site {site.site.id})"
 
     data_dir = Path(site.data_dir)
+    yield from _box_notices(site, data_dir)
     if not data_dir.is_dir():
         yield FAIL, "data directory", f"{data_dir} is missing; fix: start `espace serve` once "\
             "or create it"
@@ -73,6 +74,27 @@ def run_checks(site_path: str, path_env: str | None = None) -> Iterator[tuple[st
         except RuntimeError as e:
             yield FAIL, f"content {zim.name}", f"unreadable ({e}); fix: remove it with " \
                 "`espace content remove` and import it again"
+
+
+def _box_notices(site, data_dir: Path) -> Iterator[tuple[str, str, str]]:
+    """What espace-boot and the worker noticed: a site file on the card that was not
+    used, another box on the LAN with this site's id, the SSH fingerprints."""
+    from . import box_notices
+
+    problem = box_notices.site_problem(data_dir)
+    if problem:
+        lines = problem.splitlines()
+        yield FAIL, "site file on the boot partition", f"{lines[0]}; fix: correct it " \
+            "(`espace config check espace-site.toml` on a laptop), then reboot"
+        for line in lines[1:]:
+            yield FAIL, "  " + line, ""
+    for twin in box_notices.lan_twins(data_dir):
+        yield WARN, "same site id on the LAN", f"another box ({twin.get('host', '?')}, " \
+            f"{twin.get('address', '?')}) announces site {site.site.id!r}; fix: give each " \
+            "card its own site file (site.id)"
+    fps = box_notices.fingerprints(data_dir)
+    if fps:
+        yield OK, "ssh host keys", ", ".join(f"{k} {v}" for k, v in fps.items())
 
 
 def _database_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:

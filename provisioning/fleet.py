@@ -227,12 +227,33 @@ class Session:
 # --- operations: each takes an open session and returns a short text -------------------
 
 
-def status(s: Session, data_dir: str = DATA_DIR) -> str:
+PORTAL_PROBE = """import urllib.error, urllib.request
+try:
+    r = urllib.request.urlopen(%r, timeout=5)
+    print("portal=answers (HTTP %%d)" %% r.status)
+except urllib.error.HTTPError as e:
+    print("portal=ERROR (HTTP %%d: visitors see an error page)" %% e.code)
+except Exception as e:
+    print("portal=DOWN (%%s)" %% getattr(e, "reason", e))
+"""
+
+
+def status(s: Session, data_dir: str = DATA_DIR, portal_url: str = "http://127.0.0.1/") -> str:
+    """Identity, version, what a visitor would see (does the portal answer?), whether the
+    site file on the card is the one running, the services' states, uptime, space, load."""
     q = shlex.quote(data_dir)
+    probe = PORTAL_PROBE % portal_url
     script = (f"cat {q}/identity.txt 2>/dev/null; "
               "echo version=$(/usr/local/bin/espace --version 2>/dev/null | cut -d' ' -f2); "
+              f"python3 -c {shlex.quote(probe)} 2>/dev/null || echo portal=unknown; "
+              # site-status.txt: the card's site file was refused (its 2nd line says why)
+              f"if [ -s {q}/site-status.txt ]; then "
+              f"echo \"site_file=NOT USED, last good one runs: $(sed -n 2p {q}/site-status.txt)\"; "
+              "else echo site_file=ok; fi; "
+              # is-active prints one state and exits non-zero unless active: no `|| echo`
               "for u in espace-web espace-worker hostapd dnsmasq; do "
-              "echo $u=$(systemctl is-active $u 2>/dev/null || echo unknown); done; "
+              "st=$(systemctl is-active $u 2>/dev/null | head -n1); echo \"$u=${st:-unknown}\"; "
+              "done; "
               "echo uptime=$(cut -d' ' -f1 /proc/uptime); "
               f"echo data_free=$(df -Pk {q} 2>/dev/null | awk 'NR==2 {{print $4 \"K\"}}'); "
               "echo load=$(cut -d' ' -f1-3 /proc/loadavg)")

@@ -230,7 +230,12 @@ def _why(e: rules.ProgrammeError) -> str:
 def health_view():
     site = current_app.config["SITE"]
     snap = health.snapshot(site.data_dir, site.content_dir)
-    return render_template("kiosk/health.html", snap=snap)
+    from .. import box_notices
+
+    return render_template("kiosk/health.html", snap=snap,
+                           site_problem=box_notices.site_problem(site.data_dir),
+                           lan_twins=box_notices.lan_twins(site.data_dir),
+                           fingerprints=box_notices.fingerprints(site.data_dir))
 
 
 

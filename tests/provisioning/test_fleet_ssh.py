@@ -230,3 +230,27 @@ def test_push_content_copies_then_imports(sshd, tmp_path):
     assert calls.read_text().splitlines() == ["content", "import",
                                               f"{data}/incoming/wikimed_fr.zim"]
     assert list((data / "incoming").iterdir()) == []  # removed once imported
+
+
+def test_status_says_what_a_visitor_sees_and_prints_clean_states(sshd, tmp_path, live_server):
+    """fleet status said "active" while the portal crash-looped, and printed
+    `hostapd=activating unknown` (issue 21)."""
+    from provisioning.fleet import status
+    from tests.support import free_port
+
+    data = tmp_path / "box-data"
+    data.mkdir()
+    (data / "identity.txt").write_text("box_id=b1\nsite_id=diema\n")
+    with _session(sshd, accept=[sshd["host_fp"]]) as s:
+        up = status(s, data_dir=str(data), portal_url=live_server.url + "/")
+        (data / "site-status.txt").write_text(
+            "/boot/firmware/espace-site.toml: not used, the box runs its last good site file\n"
+            "espace-site.toml: hotspot.channel: 13 is out of range 1-11\n")
+        down = status(s, data_dir=str(data), portal_url=f"http://127.0.0.1:{free_port()}/")
+    assert "portal=answers (HTTP 200)" in up.splitlines() and "site_file=ok" in up
+    assert "portal=DOWN" in down
+    assert ("site_file=NOT USED, last good one runs: espace-site.toml: hotspot.channel: 13 "
+            "is out of range 1-11") in down.splitlines()
+    for line in down.splitlines():
+        if line.split("=")[0] in ("espace-web", "espace-worker", "hostapd", "dnsmasq"):
+            assert len(line.split("=", 1)[1].split()) == 1, line  # one state, nothing glued
