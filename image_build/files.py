@@ -144,8 +144,10 @@ WantedBy=multi-user.target
 
 WORKER_UNIT = """[Unit]
 Description=Espace worker (sync, roll-ups, downloads, clean-up)
-After=network.target espace-boot.service
-Wants=espace-boot.service
+# After the network is online: the first sync and mDNS announcement have an address
+# (mDNS follows later changes too: provisioning/mdns.py).
+After=network-online.target espace-boot.service
+Wants=network-online.target espace-boot.service
 RequiresMountsFor=/var/lib/espace
 
 [Service]

@@ -588,3 +588,19 @@ def test_flash_refusals_on_real_loop_devices(tmp_path):
             subprocess.run(["umount", str(mnt)], check=True)
     finally:
         subprocess.run(["losetup", "-d", dev], check=False)
+
+
+def test_worker_starts_once_the_network_is_online(tmp_path):
+    """Its mDNS announcement and first sync need an address (issue 21)."""
+    from image_build import files
+    from provisioning.render import render_system
+    from tests.support import make_site
+
+    for text in (files.WORKER_UNIT,):
+        assert "After=network-online.target" in text and "Wants=network-online.target" in text
+    from appliance import settings
+
+    site = settings.validate(make_site(tmp_path), str(tmp_path / "site.toml"))
+    render_system(site, tmp_path / "root")
+    unit = next((tmp_path / "root").rglob("espace-worker.service")).read_text()
+    assert "After=network-online.target" in unit and "Wants=network-online.target" in unit
