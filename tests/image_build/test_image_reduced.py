@@ -250,7 +250,9 @@ def booted(built, disk_tmp):
             ["nsenter", f"--net=/run/netns/{ns}", "systemd-nspawn", "--register=no",
              "--keep-unit",
              "--boot", f"--directory={rootmnt}", "--read-only",
-             f"--bind={datamnt}:/var/lib/espace", f"--bind-ro={fat}:/boot/firmware",
+             # The FAT side read-write, as the box's own remount makes it for the one
+             # write of espace-identity.txt at first boot (a bind cannot be remounted).
+             f"--bind={datamnt}:/var/lib/espace", f"--bind={fat}:/boot/firmware",
              "--network-veth", f"--machine={machine}", "--console=passive"],
             stdout=log, stderr=subprocess.STDOUT)
         host_if = f"ve-{machine}"[:15]
@@ -274,7 +276,7 @@ def booted(built, disk_tmp):
             return subprocess.run(["nsenter", "-t", str(leader), "-a", *argv],
                                   capture_output=True, text=True, check=check)
 
-        yield {"run": run, "ns": ns, "datamnt": datamnt, "root": root,
+        yield {"run": run, "ns": ns, "datamnt": datamnt, "root": root, "fat": fat,
                "root_sha": root_sha, "log": disk_tmp / "nspawn.log"}
     finally:
         if proc is not None and proc.poll() is None:
@@ -340,3 +342,84 @@ def test_root_partition_unchanged_after_boot(booted):
         time.sleep(0.5)
     assert hashlib.sha256(booted["root"].read_bytes()).hexdigest() == booted["root_sha"]
     assert os.path.getsize(booted["root"]) > 0
+
+
+def _first_boot_done(booted) -> None:
+    run = booted["run"]
+    deadline = time.monotonic() + 120
+    while run("test", "-e", "/var/lib/espace/.firstboot-done").returncode:
+        assert time.monotonic() < deadline, booted["log"].read_text()[-3000:]
+        time.sleep(0.5)
+
+
+def _portal_answers(booted, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = _get(booted["ns"], "http://10.77.0.2/")
+        if status == 200:
+            return body
+        assert time.monotonic() < deadline, (
+            f"portal never answered ({body}); "
+            + booted["run"]("journalctl", "--no-pager", "-n", "60").stdout[-3000:])
+        time.sleep(0.5)
+
+
+PLANT = "open('/run/pwned', 'w').write('uid %d' % __import__('os').getuid())\n"
+
+
+def test_the_services_user_cannot_get_code_run_as_root(booted):
+    """Issue 21: code planted in releases/ by the services' user ran as root at the next
+    boot. Now the data top is root:espace 1775, releases are root's, and root checks a
+    release against its wheel before running it."""
+    run = booted["run"]
+    _first_boot_done(booted)
+    assert run("stat", "-c", "%U:%G %a", "/var/lib/espace").stdout.strip() == "root:espace 1775"
+    # Planted by the services' user (a code-execution bug in the web app or worker).
+    plant = ("mkdir -p /var/lib/espace/releases/current/appliance /var/lib/espace/releases/"
+             "current/image_build && for p in appliance image_build; do printf %s "
+             f"{PLANT!r} > /var/lib/espace/releases/current/$p/__init__.py; done")
+    assert run("runuser", "-u", "espace", "--", "sh", "-c", plant).returncode == 0
+    # The next boot's espace-boot, and a technician's `espace` over SSH, both as root.
+    boot = run("/usr/local/sbin/espace-boot")
+    cli = run("/usr/local/bin/espace", "--version")
+    assert run("test", "-e", "/run/pwned").returncode != 0, (boot.stdout, boot.stderr)
+    assert cli.returncode == 0, cli.stderr
+    assert "was not root's" in boot.stdout + boot.stderr
+    assert run("stat", "-c", "%U", "/var/lib/espace/releases.refused").stdout.strip() == "root"
+    # Now releases/ is root's: the services' user can neither write in it nor move it.
+    run("install", "-d", "-m", "0755", "/var/lib/espace/releases", check=True)
+    for argv in (("mkdir", "/var/lib/espace/releases/x"),
+                 ("mv", "/var/lib/espace/releases", "/var/lib/espace/r2"),
+                 ("rm", "-rf", "/var/lib/espace/releases")):
+        r = run("runuser", "-u", "espace", "--", *argv)
+        assert r.returncode != 0, argv
+    # A release root did not install from a wheel (or one changed since) is refused.
+    run("sh", "-c", "mkdir -p /var/lib/espace/releases/9.9.9/appliance && printf %s "
+        f"{PLANT!r} > /var/lib/espace/releases/9.9.9/appliance/__init__.py && "
+        "ln -sfn 9.9.9 /var/lib/espace/releases/current", check=True)
+    cli = run("/usr/local/bin/espace", "--version")
+    assert cli.returncode == 0 and "release 9.9.9 refused" in cli.stderr, cli.stderr
+    assert run("test", "-e", "/run/pwned").returncode != 0
+
+
+def test_fingerprints_on_the_fat_side_and_a_bad_site_file_survived(booted):
+    """Issue 21: the SSH fingerprints on the FAT partition at first boot; a bad value
+    in the card's site file (channel 13) keeps the portal up on the last good one."""
+    run = booted["run"]
+    _first_boot_done(booted)
+    identity = (booted["fat"] / "espace-identity.txt").read_text()
+    assert "ssh_ed25519=SHA256:" in identity and "site_id=ci-image" in identity
+    assert identity == run("cat", "/var/lib/espace/identity.txt").stdout
+    assert "Espace CI" in _portal_answers(booted)
+    site = booted["fat"] / "espace-site.toml"
+    site.write_text(site.read_text().replace('subnet = "10.77.0.0/24"',
+                                             'subnet = "10.77.0.0/24"\nchannel = 13'))
+    boot = run("/usr/local/sbin/espace-boot")  # what the next boot does
+    assert "running the last good one" in boot.stdout, boot.stdout + boot.stderr
+    run("systemctl", "restart", "espace-web", check=True)
+    assert "Espace CI" in _portal_answers(booted)
+    status = run("cat", "/var/lib/espace/site-status.txt").stdout
+    assert "hotspot.channel" in status and "13" in status
+    doctor = run("runuser", "-u", "espace", "--", "/usr/local/bin/espace", "doctor",
+                 "--site", "/etc/espace/site.toml")
+    assert "FAIL site file on the boot partition" in doctor.stdout, doctor.stdout
