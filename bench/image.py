@@ -3,8 +3,10 @@ it with qemu-system-aarch64 (virt machine, cortex-a53, the image's own kernel an
 initrd from its FAT partition, user networking with a forwarded port).
 
 Prints: build time (warm package cache), image size, compressed size, time from
-power-on until the portal answers over the emulated network, and what first boot
-did (data partition grown, overlay root).
+power-on until the portal answers over the emulated network, what first boot did
+(data partition grown, overlay root), and the memory in use once the boot is over with
+1 GiB (Pi 3B+) and 512 MiB (Zero 2 W) of RAM, read over SSH with a key of the bench's
+own put in the card's site file.
 
 Targets (issue 7): build < 20 min warm on 2 cores, image < 1.5 GB, .xz < 500 MB.
 
@@ -170,9 +172,41 @@ def _builtin(initrd: Path) -> list[str]:
                 for line in p.read_text().splitlines()]
 
 
-def boot(img: Path, work: Path, timeout: float = 900) -> dict:
-    """Boot a copy of ``img`` (grown to 4 GB, as a card larger than the image) and
-    time the portal's first answer."""
+def _bench_key(work: Path) -> Path:
+    key = work / "bench_key"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bench",
+                        "-f", str(key)], check=True)
+    return key
+
+
+def memory_after_boot(port: int, key: Path, timeout: float = 600) -> dict | None:
+    """Memory in use once systemd says the boot is over (MemTotal - MemAvailable of
+    /proc/meminfo), read over SSH with the bench's own key (the site file's ssh_keys)."""
+    argv = ["ssh", "-i", str(key), "-p", str(port), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10",
+            "-o", "LogLevel=ERROR", "root@127.0.0.1",
+            "systemctl is-system-running --wait >/dev/null; cat /proc/meminfo; "
+            "ps -eo rss=,comm= --sort=-rss | head -n 6"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if r.returncode == 0 and "MemAvailable" in r.stdout:
+            info = {m.group(1): int(m.group(2)) for m in
+                    re.finditer(r"^(\w+):\s+(\d+) kB", r.stdout, re.M)}
+            top = [line.split(None, 1) for line in r.stdout.splitlines()
+                   if re.match(r"^\s*\d+ \S", line)]
+            return {"total_mib": info["MemTotal"] // 1024,
+                    "used_mib": (info["MemTotal"] - info["MemAvailable"]) // 1024,
+                    "available_mib": info["MemAvailable"] // 1024,
+                    "top": [(int(rss) // 1024, name) for rss, name in top[:5]]}
+        time.sleep(5)
+    return None
+
+
+def boot(img: Path, work: Path, timeout: float = 900, mem_mib: int = 1024) -> dict:
+    """Boot a copy of ``img`` (grown to 4 GB, as a card larger than the image) with
+    ``mem_mib`` of RAM, time the portal's first answer, then read the memory in use."""
     from image_build.build import FIRST_MIB, MiB
 
     work.mkdir(parents=True, exist_ok=True)
@@ -180,6 +214,13 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     subprocess.run(["cp", "--sparse=always", str(img), str(disk)], check=True)
     subprocess.run(["truncate", "-s", "4G", str(disk)], check=True)
     fat = f"{disk}@@{FIRST_MIB * MiB}"
+    # The bench's SSH key in the card's site file (the FAT copy is the one the box reads).
+    key = _bench_key(work)
+    site = work / "espace-site.toml"
+    pub = (work / "bench_key.pub").read_text().strip()
+    site.write_text(SITE + f'\n[fleet]\nssh_keys = ["{pub}"]\n')
+    subprocess.run(["mcopy", "-o", "-i", fat, str(site), "::/espace-site.toml"], check=True)
+    ssh_port = _free_port()
     names = subprocess.run(["mdir", "-b", "-i", fat, "::/"], capture_output=True, text=True,
                            check=True).stdout.split()
     kernel = next(n for n in names if re.search(r"/vmlinuz-[^/]*$", n))
@@ -192,11 +233,13 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     port = _free_port()
     console = work / "console.log"
     argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",
-            "-m", "1024", "-kernel", str(work / "vmlinuz"), "-initrd", str(work / "initrd.img"),
+            "-m", str(mem_mib), "-kernel", str(work / "vmlinuz"),
+            "-initrd", str(work / "initrd.img"),
             "-append", "root=LABEL=espace-root ro rootwait console=ttyAMA0 net.ifnames=0",
             "-drive", f"if=none,file={disk},format=raw,id=hd",
             "-device", "virtio-blk-pci,drive=hd",
-            "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80",
+            "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80,"
+                       f"hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
             "-device", "virtio-net-pci,netdev=n0",
             "-display", "none", "-serial", f"file:{console}", "-monitor", "none"]
     t0 = time.monotonic()
@@ -216,6 +259,7 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
             except OSError:
                 pass
             time.sleep(2)
+        memory = memory_after_boot(ssh_port, key) if answered is not None else None
     finally:
         proc.terminate()
         try:
@@ -227,6 +271,7 @@ def boot(img: Path, work: Path, timeout: float = 900) -> dict:
     log = console.read_text(errors="replace") if console.exists() else ""
     login = re.search(r"\[\s*(\d+\.\d+)\].*Reached target.*Multi-User", log)
     return {"portal_s": answered, "portal_ok": "Espace de Kayes" in body, **initramfs,
+            "memory": memory, "mem_mib": mem_mib,
             "overlay": "root is a RAM overlay" in log,
             "grown": "grown to the end of" in log,
             "kernel": Path(kernel).name, "console": console,
@@ -258,6 +303,9 @@ def main() -> None:
     print(f"\nimage: {img}", flush=True)
     res = boot(img, args.out / "boot")
     (args.out / "boot" / "card.img").unlink(missing_ok=True)
+    # The Zero 2 W has 512 MiB: the same card booted again with that much.
+    small = boot(img, args.out / "boot-512", mem_mib=512)
+    (args.out / "boot-512" / "card.img").unlink(missing_ok=True)
     print("\n== bench/image.py (2 cores, arm64 under qemu-user; boot under qemu-system TCG) ==")
     if build_s is not None:
         print(f"build time (warm cache): {build_s / 60:6.1f} min   target < {TARGET_BUILD_S // 60} "
@@ -280,6 +328,15 @@ def main() -> None:
               f"{', '.join(late)}")
     if res["multi_user_s"]:
         print(f"multi-user target at:    {res['multi_user_s']:6.0f} s (kernel clock)")
+    for r in (small, res):
+        m = r["memory"]
+        if m is None:
+            print(f"memory after boot, {r['mem_mib']} MiB: not read (portal or SSH did not "
+                  f"answer; console log {r['console']})")
+        else:
+            print(f"memory after boot, {r['mem_mib']:4d} MiB: {m['used_mib']:4d} MiB used, "
+                  f"{m['available_mib']} MiB available (of {m['total_mib']}); largest: "
+                  + ", ".join(f"{name} {mib} MiB" for mib, name in m["top"]))
     print(f"first boot: data partition grown: {res['grown']}; root is a RAM overlay on the "
           f"read-only ext4: {res['overlay']}; kernel {res['kernel']}")
 
