@@ -183,7 +183,8 @@ def customise(root: Path, recipe: Recipe) -> list[str]:
     # value on the card cannot take the portal down (image_build/boot.py choose_site).
     (root / "etc/espace").mkdir(parents=True, exist_ok=True)
     _symlink(root / "etc/espace/site.toml", "/run/espace/site.toml")
-    for d in ("var/lib/espace", "boot/firmware"):
+    # etc/issue.d: espace-boot puts the SSH fingerprints above the console's login prompt.
+    for d in ("var/lib/espace", "boot/firmware", "etc/issue.d"):
         (root / d).mkdir(parents=True, exist_ok=True)
     # Host keys made by openssh-server's postinst would be the same on every card.
     for key in (root / "etc/ssh").glob("ssh_host_*"):
