@@ -81,7 +81,7 @@ PermitRootLogin prohibit-password
 # a release cannot vouch for itself; see image_build/release.py. A release that fails it
 # is named on stderr (the journal, the console) and the factory version runs.
 _PICK_RELEASE = """if [ -e /var/lib/espace/releases/current ] || [ -L /var/lib/espace/releases/current ]; then
-    rel=$(/opt/espace/venv/bin/python3 -I -m image_build.release current) || rel=
+    rel=$(/opt/espace/venv/bin/python3 -I -m image_build.release current /var/lib/espace/releases) || rel=
     [ -z "$rel" ] || export PYTHONPATH="$rel"
 fi
 """

@@ -135,3 +135,29 @@ def test_data_top_is_sticky_and_roots_entries_stay_roots(tmp_path, monkeypatch):
     assert (data / "identity.txt").stat().st_uid == 0
     assert (data / "espace.sqlite3").stat().st_uid == 990
     assert (data / "content").stat().st_uid == 990
+
+
+def test_the_launchers_put_only_a_verified_release_on_the_path(releases, tmp_path):
+    """The image's /usr/local/bin/espace and espace-boot, run with this machine's paths:
+    a good release is used; once changed, the factory version runs and stderr says why."""
+    from image_build import files
+    from image_build.release import install
+
+    data = releases.parent
+    wheel = make_wheel(tmp_path, "9.1.0")
+    install(wheel, sha(wheel), releases)
+    os.symlink("9.1.0", releases / "current")
+    for text in (files.LAUNCHER, files.BOOT_LAUNCHER):
+        script = tmp_path / "launcher"
+        body = text.replace("/var/lib/espace", str(data)).replace(
+            "/opt/espace/venv/bin/python3", sys.executable)
+        body = body[:body.index("exec ")] + 'echo "PYTHONPATH=${PYTHONPATH:-}"\n'
+        script.write_text(body)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        r = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env,
+                           cwd=Path(__file__).resolve().parents[2])
+        assert r.stdout.strip() == f"PYTHONPATH={releases / '9.1.0'}", r.stderr
+    (releases / "9.1.0/appliance/__init__.py").write_text("import os\n")
+    r = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.stdout.strip() == "PYTHONPATH=" and "release 9.1.0 refused" in r.stderr
