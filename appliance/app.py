@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from sync_contract.atomic import create_once
 
-from . import csrf, i18n, migrations, settings
+from . import csrf, i18n, migrations, settings, urlint
 from . import db as dbmod
 from .models import Commune
 from .sessions import CachedSessionInterface
@@ -92,6 +92,7 @@ def create_core_app(test_config: dict[str, Any] | None = None) -> Flask:
     Compress(app)
     i18n.init_app(app)
     csrf.init_app(app)
+    urlint.init_app(app)
     _register_errors(app)
     return app
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import db as dbmod
 from . import migrations, service
@@ -31,8 +32,17 @@ def _secret(data_dir: Path) -> str:
     return key
 
 
+class _BoundedInt(IntegerConverter):
+    """Ids in URLs stop where database integers do: a larger one is a 404, not a 500
+    from the query (the box has the same converter in appliance/urlint.py)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = _BoundedInt
     app.config.from_mapping(
         DATA_DIR=os.environ.get("CENTRAL_DATA_DIR", "central-data"),
         DATABASE_URL=os.environ.get("CENTRAL_DATABASE_URL", ""),

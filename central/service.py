@@ -118,6 +118,17 @@ def revoke(site: Site, admin: Admin | None = None) -> None:
         audit(admin, "site.revoke", site.slug)
 
 
+BIG = 2**63 - 1  # BigIntegerField; IntegerField columns stop at 2**31 - 1
+
+
+def count(value: object, largest: int = 2**31 - 1) -> int | None:
+    """A figure a box reports, if it is a whole number the column can hold; None for
+    anything else (text, a list, 10**30, a negative), which then changes nothing."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= largest:
+        return None
+    return value
+
+
 def enroll(data_dir: Path, body: dict) -> dict:
     """Bind a box's public key to the site whose code it presents. Idempotent for the same
     key and code (a lost response); a used code with another key is refused."""
@@ -222,21 +233,22 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
         acks = {s: marks[s].seq for s, _a, _e in push if s in marks}
         if stored:
             crash_point("central:exchange:uncommitted")
-        st = message.get("st") or {}
+        st = message.get("st") if isinstance(message.get("st"), dict) else {}
+        pending, last_seq = count(st.get("pending")), count(st.get("last_seq"), BIG)
+        disk, content = count(st.get("disk")), count(st.get("content"))
         Site.update(last_contact=utcnow(), records=Site.records + stored,
-                    cursor=max(site.cursor, int(message.get("cursor", 0) or 0)),
+                    cursor=max(site.cursor, count(message.get("cursor"), BIG) or 0),
                     bytes_in=Site.bytes_in + body_bytes,
-                    pending=max(0, int(st.get("pending", 0) or 0) - stored)
-                    if "pending" in st else Site.pending,
-                    last_seq=int(st.get("last_seq", 0) or 0) or Site.last_seq,
+                    pending=max(0, pending - stored) if pending is not None else Site.pending,
+                    last_seq=last_seq or Site.last_seq,
                     version=str(st.get("ver", ""))[:40] or Site.version,
-                    disk_free_mb=st.get("disk") if isinstance(st.get("disk"), int)
-                    else Site.disk_free_mb,
-                    content_mb=st.get("content") if isinstance(st.get("content"), int)
-                    else Site.content_mb).where(Site.id == site.id).execute()
+                    disk_free_mb=disk if disk is not None else Site.disk_free_mb,
+                    content_mb=content if content is not None else Site.content_mb) \
+            .where(Site.id == site.id).execute()
     if stored:
         crash_point("central:exchange:committed")
-    down, more = pull(site, int(message.get("cursor", 0) or 0), int(message.get("want", 0) or 0))
+    down, more = pull(site, count(message.get("cursor"), BIG) or 0,
+                      count(message.get("want")) or 0)
     out: dict = {}
     if acks:
         out["acks"] = acks

@@ -111,9 +111,12 @@ def session_form(session_id: int | None = None):
             raise rules.InvalidInput(f"weeks must be 1-{MAX_WEEKS}", "", field="weeks",
                                      lo=1, hi=MAX_WEEKS)
     except rules.ProgrammeError as e:
-        return _render_form(s, form, error=form_error(e))
+        # Shown again with what was sent over the defaults: a field left out of a
+        # forged form must not break the page.
+        return _render_form(s, {**_form_defaults(s), **form}, error=form_error(e))
     except ValueError:
-        return _render_form(s, form, error=gettext("Check the numbers: digits only."))
+        return _render_form(s, {**_form_defaults(s), **form},
+                            error=gettext("Check the numbers: digits only."))
     if weeks > 1 and form.get("action") == "preview":
         # Every date of the series, ticked: untick one to skip it (an exception).
         return _render_form(s, form, preview=weekly(start_local, weeks))
@@ -198,6 +201,7 @@ def session_walkin(session_id: int):
 @facilitator_required
 @csrf.protect
 def session_cancel(session_id: int):
+    _session(session_id)  # 404 for a session that does not exist
     if request.form.get("restore"):
         rules.restore_session(session_id, tz=tz())
         flash(gettext("Session restored."), "ok")

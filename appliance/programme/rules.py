@@ -431,7 +431,9 @@ def mark_no_show(booking_id: int, *, now: dt.datetime | None = None) -> Booking:
     """A booked visitor did not come: their seat frees for the waiting list."""
     now = now or utcnow()
     with database.atomic():
-        b = Booking.get_by_id(booking_id)
+        b = Booking.get_or_none(Booking.id == booking_id)
+        if b is None:
+            raise BookingNotFound("no such booking", "check the code")
         if b.status != "booked":
             raise NotBooked("only a booked seat can be a no-show", "")
         if b.attendance != "no_show":

@@ -174,3 +174,23 @@ def test_daily_visits_from_the_box_feed_the_visits_chart(call, capp):
     assert exchange(call, key, box_id, [["usage", 0, push]])["acks"] == {"usage": 1}
     row = call(lambda: UsageDay.get(UsageDay.metric == "visits"))
     assert (str(row.day)[:10], row.count) == ("2026-11-20", 37)
+
+
+def test_absurd_status_figures_change_nothing_and_break_nothing(call, capp):
+    """A box (or a stolen key) reporting disk=10**30, text, lists or negatives: the
+    exchange is answered, the site's figures keep their last sane values."""
+    key, box_id = enrolled(call, capp)
+
+    def send(message):
+        frame = protocol.encode_request(key, box_id, protocol.PATH_EXCHANGE, message)
+        site, req = service.verify(frame, protocol.PATH_EXCHANGE)
+        return service.exchange(site, req.message, len(frame))
+
+    call(send, {"push": [], "cursor": 0, "want": 10,
+                "st": {"disk": 900, "content": 1200, "pending": 3}})
+    for st in ({"disk": 10**30, "content": -5, "pending": "x", "last_seq": [1]},
+               {"disk": True, "content": 2**31, "pending": 10**30}, [1, 2], "st"):
+        answer = call(send, {"push": [], "cursor": 10**30, "want": 10**30, "st": st})
+        assert isinstance(answer, dict)
+    site = call(lambda: Site.get())
+    assert (site.disk_free_mb, site.content_mb, site.pending) == (900, 1200, 3)
