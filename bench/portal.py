@@ -6,7 +6,13 @@ p50/p95 latency and the server's RSS for every page, and the ratio to hello.
 
 Target (issue 2): landing page >= 0.5x hello's throughput, web process < 60 MB RSS.
 
-    .venv/bin/python bench/portal.py [--seconds 10] [--connections 50]
+With ``--tls`` (issue 22) it also measures the secure origin: the landing page over
+HTTPS through the box's TLS listener (nginx, the rendered config, a P-256 key as the
+box makes) against plain HTTP to waitress, both with every server process on CPU 0;
+and the handshake's cost: full and resumed handshakes per second (``openssl s_time``
+on CPU 1) with nginx's CPU seconds per handshake.
+
+    .venv/bin/python bench/portal.py [--seconds 10] [--connections 50] [--tls]
 """
 
 from __future__ import annotations
@@ -151,7 +157,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--tls", action="store_true",
+                        help="only the HTTPS-vs-HTTP figures of the secure origin")
     args = parser.parse_args()
+    if args.tls:
+        tls_bench(args.seconds, args.connections)
+        return
     for tool, package in (("wrk", "wrk"), ("taskset", "util-linux")):
         if not shutil.which(tool):
             raise SystemExit(f"needs {tool}: apt-get install {package}")
@@ -197,6 +208,136 @@ def main() -> None:
     landing = results["landing (gzip)"]
     ok = landing["rps"] >= 0.5 * hello and landing["rss_mb"] < 60
     print(f"target: landing >= 0.5x hello and RSS < 60 MB: {'met' if ok else 'NOT met'}")
+
+
+# --- the secure origin (issue 22) ---------------------------------------------------------
+
+
+def _self_signed_chain(data_dir: Path, name: str) -> None:
+    """A leaf for the box's own key (made as the box makes it), signed by a throwaway CA."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from secure_origin import store
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "bench CA")])
+    now = dt.datetime.now(dt.UTC)
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca).public_key(store.private_key(data_dir).public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    store.set_name(data_dir, name, "127.0.0.1")
+    store.write_atomic(store.tls_dir(data_dir) / "fullchain.pem",
+                       leaf.public_bytes(serialization.Encoding.PEM))
+
+
+def _s_time(port: int, mode: str, seconds: int) -> float:
+    """Handshakes per second by ``openssl s_time`` (-new: full; -reuse: resumed)."""
+    out = subprocess.run(["taskset", "-c", "1", "openssl", "s_time", "-connect",
+                          f"127.0.0.1:{port}", f"-{mode}", "-time", str(seconds)],
+                         capture_output=True, text=True, check=True).stdout
+    found = re.findall(r"([\d.]+) connections/user sec", out)
+    conns = re.findall(r"(\d+) connections in ([\d.]+)s", out)
+    if not conns:
+        raise SystemExit("openssl s_time said nothing: " + out[-500:])
+    n, secs = conns[-1]
+    return int(n) / float(secs) if float(secs) else float(found[-1])
+
+
+def tls_bench(seconds: int, connections: int) -> None:
+    """Landing page over HTTPS (nginx -> waitress) vs HTTP (waitress), one core."""
+    from appliance.server import PER_ADDRESS
+
+    # wrk comes from one address: nginx allows it what it allows one phone.
+    connections = min(connections, PER_ADDRESS - 4)
+    from secure_origin import listener
+
+    nginx_bin = shutil.which("nginx", path="/usr/sbin:/sbin:/usr/bin")
+    for tool, package in (("wrk", "wrk"), ("taskset", "util-linux"), ("openssl", "openssl")):
+        if not shutil.which(tool):
+            raise SystemExit(f"needs {tool}: apt-get install {package}")
+    if not nginx_bin:
+        raise SystemExit("needs nginx: apt-get install nginx-light")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        site = make_site(tmp)
+        data_dir = tmp / "var"
+        _self_signed_chain(data_dir, "bench.espaces.example")
+        lua = tmp / "report.lua"
+        lua.write_text(WRK_LUA)
+        proc, port = start("espace", site)
+        tls_port = free_port()
+        conf = listener.write_nginx(data_dir, tmp / "nginx", listen=f"127.0.0.1:{tls_port}",
+                                    upstream=f"127.0.0.1:{port}", max_body=4 << 20)
+        nginx = subprocess.Popen(["taskset", "-c", "0", nginx_bin, "-c", str(conf), "-g",
+                                  "daemon off;"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        results: dict[str, dict] = {}
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", tls_port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("nginx did not start") from None
+                    time.sleep(0.1)
+            headers = {"Cookie": "lang=fr", "Accept-Encoding": "gzip"}
+            workers = [p for p in psutil.Process(nginx.pid).children()]
+            for label, url_port, scheme, extra in (
+                    ("landing HTTP keep-alive", port, "http", {}),
+                    ("landing HTTPS keep-alive", tls_port, "https", {}),
+                    ("landing HTTP new conn.", port, "http", {"Connection": "close"}),
+                    ("landing HTTPS new conn.", tls_port, "https", {"Connection": "close"})):
+                h = {**headers, **extra}
+                _wrk_url(f"{scheme}://127.0.0.1:{url_port}/", h, 2, connections, lua)
+                results[label] = _wrk_url(f"{scheme}://127.0.0.1:{url_port}/", h, seconds,
+                                          connections, lua)
+            cpu = {}
+            for mode in ("new", "reuse"):
+                before = sum(sum(w.cpu_times()[:2]) for w in workers)
+                rate = _s_time(tls_port, mode, seconds)
+                spent = sum(sum(w.cpu_times()[:2]) for w in workers) - before
+                cpu[mode] = (rate, spent / max(rate * seconds, 1) * 1000)
+            rss = sum(w.memory_info().rss for w in [psutil.Process(nginx.pid), *workers])
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+            proc.terminate()
+            proc.wait(timeout=10)
+    plain = results["landing HTTP keep-alive"]["rps"]
+    print(f"secure origin: waitress and nginx (1 worker) on CPU 0, load on CPU 1; "
+          f"wrk -c{connections}, {seconds}s; P-256 key, TLS 1.3")
+    print(f"{'page':<28}{'req/s':>9}{'x HTTP':>9}{'p50 ms':>9}{'p95 ms':>9}{'errors':>8}")
+    for name, r in results.items():
+        print(f"{name:<28}{r['rps']:>9.0f}{r['rps'] / plain:>9.2f}{r['p50_ms']:>9.1f}"
+              f"{r['p95_ms']:>9.1f}{r['errors']:>8}")
+    for mode, label in (("new", "full handshakes"), ("reuse", "resumed handshakes")):
+        rate, ms = cpu[mode]
+        print(f"{label:<28}{rate:>9.0f}/s   nginx CPU {ms:.2f} ms each")
+    print(f"nginx RSS (master + worker): {rss / 2**20:.1f} MB")
+
+
+def _wrk_url(url: str, headers: dict[str, str], seconds: int, connections: int,
+             lua: Path) -> dict[str, float]:
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+           "-s", str(lua), "--timeout", "10s"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"ESPACE p50=(\d+) p95=(\d+) requests=(\d+) errors=(\d+)", out)
+    return {"rps": rps, "p50_ms": int(m.group(1)) / 1000, "p95_ms": int(m.group(2)) / 1000,
+            "errors": int(m.group(4))}
 
 
 if __name__ == "__main__":

@@ -145,7 +145,9 @@ def enter():
         return render_template("accept/welcome.html", failed=True), 503
     # On to the secure address when the box holds a valid certificate (the recorder,
     # location and offline apps work there); plain HTTP otherwise.
-    response = redirect(secure_web.secure_url() or url_for("portal.home"), code=303)
+    # The language cookie belongs to this origin: /lang/ sets it on the secure one.
+    secure = secure_web.secure_url(url_for("portal.set_language", code=g.lang, next="/"))
+    response = redirect(secure or url_for("portal.home"), code=303)
     response.headers.update(probes.NO_STORE)
     if i18n.COOKIE not in request.cookies:
         # The welcome page offered the languages: keep the one it was shown in, so

@@ -134,9 +134,12 @@ def test_phone_enters_lands_on_https_and_records_in_page(
         page = context.new_page()
         page.goto("http://example.org/", wait_until="load")
         assert page.url == f"http://{BOX_ADDRESS}/welcome"
+        page.locator(".langs a[lang=fr]").tap()
+        page.wait_for_url(f"http://{BOX_ADDRESS}/welcome")
         page.locator("button.enter").tap()
         page.wait_for_url(f"https://{NAME}/")
         assert page.evaluate("window.isSecureContext") is True
+        assert page.locator("html").get_attribute("lang") == "fr"  # the choice carried over
         page.screenshot(path=str(artifacts / "secure-origin-home.png"))
 
         page.goto(f"https://{NAME}/board/new", wait_until="load")

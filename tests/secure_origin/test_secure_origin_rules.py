@@ -209,7 +209,8 @@ def test_enter_leads_to_https_only_while_the_certificate_is_valid(portal):
     store.write_atomic(
         store.tls_dir(data_dir) / "fullchain.pem", issue_for(data_dir, NAME, days=30).encode()
     )
-    assert _enter(portal).headers["Location"] == f"https://{NAME}/"
+    # via /lang/: the language chosen on the welcome page carries over to the new origin
+    assert _enter(portal).headers["Location"] == f"https://{NAME}/lang/en?next=/"
     portal.config["SITE"].secure_origin.https = False
     assert _enter(portal).headers["Location"] == "/"
 
@@ -258,7 +259,7 @@ def test_kiosk_health_and_doctor_show_the_name_and_expiry(portal, tmp_path):
 
         portal.preprocess_request()
         html = render_template("kiosk/health.html", snap=snap)
-    assert "expired" in html and "plain HTTP" in html
+    assert "expired" in html and "plain HTTP only" in html
     site_file = tmp_path / "site.toml"
     from provisioning.lab import _dump_toml
 
