@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from appliance.models import OutboxEvent
-from appliance.sync import protocol
 from central import certificates, dns_update, service
 from central.tls_errors import CertificateError, DnsUpdateError
 from secure_origin import store
 from secure_origin import sync as tls_sync
+from sync_contract import protocol
 from tests.central.harness import central_call, make_central
 from tests.secure_origin.acme_lab import TSIG_NAME, TSIG_SECRET
 from tests.secure_origin.conftest import DOMAIN
