@@ -425,12 +425,16 @@ def record_answer(post: Post, official_name: str, body: str, admin: Admin | None
 
 
 def announce(text: str, admin: Admin | None, region: Region | None = None, *,
-             lang: str = "", expires_at: str = "") -> DownEvent:
+             lang: str = "", expires_at: str = "",
+             bodies: dict[str, str] | None = None) -> DownEvent:
     """An announcement for every box (of ``region``): the portal's home and the kiosk
-    show it until ``expires_at`` (ISO date or time, UTC), in ``lang`` when given."""
-    payload = {"uuid": str(uuid.uuid4()), "body": text}
+    show it until ``expires_at`` (ISO date or time, UTC), ``text`` being in ``lang``
+    and ``bodies`` the same message in other languages (a visitor reads their own)."""
+    payload: dict[str, object] = {"uuid": str(uuid.uuid4()), "body": text}
     if lang:
         payload["lang"] = lang
+    if bodies:
+        payload["bodies"] = dict(bodies)
     if expires_at:
         payload["expires_at"] = expires_at
     kinds.ANNOUNCEMENT.validate(payload)

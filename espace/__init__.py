@@ -52,8 +52,15 @@ def build(packages: Iterable[tuple[str, Contributor]] | None = None) -> Registry
 @functools.cache
 def default_registry() -> Registry:
     """This process's registry, built once: the app, the CLI and the worker of one
-    process share it (and each package's pull handlers are registered once)."""
-    return build()
+    process share it, and each package's pull handlers are installed in the sync, once,
+    before any of them applies a record central sent."""
+    from appliance.sync import handlers
+
+    reg = build()
+    handlers.load()  # the core's own
+    for register_sync in reg.sync_handlers:
+        handlers.install(register_sync)
+    return reg
 
 
 def create_app(test_config=None, registry: Registry | None = None):

@@ -1,5 +1,6 @@
 """The one registry every package contributes to: blueprints (and app set-ups), CLI
-commands, worker jobs, start-up sweeps, home tiles and kiosk tabs.
+commands, worker jobs, start-up sweeps, home tiles, kiosk tabs and the handlers of the
+kinds central sends down.
 
 A package exposes ``contribute(registry)`` (listed once in :mod:`espace`), which calls
 the methods below. The registry is plain data: it imports no package, so a package may
@@ -81,6 +82,9 @@ class Registry:
     sweeps: list[Sweep] = field(default_factory=list)
     tiles: list[Tile] = field(default_factory=list)
     kiosk_tabs: list[KioskTab] = field(default_factory=list)
+    # Each package's register_sync(registry) for the kinds central sends down (the
+    # box's pull handlers, sync_contract.handlers).
+    sync_handlers: list = field(default_factory=list)
     # Which package contributed what, for error messages and tests: name -> package.
     origin: dict[str, str] = field(default_factory=dict)
     package: str = ""
@@ -129,6 +133,12 @@ class Registry:
         self._claim(f"kiosk tab {endpoint}")
         self.kiosk_tabs.append(KioskTab(endpoint, label, icon, order))
         self.kiosk_tabs.sort(key=lambda t: t.order)
+
+    def sync_handler(self, register_sync: Callable[[Any], None]) -> None:
+        """A package's ``register_sync(down_registry)``: it registers its handlers for
+        the kinds central sends down (``appliance.sync.handlers.install`` runs it)."""
+        self._claim(f"sync handlers {register_sync.__module__}")
+        self.sync_handlers.append(register_sync)
 
     def contributed_by(self, package: str) -> list[str]:
         """What ``package`` contributed ("job sync", "tile board.index", ...)."""

@@ -6,9 +6,11 @@ See docs/secure-origin.md."""
 
 def contribute(registry) -> None:
     """Its blueprint, HSTS and page context, set on the app (see :mod:`espace.registry`)."""
-    from . import web
+    from . import sync, web
     from .cli import tls
 
     registry.app_setup("secure_origin", web.init_app)
+    # What it does with tls.name and tls.certificate from central.
+    registry.sync_handler(sync.register_sync)
     # `espace tls status|nginx-conf`: the box's name, certificate and TLS listener.
     registry.command(tls)

@@ -272,9 +272,11 @@ ANSWER = down("answer.created", fields={
     doc="an official's answer typed on central's dashboard")
 
 ANNOUNCEMENT = down("announcement.created", fields={
-    "uuid": str, "body": str, "lang": str, "expires_at": str},
-    optional=("lang", "expires_at"),
-    doc="a message for the portal's home and the kiosk, until expires_at")
+    "uuid": str, "body": str, "lang": str, "bodies": dict, "expires_at": str},
+    optional=("lang", "bodies", "expires_at"),
+    doc="a message for the portal's home and the kiosk, until expires_at (ISO UTC; "
+        "default 14 days after it arrives); body is in lang, bodies has it in other "
+        "languages by code, and a visitor reads their own when given")
 
 TLS_NAME = down("tls.name", fields={"name": str},
                 doc="the DNS name central gives this box (it answers with tls.csr)")

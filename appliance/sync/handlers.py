@@ -2,10 +2,14 @@
 
 The package that owns the records registers the handler: the board applies answers,
 the sync's downloads take catalogue files, announcements stay in ``sync_inbox`` for
-the portal and the kiosk. Each package exposes ``register_sync(registry)``; the modules
-listed in :data:`PACKAGES` are loaded before the first record is applied (the
-composition root may load more with :func:`load`). A package that fails to import is
-an error, never a silent skip.
+the portal and the kiosk. Each package exposes ``register_sync(registry)``: the core's
+modules, listed in :data:`PACKAGES`, are loaded before the first record is applied;
+every other package (secure_origin, sms...) hands its ``register_sync`` to the
+composition root in its ``contribute`` (``registry.sync_handlers(...)``), and
+:mod:`espace` installs them (:func:`install`) when it builds the process's registry,
+which the app, the ``espace`` command and the worker all do before anything runs. A
+package that fails to import is an error, never a silent skip; a kind with no handler
+is kept in ``sync_inbox`` and counted (:func:`unknown_count`).
 
 A handler runs inside the transaction that stores the record in ``sync_inbox`` and
 moves the pull cursor. It returns who applied it (``"board"``...) or ``""`` when it
@@ -32,9 +36,19 @@ log = logging.getLogger("espace.sync")
 DOWN = Registry(kinds.DOWN)
 register = DOWN.register
 
-# Packages that register handlers for down-kinds, in the box's core.
-PACKAGES = ("appliance.board.sync", "appliance.sync.handlers", "secure_origin.sync")
+# The core's modules that register handlers for down-kinds (other packages: install()).
+PACKAGES = ("appliance.board.sync", "appliance.sync.handlers")
 _loaded: set[str] = set()
+_installed: set[Any] = set()
+
+
+def install(register_sync: Any) -> Registry:
+    """Have a package's ``register_sync`` register its handlers, once per process
+    (called by the composition root for every package's contribution)."""
+    if register_sync not in _installed:
+        register_sync(DOWN)
+        _installed.add(register_sync)
+    return DOWN
 
 
 def load(modules: tuple[str, ...] = PACKAGES) -> Registry:

@@ -144,3 +144,33 @@ def test_two_packages_cannot_claim_the_same_name():
 
     with pytest.raises(RegistryError, match="job sync is contributed by both appliance and other"):
         espace.build([*espace.contributors(), ("other", one)])
+
+
+HANDLED = "from appliance.sync.handlers import DOWN; print(' '.join(sorted(DOWN)))"
+PROCESSES = {
+    "cli": "import sys; sys.argv = ['espace', '--help']\nfrom espace.cli import main\n"
+    "try:\n    main()\nexcept SystemExit:\n    pass\n",
+    "app": "import sys, espace\nespace.create_app({'SITE_FILE': sys.argv[1]})\n",
+    "worker": "import sys, espace\nfrom espace.worker import build_scheduler\n"
+    "build_scheduler(espace.create_app({'SITE_FILE': sys.argv[1]}))\n",
+}
+
+
+@pytest.mark.parametrize("process", sorted(PROCESSES))
+def test_pull_handlers_are_loaded_alike_in_the_app_the_cli_and_the_worker(process, tmp_path):
+    """Each process starts fresh: whatever it is, every kind central sends has its
+    package's handler before anything runs (none found by guessing at apply time)."""
+    import subprocess
+    import sys
+
+    from sync_contract import kinds
+
+    site = tmp_path / "site.toml"
+    site.write_text(f'[site]\nid = "site-one"\nname = "E"\ncommunes = ["Nioro"]\n'
+                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    out = subprocess.run([sys.executable, "-c", PROCESSES[process] + HANDLED, str(site)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    handled = out.stdout.strip().splitlines()[-1].split()
+    assert handled == sorted(kinds.DOWN_KINDS)
+    assert {"tls.certificate", "answer.created", "announcement.created"} <= set(handled)
