@@ -43,7 +43,11 @@ def _salt(name: str) -> bytes:
 
 def client_hash(ip: str, scope: str = "day", proc: str | Path = "/proc") -> str:
     """A 16-hex-digit token for the phone behind ``ip`` (its MAC where known)."""
-    who = mac_for_ip(ip, proc) or ip
+    return identity_hash(mac_for_ip(ip, proc) or ip, scope)
+
+
+def identity_hash(who: str, scope: str = "box") -> str:
+    """The same token for a MAC (or IP) already known, e.g. from the quota state."""
     if scope == "day":
         salt_name = "salt:day:" + dt.date.today().isoformat()
     elif scope == "box":

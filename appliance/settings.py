@@ -282,6 +282,10 @@ SETTINGS: list[Setting] = [
             "reach each other.", True, boolean),
     Setting("hotspot.accept_hours", "integer 1-168", 24, "How long a phone stays accepted "
             "after tapping Enter.", 24, integer(1, 168)),
+    Setting("hotspot.max_connections_per_phone", "integer 8-1000", 24, "Open TCP "
+            "connections one phone may hold to the box (issue 13): more are refused at "
+            "once, so one phone cannot take every worker of the web server.", 24,
+            integer(8, 1000)),
     Setting("uplink.interface", "interface name or empty", "", "Interface with internet "
             "(Ethernet or a 3G dongle) to share with accepted visitors; empty for none.",
             "eth0", optional(interface_name)),
@@ -291,6 +295,25 @@ SETTINGS: list[Setting] = [
     Setting("uplink.client_daily_mb", "integer 0-10000", 50, "Data each accepted phone may "
             "use through the uplink per day, so that visitors never eat the sync's budget.",
             50, integer(0, 10000)),
+    # Issue 24: the day's cap for all phones together, fresh quotas, queueing.
+    Setting("uplink.phones_daily_mb", "integer 0-1000000", 1000, "Data all accepted "
+            "phones together may use through the uplink per day (0: no cap on the total).",
+            500, integer(0, 1_000_000)),
+    Setting("uplink.new_phones_per_day", "integer 0-100000", 0, "How many phones a day "
+            "get a fresh quota; a phone seen for the first time after that (often the same "
+            "phone with a random MAC) gets the portal only until midnight. 0: every new "
+            "MAC gets a quota (see docs/network.md for the trade-off).", 60,
+            integer(0, 100_000)),
+    Setting("uplink.down_kbit", "integer 0-10000000", 4000, "Download rate of the uplink "
+            "in kbit/s, a little under what it really gives; the box queues traffic below "
+            "it so that its own (sync, content) goes first. 0: no queueing.", 4000,
+            integer(0, 10_000_000)),
+    Setting("uplink.up_kbit", "integer 0-10000000", 1000, "Upload rate of the uplink in "
+            "kbit/s, a little under what it really gives. 0: no queueing.", 1000,
+            integer(0, 10_000_000)),
+    Setting("uplink.box_share_percent", "integer 10-95", 80, "Share of the uplink kept for "
+            "the box's own traffic when it needs it; phones may use all of it otherwise.",
+            80, integer(10, 95)),
     # central and sync ---------------------------------------------------------------
     Setting("central.url", "URL or empty", "", "Central server of the region; empty for a "
             "box that never syncs online.", "https://central.kayes.example", url),

@@ -17,10 +17,12 @@ JavaScript.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import os
 import threading
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -87,6 +89,29 @@ def remaining() -> int:
     return get_allowlist().remaining(mac, ip)
 
 
+def sharing() -> bool:
+    """Whether accepted phones get the internet (shared uplink with a quota)."""
+    up = current_app.config["SITE"].uplink
+    return bool(up.interface) and up.client_daily_mb > 0
+
+
+def spent_quota() -> al.Quota | None:
+    """This phone's quota when it is spent (or the day's total is), else None; from
+    the kernel's counters now (a captive API request, the quota page)."""
+    if not sharing():
+        return None
+    mac, ip = client()
+    quota = get_allowlist().quota(mac, ip, max_age=0)
+    return quota if quota is not None and quota.spent else None
+
+
+def sent_here_by_quota() -> bool:
+    """With a shared uplink, an accepted phone's request for another site (or its
+    OS's probe) reaches the box only when nftables sent it here: its quota, or the
+    day's total, is spent (``templates/nftables.nft.j2``, chain prerouting)."""
+    return sharing() and remaining() > 0
+
+
 def own_host(host: str) -> bool:
     """Whether ``host`` names this box (its address, its names, loopback)."""
     host = probes.normalise_host(host)
@@ -110,6 +135,9 @@ def _intercept() -> Response | None:
     probe = probes.find(host, request.path)
     if probe is not None:
         accepted = remaining() > 0
+        if accepted and sent_here_by_quota():
+            # The truth: no internet now. The OS shows its sign-in sheet: our page.
+            return probes.answer(probe, False, portal_base() + url_for("accept.quota"))
         return probes.answer(probe, accepted, portal_base() + url_for("accept.welcome"))
     if own_host(host):
         return None
@@ -117,6 +145,8 @@ def _intercept() -> Response | None:
     if not on_hotspot(ip):
         return None  # a technician on the LAN reaching the box by another name
     target = "portal.home" if remaining() > 0 else "accept.welcome"
+    if target == "portal.home" and sent_here_by_quota():
+        target = "accept.quota"
     response = redirect(portal_base() + url_for(target), code=302)
     response.headers.update(probes.NO_STORE)
     return response
@@ -157,15 +187,40 @@ def enter():
     return response
 
 
+@bp.get("/quota")
+def quota():
+    """What a phone whose internet quota is spent sees: why, and when it comes back.
+    The box's own pages keep working."""
+    mac, ip = client()
+    found = get_allowlist().quota(mac, ip, max_age=0) if sharing() else None
+    resets = dt.datetime.fromtimestamp(found.resets_at if found else 0, dt.UTC).astimezone(
+        ZoneInfo(current_app.config["SITE"].site.timezone))
+    response = current_app.make_response(render_template(
+        "accept/quota.html", quota=found, resets=resets, mb=_mb))
+    response.headers.update(probes.NO_STORE)
+    return response
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.0f}" if n >= 10 * 2**20 else f"{n / 2**20:.1f}"
+
+
 @bp.get(API_PATH)
 def captive_api():
-    """RFC 8908: whether this client is captive, and where the portal is."""
+    """RFC 8908: whether this client is captive, and where the portal is. A phone
+    whose quota is spent is captive again, sent to the page that says so."""
     left = remaining()
-    body = {"captive": left == 0,
-            "user-portal-url": portal_base() + url_for("accept.welcome"),
+    spent = spent_quota() if left else None
+    page = "accept.quota" if spent else "accept.welcome"
+    body = {"captive": left == 0 or spent is not None,
+            "user-portal-url": portal_base() + url_for(page),
             "venue-info-url": portal_base() + url_for("portal.about")}
-    if left:
+    if left and not spent:
         body["seconds-remaining"] = left
         body["can-extend-session"] = True
+        mac, ip = client()
+        quota = get_allowlist().quota(mac, ip) if sharing() else None
+        if quota is not None:
+            body["bytes-remaining"] = quota.left
     return Response(json.dumps(body), content_type=CAPTIVE_JSON,
                     headers={"Cache-Control": "private, no-store"})

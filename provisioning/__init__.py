@@ -2,10 +2,16 @@
 
 
 def contribute(registry) -> None:
-    """``espace network ...`` (the hotspot's system configuration) and ``espace fleet
-    ...`` (boxes over SSH, mDNS) (see :mod:`espace.registry`)."""
+    """``espace network ...`` (the hotspot's system configuration), ``espace fleet
+    ...`` (boxes over SSH, mDNS) and the kiosk's Internet tab (today's use of the
+    shared uplink) (see :mod:`espace.registry`)."""
+    from flask_babel import lazy_gettext
+
+    from . import kiosk
     from .fleet_cli import fleet
     from .network_cli import network
 
     registry.command(network)
     registry.command(fleet)
+    registry.blueprint(kiosk.bp)
+    registry.kiosk_tab("kiosk_internet.index", lazy_gettext("Internet"), "wifi", order=85)

@@ -10,8 +10,11 @@ first connection to ``/run/espace-allowlist.sock`` (see
 ``templates/espace-allowlist.socket.j2``).
 
 Elements: ``@allowed_mac`` (ether_addr), ``@allowed_ip`` (ipv4_addr, used when the MAC
-is unknown), and in uplink mode a named quota per address in ``@client_quota``.
-The sets live in the kernel only: a reboot forgets them, and a phone then sees the
+is unknown), and in shared-uplink mode the phone's id in ``@phone_mark`` (or
+``@ip_mark``) and its named quota in ``@mark_quota`` (:mod:`provisioning.quotas`).
+In shared-uplink mode the phones and their quota use are also kept in a state file
+on the data partition, so :meth:`NftBackend.restore` puts them back after a reload
+of the table or a reboot; in offline mode a reboot forgets them and phones see the
 portal once more.
 """
 
@@ -28,7 +31,10 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Protocol
+
+from . import quotas
 
 FAMILY, TABLE = "inet", "espace"
 SOCKET_PATH = "/run/espace-allowlist.sock"
@@ -66,10 +72,6 @@ def valid_seconds(value: object) -> int:
     return value
 
 
-def quota_name(ip: str) -> str:
-    return "q_" + ip.replace(".", "_")
-
-
 # --- the nft JSON API -----------------------------------------------------------------
 
 
@@ -77,25 +79,33 @@ def _elem(set_name: str, elems: list) -> dict:
     return {"family": FAMILY, "table": TABLE, "name": set_name, "elem": elems}
 
 
+def _refresh(set_name: str, value: str, elem: object) -> list[dict]:
+    """Add ``elem`` (keyed by ``value``) with a new timeout: add (a no-op if
+    present), delete, add again; no need to read the set first."""
+    return [{"add": {"element": _elem(set_name, [elem])}},
+            {"delete": {"element": _elem(set_name, [value])}},
+            {"add": {"element": _elem(set_name, [elem])}}]
+
+
 def allow_batch(mac: str | None, ip: str, seconds: int,
-                quota_bytes: int | None) -> list[dict]:
+                phone: dict | None = None) -> list[dict]:
     """nft JSON commands that accept a phone for ``seconds``, in one transaction.
-    An element already present gets the new timeout: add (a no-op if present),
-    delete, add again; no need to read the set first."""
+    With ``phone`` (its quota record, see :mod:`provisioning.quotas`), the phone's
+    id goes into ``@phone_mark`` (or ``@ip_mark``) and its named quota is made
+    (``add`` keeps an existing quota's use: accepting again does not reset it)."""
     cmds: list[dict] = []
     for set_name, value in (("allowed_mac", mac), ("allowed_ip", None if mac else ip)):
-        if value is None:
-            continue
-        elem = [{"elem": {"val": value, "timeout": seconds}}]
-        cmds.append({"add": {"element": _elem(set_name, elem)}})
-        cmds.append({"delete": {"element": _elem(set_name, [value])}})
-        cmds.append({"add": {"element": _elem(set_name, elem)}})
-    if quota_bytes is not None:
-        # "add" keeps an existing quota's usage: accepting again does not reset it.
-        cmds.append({"add": {"quota": {"family": FAMILY, "table": TABLE,
-                                       "name": quota_name(ip), "bytes": quota_bytes,
-                                       "used": 0, "inv": True}}})
-        cmds.append({"add": {"element": _elem("client_quota", [[ip, quota_name(ip)]])}})
+        if value is not None:
+            cmds += _refresh(set_name, value, {"elem": {"val": value, "timeout": seconds}})
+    if phone is not None:
+        name = quotas.quota_name(phone["id"])
+        cmds.append({"add": {"quota": {"family": FAMILY, "table": TABLE, "name": name,
+                                       "bytes": phone["quota"], "used": phone["used"],
+                                       "inv": True}}})
+        cmds.append({"add": {"element": _elem("mark_quota", [[phone["id"], name]])}})
+        map_name, value = ("phone_mark", mac) if mac else ("ip_mark", ip)
+        cmds += _refresh(map_name, value,
+                         [{"elem": {"val": value, "timeout": seconds}}, phone["id"]])
     return cmds
 
 
@@ -134,6 +144,13 @@ class Nft:
                     elements[str(e)] = 0
         return elements
 
+    def quotas(self) -> dict[str, dict[str, int]]:
+        """``{name: {"bytes": limit, "used": used}}`` of the espace table's quotas."""
+        out = json.loads(self.run(["-j", "list", "quotas", "table", FAMILY, TABLE]))
+        return {q["quota"]["name"]: {"bytes": int(q["quota"].get("bytes", 0)),
+                                     "used": int(q["quota"].get("used", 0))}
+                for q in out.get("nftables", []) if "quota" in q}
+
     def has_table(self) -> bool:
         try:
             self.run(["list", "table", FAMILY, TABLE])
@@ -149,39 +166,178 @@ class Backend(Protocol):
     def allow(self, mac: str | None, ip: str, seconds: int) -> None: ...
     def revoke(self, mac: str | None, ip: str) -> None: ...
     def entries(self) -> dict[str, dict[str, int]]: ...
+    def usage(self) -> dict: ...
     def reset_quotas(self) -> None: ...
 
 
-class NftBackend:
-    """Changes the kernel's sets itself (needs CAP_NET_ADMIN)."""
+def empty_usage() -> dict:
+    return {"day": quotas.today(), "resets_at": quotas.next_reset(), "phones": {},
+            "total": {"used": 0, "quota": 0}}
 
-    def __init__(self, subnet: str, quota_bytes: int | None = None, nft: Nft | None = None):
+
+class NftBackend:
+    """Changes the kernel's sets itself (needs CAP_NET_ADMIN). With a quota
+    ``policy`` (shared-uplink mode), each accepted phone gets its id and quota, and
+    their use is kept in the policy's state file (see :mod:`provisioning.quotas`)."""
+
+    def __init__(self, subnet: str, policy: quotas.Policy | None = None,
+                 nft: Nft | None = None, clock: Callable[[], float] = time.time) -> None:
         self.subnet = subnet
-        self.quota_bytes = quota_bytes
+        self.policy = policy
         self.nft = nft or Nft()
+        self.clock = clock
+        self._memory = quotas.State()  # the state when the policy has no file (benchmarks)
+
+    # --- the state file -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _state(self):
+        """The quota state, locked; written back if the block succeeds and changed it
+        (an SD card should not be written every few seconds for nothing)."""
+        path = self.policy.state_path if self.policy else None
+        with quotas.locked(path):
+            state = quotas.load(path) if path else self._memory
+            before = state.to_json()
+            yield state
+            if state.to_json() != before:
+                quotas.store(path, state)
+
+    def _start_day(self, state: quotas.State) -> None:
+        """A new day (or counters of an unknown day in the kernel): every quota back
+        to 0, the total's limit back to its full value, forgotten phones removed."""
+        assert self.policy is not None
+        state.roll(quotas.today(), self.clock())
+        if state.kernel_day == state.day:
+            return
+        self.nft.run(["reset", "quotas", "table", FAMILY, TABLE])
+        state.total_base = 0
+        self.nft.apply([self._total_quota(state)])
+        gone = [n for n in self.nft.quotas() if n.startswith("q_") and n[2:].isdigit()
+                and int(n[2:]) not in {p["id"] for p in state.phones.values()}]
+        for name in gone:  # quotas of phones no longer accepted, one by one (best effort)
+            with contextlib.suppress(AllowlistError):
+                self.nft.apply([{"delete": {"element": _elem("mark_quota", [int(name[2:])])}},
+                                {"delete": {"quota": {"family": FAMILY, "table": TABLE,
+                                                      "name": name}}}])
+        state.kernel_day = state.day
+
+    def _total_quota(self, state: quotas.State) -> dict:
+        """The total's limit in the kernel: what is left of the day's cap once the
+        use counted before a reload (``total_base``) is taken off."""
+        assert self.policy is not None
+        cap = self.policy.total_bytes or quotas.NO_CAP
+        return {"add": {"quota": {"family": FAMILY, "table": TABLE, "name": quotas.TOTAL,
+                                  "bytes": max(0, cap - state.total_base), "used": 0,
+                                  "inv": True}}}
+
+    def _merge_kernel(self, state: quotas.State) -> dict[str, dict[str, int]]:
+        """Take the kernel's counters into the state (the larger value wins)."""
+        kernel = self.nft.quotas()
+        for phone in state.phones.values():
+            q = kernel.get(quotas.quota_name(phone["id"]))
+            if q is not None:
+                phone["used"] = max(phone["used"], q["used"])
+        if quotas.TOTAL in kernel:
+            state.total_used = max(state.total_used,
+                                   state.total_base + kernel[quotas.TOTAL]["used"])
+        return kernel
+
+    # --- operations -------------------------------------------------------------------
 
     def allow(self, mac: str | None, ip: str, seconds: int) -> None:
         mac = valid_mac(mac) if mac else None
         ip = valid_ip(ip, self.subnet)
         seconds = valid_seconds(seconds)
-        self.nft.apply(allow_batch(mac, ip, seconds, self.quota_bytes))
+        if self.policy is None:
+            self.nft.apply(allow_batch(mac, ip, seconds))
+            return
+        with self._state() as state:
+            self._start_day(state)
+            key = mac or f"ip:{ip}"
+            phone = state.phones.get(key)
+            if phone is None:
+                limit = self.policy.new_phones_per_day
+                fresh = not limit or state.fresh_today < limit
+                state.fresh_today += fresh
+                phone = {"id": state.next_id, "used": 0, "until": 0.0, "ip": "" if mac else ip,
+                         "quota": self.policy.phone_bytes if fresh else 0}
+                state.next_id += 1
+                state.phones[key] = phone
+            phone["until"] = self.clock() + seconds
+            self.nft.apply(allow_batch(mac, ip, seconds, phone))
 
     def revoke(self, mac: str | None, ip: str) -> None:
         current = self.entries()
         cmds = []
         if mac and valid_mac(mac) in current["mac"]:
             cmds.append({"delete": {"element": _elem("allowed_mac", [mac.lower()])}})
+            if self.policy:
+                cmds.append({"delete": {"element": _elem("phone_mark", [mac.lower()])}})
         if valid_ip(ip, self.subnet) in current["ip"]:
             cmds.append({"delete": {"element": _elem("allowed_ip", [ip])}})
+            if self.policy:
+                cmds.append({"delete": {"element": _elem("ip_mark", [ip])}})
         self.nft.apply(cmds)
 
     def entries(self) -> dict[str, dict[str, int]]:
         return {"mac": self.nft.set_elements("allowed_mac"),
                 "ip": self.nft.set_elements("allowed_ip")}
 
+    def usage(self) -> dict:
+        """Today's use: each phone's (by MAC, or ``ip:ADDRESS``) and all phones'."""
+        if self.policy is None:
+            return empty_usage()
+        now = self.clock()
+        with self._state() as state:
+            self._start_day(state)
+            self._merge_kernel(state)
+            return {"day": state.day, "resets_at": quotas.next_reset(self.clock()),
+                    "total": {"used": state.total_used, "quota": self.policy.total_bytes},
+                    "phones": {key: {"used": p["used"], "quota": p["quota"],
+                                     "accepted": p["until"] > now}
+                               for key, p in state.phones.items()
+                               if p["until"] > now or p["used"]}}
+
+    def save(self) -> None:
+        """Keep the kernel's counters in the state file (every minute, and before
+        the table is reloaded)."""
+        if self.policy is not None:
+            with self._state() as state:
+                self._start_day(state)
+                self._merge_kernel(state)
+
+    def restore(self) -> int:
+        """Put every phone still accepted back into the kernel with the use it had
+        (after ``nft -f`` reloaded the table, or at boot); how many were restored.
+        Phones whose quota is still in the kernel keep the kernel's count."""
+        now = self.clock()
+        with self._state() as state:
+            if self.policy is not None:
+                self._start_day(state)
+                kernel = self._merge_kernel(state)
+                total = kernel.get(quotas.TOTAL, {"used": 0})["used"]
+                state.total_base = state.total_used - total
+                cmds = [self._total_quota(state)]
+            else:
+                cmds = []
+            restored = 0
+            for key, phone in state.phones.items():
+                left = int(phone.get("until", 0) - now)
+                if left <= 0:
+                    continue
+                mac, ip = (None, phone["ip"]) if key.startswith("ip:") else (key, "")
+                cmds += allow_batch(mac, ip or self.subnet.split("/")[0], left,
+                                    phone if self.policy else None)
+                restored += 1
+            self.nft.apply(cmds)
+            return restored
+
     def reset_quotas(self) -> None:
-        if self.quota_bytes is not None:
-            self.nft.run(["reset", "quotas", "table", FAMILY, TABLE])
+        if self.policy is not None:
+            with self._state() as state:
+                state.kernel_day = ""  # forces the reset, even within the same day
+                state.day = ""
+                self._start_day(state)
 
 
 class MemoryBackend:
@@ -192,6 +348,8 @@ class MemoryBackend:
         self.clock = clock
         self.sets: dict[str, dict[str, float]] = {"mac": {}, "ip": {}}
         self.calls: list[tuple] = []
+        # What usage() answers; tests set a phone's use here.
+        self.usage_data: dict = empty_usage()
 
     def allow(self, mac: str | None, ip: str, seconds: int) -> None:
         mac = valid_mac(mac) if mac else None
@@ -213,8 +371,14 @@ class MemoryBackend:
         return {kind: {v: int(t - now) for v, t in s.items() if t > now}
                 for kind, s in self.sets.items()}
 
+    def usage(self) -> dict:
+        return self.usage_data
+
     def reset_quotas(self) -> None:
         self.calls.append(("reset_quotas",))
+        for phone in self.usage_data["phones"].values():
+            phone["used"] = 0
+        self.usage_data["total"]["used"] = 0
 
 
 class SocketBackend:
@@ -253,6 +417,9 @@ class SocketBackend:
     def entries(self) -> dict[str, dict[str, int]]:
         return self._ask({"op": "list"})["entries"]
 
+    def usage(self) -> dict:
+        return self._ask({"op": "usage"})["usage"]
+
     def reset_quotas(self) -> None:
         self._ask({"op": "reset-quotas"})
 
@@ -272,6 +439,8 @@ def handle(request_line: bytes, backend: Backend) -> dict:
             backend.revoke(request.get("mac") or None, request.get("ip"))
         elif op == "list":
             return {"ok": True, "entries": backend.entries()}
+        elif op == "usage":
+            return {"ok": True, "usage": backend.usage()}
         elif op == "reset-quotas":
             backend.reset_quotas()
         else:
@@ -288,12 +457,23 @@ def serve_one(stdin: IO[bytes], stdout: IO[bytes], backend: Backend) -> None:
 
 
 def serve_forever(server: socket.socket, backend: Backend,
-                  stop: threading.Event | None = None) -> None:
+                  stop: threading.Event | None = None,
+                  tick: Callable[[], None] | None = None, tick_every: float = 60.0) -> None:
     """The helper as a long-running service: one request per connection, handled in
     turn (each is a few milliseconds of nft), so the web process never waits for a
-    helper to start. With systemd's socket activation the listening socket is fd 3."""
-    server.settimeout(1.0 if stop is not None else None)
+    helper to start. With systemd's socket activation the listening socket is fd 3.
+    ``tick`` runs every ``tick_every`` seconds between requests (the quota save)."""
+    wait = min(1.0 if stop is not None else tick_every, tick_every) if tick else (
+        1.0 if stop is not None else None)
+    server.settimeout(wait)
+    next_tick = time.monotonic() + tick_every
     while stop is None or not stop.is_set():
+        if tick is not None and time.monotonic() >= next_tick:
+            next_tick = time.monotonic() + tick_every
+            try:
+                tick()
+            except (AllowlistError, OSError) as e:
+                print(f"quota save failed: {e}", flush=True)
         try:
             conn, _ = server.accept()
         except TimeoutError:
@@ -324,19 +504,37 @@ def listening_socket(path: str | None = None) -> socket.socket:
 # --- what the web process holds -------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Quota:
+    """A phone's uplink quota today, as the portal shows it."""
+
+    used: int
+    limit: int
+    spent: str  # "" while some is left; else why: "phone", "total" or "new"
+    resets_at: int  # Unix time of the next reset (local midnight)
+
+    @property
+    def left(self) -> int:
+        return 0 if self.spent else max(0, self.limit - self.used)
+
+
 class Allowlist:
     """Whether a phone is accepted, and accepting it. Reads are served from a copy
     of the sets refreshed every ``refresh`` seconds (probes are frequent; the sets
     change only through this object, a CLI command or an nft reload)."""
 
     def __init__(self, backend: Backend, refresh: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 usage_refresh: float = 5.0) -> None:
         self.backend = backend
         self.refresh = refresh
+        self.usage_refresh = usage_refresh
         self.clock = clock
         self._lock = threading.Lock()
         self._loaded_at: float | None = None
         self._until: dict[str, float] = {}
+        self._usage: dict = empty_usage()
+        self._usage_at: float | None = None
 
     def _reload(self) -> None:
         now = self.clock()
@@ -360,6 +558,36 @@ class Allowlist:
     def is_accepted(self, mac: str | None, ip: str) -> bool:
         return self.remaining(mac, ip) > 0
 
+    def usage(self, max_age: float | None = None) -> dict:
+        """Today's quota use (:meth:`NftBackend.usage`), at most ``max_age`` seconds
+        old (default ``usage_refresh``)."""
+        with self._lock:
+            now = self.clock()
+            age = self.usage_refresh if max_age is None else max_age
+            if self._usage_at is None or now - self._usage_at >= age:
+                # On failure keep the last answer: the portal must keep serving.
+                with contextlib.suppress(AllowlistError):
+                    self._usage = self.backend.usage()
+                self._usage_at = now
+            return self._usage
+
+    def quota(self, mac: str | None, ip: str, max_age: float | None = None) -> Quota | None:
+        """This phone's quota today, or None when phones get no quota (offline mode)
+        or this phone has none yet."""
+        usage = self.usage(max_age)
+        phone = usage["phones"].get((mac or "").lower()) or usage["phones"].get(f"ip:{ip}")
+        if phone is None:
+            return None
+        total = usage["total"]
+        reason = ""
+        if phone["quota"] == 0:
+            reason = "new"  # the day's fresh quotas were all given (MAC randomisation)
+        elif phone["used"] >= phone["quota"]:
+            reason = "phone"
+        elif total["quota"] and total["used"] >= total["quota"]:
+            reason = "total"
+        return Quota(phone["used"], phone["quota"], reason, int(usage["resets_at"]))
+
     def accept(self, mac: str | None, ip: str, seconds: int) -> None:
         self.backend.allow(mac, ip, seconds)
         with self._lock:
@@ -377,15 +605,15 @@ def backend_for(site, spec: str = "auto") -> Backend:
     ``auto`` (the helper's socket if present, else nft when this process is root and
     the espace table is loaded, else memory, e.g. ``espace demo`` on a laptop)."""
     subnet = site.hotspot.subnet
-    quota = (site.uplink.client_daily_mb * 1024 * 1024) if site.uplink.interface else None
+    policy = quotas.Policy.from_site(site)
     if spec == "memory":
         return MemoryBackend(subnet)
     if spec == "nft":
-        return NftBackend(subnet, quota)
+        return NftBackend(subnet, policy)
     if spec.startswith("socket"):
         return SocketBackend(spec.partition(":")[2] or SOCKET_PATH)
     if os.path.exists(SOCKET_PATH):
         return SocketBackend(SOCKET_PATH)
     if os.geteuid() == 0 and shutil.which("nft", path="/usr/sbin:/sbin") and Nft().has_table():
-        return NftBackend(subnet, quota)
+        return NftBackend(subnet, policy)
     return MemoryBackend(subnet)

@@ -6,7 +6,8 @@ check or a reload fails, every path gets back what it held and the services are
 reloaded again, so the box keeps the configuration it had.
 
 Accepted phones survive a reload of the nftables table: the elements are read
-before and put back after.
+before and put back after, and in shared-uplink mode their quota use is saved to the
+data partition before and restored after (:mod:`provisioning.quotas`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from . import allowlist as al
-from . import checks, render
+from . import checks, quotas, render, shaping
 from .checks import NetworkError
 
 Runner = Callable[[Sequence[str]], None]
@@ -105,29 +106,36 @@ def reload_commands(site: SimpleNamespace, changed: set[str]) -> list[list[str]]
     if timer in changed:
         verb = "start" if render.mode(site) == "uplink" else "stop"
         cmds.append(["systemctl", verb, "espace-quota-reset.timer"])
+    if any("espace-shaping" in p for p in changed) or render.SHAPING in changed:
+        # try-restart would leave it stopped the first time: start it when enabled.
+        verb = "restart" if shaping.enabled(site) else "stop"
+        cmds.append(["systemctl", verb, "espace-shaping.service"])
     return cmds
 
 
 def apply(site: SimpleNamespace, root: Path = Path("/"), *, runner: Runner = run_checked,
           check: bool = True, echo: Callable[[str], None] = lambda s: None,
-          nft: al.Nft | None = None) -> list[str]:
+          nft: al.Nft | None = None, leaf_qdisc: str = shaping.LEAF) -> list[str]:
     """Write the rendered files under ``root`` and reload; return the changed paths.
-    Rolls back and raises :class:`NetworkError` if anything fails."""
-    files = render.render_files(site)
+    Rolls back and raises :class:`NetworkError` if anything fails. ``leaf_qdisc``:
+    see :func:`provisioning.shaping.batch` (tests on a kernel without fq_codel)."""
+    files = render.render_files(site, leaf_qdisc=leaf_qdisc)
     if check:
         with tempfile.TemporaryDirectory(prefix="espace-network-") as staging:
-            render.render_system(site, Path(staging))
+            render.render_system(site, Path(staging), leaf_qdisc=leaf_qdisc)
             checks.check_dnsmasq(Path(staging, "etc/dnsmasq.d/espace.conf"))
             checks.check_nft(Path(staging, "etc/espace/nftables.nft"))
+            if shaping.enabled(site):
+                checks.check_tc(Path(staging, render.SHAPING.lstrip("/")), site)
     changed = {p for p, item in files.items() if not _same(root / p.lstrip("/"), item)}
-    stale = {p for p in render.OPTIONAL if p not in files
-             and (root / p.lstrip("/")).is_symlink()}
+    stale = {p for p in render.optional_links(root) if p not in files}
     changed |= stale
     if not changed:
         echo("nothing changed")
         return []
     saved = {p: _save(root / p.lstrip("/")) for p in changed}
-    accepted = _accepted(site, nft) if "/etc/espace/nftables.nft" in changed else None
+    reload_table = "/etc/espace/nftables.nft" in changed
+    accepted = _accepted(site, nft) if reload_table else None
     try:
         for p in sorted(changed):
             if p in stale:
@@ -141,6 +149,9 @@ def apply(site: SimpleNamespace, root: Path = Path("/"), *, runner: Runner = run
             runner(cmd)
         if accepted:
             _restore_accepted(site, nft, accepted)
+        backend = al.NftBackend(site.hotspot.subnet, quotas.Policy.from_site(site), nft=nft)
+        if reload_table and backend.nft.has_table():  # (not when writing an image's root)
+            echo(f"{backend.restore()} phone(s) restored with their quota use")
     except (NetworkError, OSError, subprocess.SubprocessError) as e:
         echo(f"failed: {e}; putting the previous configuration back")
         for p, s in saved.items():
@@ -157,19 +168,25 @@ def apply(site: SimpleNamespace, root: Path = Path("/"), *, runner: Runner = run
 
 
 def _accepted(site: SimpleNamespace, nft: al.Nft | None) -> dict | None:
+    """The accepted phones in the kernel, and the quota use kept on disk first
+    (the reload is about to zero the kernel's counters)."""
+    backend = al.NftBackend(site.hotspot.subnet, quotas.Policy.from_site(site), nft=nft)
     try:
-        return al.NftBackend(site.hotspot.subnet, nft=nft).entries()
+        entries = backend.entries()
     except al.AllowlistError:
         return None  # no table loaded yet
+    with contextlib.suppress(al.AllowlistError):
+        backend.save()
+    return entries
 
 
 def _restore_accepted(site: SimpleNamespace, nft: al.Nft | None, entries: dict) -> None:
-    quota = site.uplink.client_daily_mb * 1024 * 1024 if site.uplink.interface else None
-    backend = al.NftBackend(site.hotspot.subnet, quota, nft=nft)
+    """Put the accepted phones back in the sets (their quotas: :meth:`restore`)."""
+    backend = al.NftBackend(site.hotspot.subnet, nft=nft)
     for mac, left in entries.get("mac", {}).items():
         if left > 0:
             with contextlib.suppress(al.AllowlistError):
-                backend.nft.apply(al.allow_batch(mac, site.hotspot.address, left, None))
+                backend.nft.apply(al.allow_batch(mac, site.hotspot.address, left))
     for ip, left in entries.get("ip", {}).items():
         if left > 0:
             with contextlib.suppress(al.AllowlistError):

@@ -8,6 +8,7 @@ from the driver's.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -76,3 +77,29 @@ def check_hostapd(conf: Path, prefix: list[str] | None = None) -> str:
         raise NetworkError(f"{conf}: hostapd refuses it: {'; '.join(errors)}",
                            "check hotspot.* in site.toml")
     return output
+
+
+def check_tc(batch: Path, site) -> None:
+    """Load the uplink's queueing (a ``tc -batch`` file) in a scratch network
+    namespace with an interface of the uplink's name: tc has no check mode, and this
+    touches nothing of the running system. Needs root, like ``nft -c``."""
+    from .shaping import IFB
+
+    ip, tc = program("ip", "iproute2"), program("tc", "iproute2")
+    ns = f"espace-check-{os.getpid()}"
+    fix = "check uplink.* in site.toml (a kernel without fq_codel cannot load it either)"
+    done = _run([ip, "netns", "add", ns])
+    if done.returncode != 0:
+        raise NetworkError(f"cannot check {batch}: {done.stderr.strip()}", "run as root")
+    try:
+        for argv in ([ip, "-n", ns, "link", "add", site.uplink.interface, "type", "veth",
+                      "peer", "name", "espace-chk0"],
+                     [ip, "-n", ns, "link", "add", IFB, "type", "ifb"],
+                     [ip, "-n", ns, "link", "set", site.uplink.interface, "up"],
+                     [ip, "-n", ns, "link", "set", IFB, "up"],
+                     [tc, "-n", ns, "-batch", str(batch)]):
+            done = _run(argv)
+            if done.returncode != 0:
+                raise NetworkError(f"{batch}: tc refuses it: {done.stderr.strip()[:500]}", fix)
+    finally:
+        _run([ip, "netns", "del", ns])

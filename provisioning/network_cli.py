@@ -65,16 +65,33 @@ def allowlist_helper(site_path: str, listen: str | None) -> None:
     """The root helper that changes the nftables allow-list for the web process
     (systemd: espace-allowlist.socket starts it on the first request)."""
     import os
+    import signal
 
     from . import allowlist as al
+    from . import quotas
 
     site = settings.load(site_path)
-    quota = site.uplink.client_daily_mb * 1024 * 1024 if site.uplink.interface else None
-    backend = al.NftBackend(site.hotspot.subnet, quota)
-    if listen or os.environ.get("LISTEN_FDS"):
-        al.serve_forever(al.listening_socket(listen), backend)
-    else:
+    backend = al.NftBackend(site.hotspot.subnet, quotas.Policy.from_site(site))
+    if not (listen or os.environ.get("LISTEN_FDS")):
         al.serve_one(sys.stdin.buffer, sys.stdout.buffer, backend)
+        return
+    if backend.policy is not None and backend.nft.has_table():
+        # At boot (or after a crash): the day's phones and their quota use back in
+        # the kernel.
+        try:
+            click.echo(f"{backend.restore()} phone(s) restored with their quota use")
+        except al.AllowlistError as e:
+            click.echo(f"could not restore quotas: {e}", err=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        al.serve_forever(al.listening_socket(listen), backend,
+                         tick=backend.save if backend.policy else None)
+    finally:
+        if backend.policy is not None:
+            try:
+                backend.save()
+            except al.AllowlistError as e:
+                click.echo(f"could not save quotas: {e}", err=True)
 
 
 @network.command("reset-quotas")

@@ -22,6 +22,8 @@ from types import SimpleNamespace
 
 import jinja2
 
+from . import quotas, shaping
+
 SITE_PATH = "/etc/espace/site.toml"
 ESPACE_BIN = "/usr/local/bin/espace"
 WEB_PORT = 80
@@ -113,7 +115,14 @@ def context(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
     hs = site.hotspot
     net = ipaddress.IPv4Network(hs.subnet)
     start, end = dhcp_range(site)
+    policy = quotas.Policy.from_site(site)
     return {
+        # Phones share the uplink (with quotas), and how the kernel queues it.
+        "share": policy is not None, "total_mb": site.uplink.phones_daily_mb,
+        "total_bytes": (policy.total_bytes or quotas.NO_CAP) if policy else 0,
+        "max_conns": hs.max_connections_per_phone, "phone_ports": shaping.PHONE_PORTS,
+        "box_ports": shaping.BOX_PORTS, "shaping": shaping.enabled(site),
+        "ifb": shaping.IFB, "uplink_unit": systemd_escape(site.uplink.interface or "-"),
         "site_file": site_path, "site_path": site_path, "espace_bin": espace_bin,
         "mode": mode(site), "iface": hs.interface, "iface_unit": systemd_escape(hs.interface),
         "uplink": site.uplink.interface, "quota_mb": site.uplink.client_daily_mb,
@@ -145,20 +154,27 @@ FILES = {
     "/etc/systemd/system/nftables.service.d/espace.conf": "nftables-espace.conf.j2",
     "/etc/systemd/system/espace-quota-reset.service": "espace-quota-reset.service.j2",
     "/etc/systemd/system/espace-quota-reset.timer": "espace-quota-reset.timer.j2",
+    "/etc/systemd/system/espace-shaping.service": "espace-shaping.service.j2",
 }
+SHAPING = "/etc/espace/shaping.tc"
 
 SYSTEMD = "/etc/systemd/system"
 DEBIAN_UNITS = "/lib/systemd/system"
 
 
 def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
-                 site_path: str = SITE_PATH) -> dict[str, str | Symlink]:
+                 site_path: str = SITE_PATH,
+                 leaf_qdisc: str = shaping.LEAF) -> dict[str, str | Symlink]:
     """Every system file of the box, by absolute path: text, or a :class:`Symlink`
-    for the units to enable (what ``systemctl enable`` would create)."""
+    for the units to enable (what ``systemctl enable`` would create). ``leaf_qdisc``
+    is the queue in each class of the uplink's shaping (see :mod:`.shaping`)."""
     env = _env()
     ctx = context(site, espace_bin=espace_bin, site_path=site_path)
     out: dict[str, str | Symlink] = {
         path: env.get_template(tpl).render(ctx) for path, tpl in FILES.items()}
+    out[SHAPING] = ("# Rendered by `espace network render`; edit site.toml, not this file.\n"
+                    "# tc -batch: the uplink's queues (provisioning/shaping.py).\n"
+                    + "".join(line + "\n" for line in shaping.batch(site, leaf_qdisc)))
     wants = f"{SYSTEMD}/multi-user.target.wants"
     enabled = {"espace-web.service": f"{SYSTEMD}/espace-web.service",
                "espace-worker.service": f"{SYSTEMD}/espace-worker.service",
@@ -179,13 +195,34 @@ def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
         # The per-phone daily quotas exist only when visitors share an uplink.
         out[f"{SYSTEMD}/timers.target.wants/espace-quota-reset.timer"] = Symlink(
             f"{SYSTEMD}/espace-quota-reset.timer")
+        # The helper starts at boot too: it puts the day's quotas back in the kernel.
+        out[f"{wants}/espace-allowlist.service"] = Symlink(
+            f"{SYSTEMD}/espace-allowlist.service")
+    if shaping.enabled(site):
+        device = f"sys-subsystem-net-devices-{systemd_escape(site.uplink.interface)}.device"
+        out[f"{SYSTEMD}/{device}.wants/espace-shaping.service"] = Symlink(
+            f"{SYSTEMD}/espace-shaping.service")
     return out
 
 
 # Links that only some configurations have: `network apply` removes them when the
 # site no longer needs them (an uplink removed, hostapd replaced by an external AP).
 OPTIONAL = (f"{SYSTEMD}/multi-user.target.wants/hostapd.service",
-            f"{SYSTEMD}/timers.target.wants/espace-quota-reset.timer")
+            f"{SYSTEMD}/timers.target.wants/espace-quota-reset.timer",
+            f"{SYSTEMD}/multi-user.target.wants/espace-allowlist.service")
+
+
+def optional_links(root: Path) -> list[str]:
+    """The optional links present under ``root``, including the shaping's, whose
+    path names the uplink's device (any uplink the site had before)."""
+    found = [p for p in OPTIONAL if (root / p.lstrip("/")).is_symlink()]
+    systemd = Path(root, SYSTEMD.lstrip("/"))
+    # (not Path.glob: it skips a link whose target is missing, as in an image's root)
+    for name in sorted(os.listdir(systemd)) if systemd.is_dir() else []:
+        link = systemd / name / "espace-shaping.service"
+        if name.startswith("sys-subsystem-net-devices-") and link.is_symlink():
+            found.append(f"{SYSTEMD}/{name}/espace-shaping.service")
+    return found
 
 
 def _write_atomic(dest: Path, item: str | Symlink) -> None:
@@ -219,7 +256,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def render_system(site: SimpleNamespace, root: Path, *, espace_bin: str = ESPACE_BIN,
-                  site_path: str = SITE_PATH) -> list[Path]:
+                  site_path: str = SITE_PATH, leaf_qdisc: str = shaping.LEAF) -> list[Path]:
     """Write every system file the box needs under ``root`` (mirroring absolute
     paths: ``root/etc/hostapd/hostapd.conf``...) and return the paths written.
 
@@ -227,7 +264,8 @@ def render_system(site: SimpleNamespace, root: Path, *, espace_bin: str = ESPACE
     ``espace`` command is installed on the box."""
     root = Path(root)
     written = []
-    for path, item in render_files(site, espace_bin=espace_bin, site_path=site_path).items():
+    for path, item in render_files(site, espace_bin=espace_bin, site_path=site_path,
+                                   leaf_qdisc=leaf_qdisc).items():
         dest = root / path.lstrip("/")
         _write_atomic(dest, item)
         written.append(dest)

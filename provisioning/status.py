@@ -7,6 +7,7 @@ tests feed it fixture files.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -36,6 +37,31 @@ class Status:
     leases: list[Lease] = field(default_factory=list)
     accepted: dict[str, dict[str, int]] | None = None
     accepted_error: str = ""
+    # Shared-uplink mode: today's quota use, phones by box-scoped hash (never MAC).
+    usage: dict | None = None
+
+
+def mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def usage_by_hash(usage: dict, hasher: Callable[[str], str]) -> dict:
+    """``usage`` (:meth:`NftBackend.usage`) with each phone's MAC (or ``ip:ADDRESS``)
+    replaced by its hash: what may be shown on a screen or printed in a terminal."""
+    phones = {hasher(key.removeprefix("ip:")): p for key, p in usage["phones"].items()}
+    return {**usage, "phones": phones}
+
+
+def box_hasher(site: SimpleNamespace) -> Callable[[str], str]:
+    """The box-scoped hash of :mod:`appliance.privacy` (the box's database holds
+    its salt); without a database yet, a hash can't be made and none is shown."""
+    from appliance import privacy
+    from appliance.db import DB_NAME, open_database
+
+    if not Path(site.data_dir, DB_NAME).exists():
+        return lambda who: "?" * 16
+    open_database(site.data_dir)
+    return lambda who: privacy.identity_hash(who, "box")
 
 
 def read_leases(path: str | Path = LEASES, now: float | None = None) -> list[Lease]:
@@ -78,15 +104,25 @@ def default_route_via(interface: str, proc_root: str | Path = "/proc") -> bool:
 
 def collect(site: SimpleNamespace, *, sys_root: str | Path = "/sys",
             proc_root: str | Path = "/proc", leases: str | Path = LEASES,
-            backend: al.Backend | None = None) -> Status:
+            backend: al.Backend | None = None,
+            hasher: Callable[[str], str] | None = None) -> Status:
+    """What ``espace network status`` prints. Phones appear by their box-scoped
+    hash (``hasher``), never by MAC: the output may be pasted anywhere."""
+    hasher = hasher or box_hasher(site)
     status = Status(
         mode=render.mode(site), hotspot=site.hotspot.interface,
         hotspot_state=link_state(site.hotspot.interface, sys_root),
         uplink=site.uplink.interface, uplink_state=link_state(site.uplink.interface, sys_root),
         uplink_default_route=default_route_via(site.uplink.interface, proc_root),
-        leases=read_leases(leases))
+        leases=[Lease(le.expires, hasher(le.mac), le.ip, le.name)
+                for le in read_leases(leases)])
+    backend = backend or al.backend_for(site)
     try:
-        status.accepted = (backend or al.backend_for(site)).entries()
+        entries = backend.entries()
+        status.accepted = {"mac": {hasher(m): left for m, left in entries["mac"].items()},
+                           "ip": entries["ip"]}
+        if site.uplink.interface and site.uplink.client_daily_mb:
+            status.usage = usage_by_hash(backend.usage(), hasher)
     except al.AllowlistError as e:
         status.accepted_error = str(e)
     return status
@@ -112,4 +148,13 @@ def format_status(status: Status) -> list[str]:
         for kind in ("mac", "ip"):
             for value, left in sorted(acc.get(kind, {}).items()):
                 lines.append(f"  {value:<17} {left // 3600}h{left % 3600 // 60:02d} left")
+    if status.usage is not None:
+        total = status.usage["total"]
+        cap = f"of {mb(total['quota'])}" if total["quota"] else "(no cap)"
+        lines.append(f"today, all phones: {mb(total['used'])} {cap}")
+        lines.append("quota use today (phone by box-scoped hash):")
+        for who, p in sorted(status.usage["phones"].items(), key=lambda i: -i[1]["used"]):
+            state = "accepted" if p.get("accepted") else "gone"
+            limit = mb(p["quota"]) if p["quota"] else "0 MB (no fresh quota left today)"
+            lines.append(f"  {who}  {mb(min(p['used'], p['quota']))} of {limit} ({state})")
     return lines

@@ -14,7 +14,7 @@ import pytest
 
 from appliance import settings
 from provisioning import allowlist as al
-from provisioning import render
+from provisioning import quotas, render
 from tests.support import make_site, require_program, require_root
 
 
@@ -90,7 +90,8 @@ def test_helper_stdio():
 
 
 def test_allow_batch_is_nft_json():
-    batch = al.allow_batch("c2:c4:ab:91:66:01", "10.42.0.23", 60, 50 * 2**20)
+    phone = {"id": 7, "used": 1234, "quota": 50 * 2**20}
+    batch = al.allow_batch("c2:c4:ab:91:66:01", "10.42.0.23", 60, phone)
     elem = [{"elem": {"val": "c2:c4:ab:91:66:01", "timeout": 60}}]
     # add (no-op if present), delete, add: the timeout is refreshed in one transaction.
     assert [list(c) for c in batch[:3]] == [["add"], ["delete"], ["add"]]
@@ -98,10 +99,17 @@ def test_allow_batch_is_nft_json():
     assert batch[1] == {"delete": {"element": {"family": "inet", "table": "espace",
                                                "name": "allowed_mac",
                                                "elem": ["c2:c4:ab:91:66:01"]}}}
-    assert batch[3]["add"]["quota"]["name"] == "q_10_42_0_23"
-    assert batch[4]["add"]["element"]["elem"] == [["10.42.0.23", "q_10_42_0_23"]]
-    assert al.allow_batch(None, "10.42.0.9", 60, None)[0]["add"]["element"]["name"] == \
-        "allowed_ip"
+    # The phone's quota is named by its id and made with the use it had.
+    assert batch[3]["add"]["quota"] == {"family": "inet", "table": "espace", "name": "q_7",
+                                        "bytes": 50 * 2**20, "used": 1234, "inv": True}
+    assert batch[4]["add"]["element"]["elem"] == [[7, "q_7"]]
+    # Its id follows its MAC (the conntrack mark of its connections), with the timeout.
+    assert batch[5]["add"]["element"]["name"] == "phone_mark"
+    assert batch[5]["add"]["element"]["elem"] == [[elem[0], 7]]
+    by_ip = al.allow_batch(None, "10.42.0.9", 60, phone)
+    assert by_ip[0]["add"]["element"]["name"] == "allowed_ip"
+    assert by_ip[-1]["add"]["element"]["name"] == "ip_mark"
+    assert len(al.allow_batch(None, "10.42.0.9", 60)) == 3  # offline: the set only
 
 
 def test_allowlist_cache_refreshes(tmp_path):
@@ -140,7 +148,9 @@ def test_nft_backend_against_the_real_ruleset(netns, tmp_path, uplink):
     nft = al.Nft(prefix=["ip", "netns", "exec", netns])
     nft.run(["-f", str(ruleset)])
     assert nft.has_table()
-    backend = al.NftBackend(site.hotspot.subnet, 5 * 2**20 if uplink else None, nft=nft)
+    policy = quotas.Policy.from_site(site)
+    assert (policy is not None) is uplink
+    backend = al.NftBackend(site.hotspot.subnet, policy, nft=nft)
     backend.allow("c2:c4:ab:91:66:01", "10.42.0.23", 3600)
     backend.allow(None, "10.42.0.24", 600)
     backend.allow("c2:c4:ab:91:66:01", "10.42.0.23", 7200)  # again: timeout refreshed
@@ -149,12 +159,106 @@ def test_nft_backend_against_the_real_ruleset(netns, tmp_path, uplink):
     assert 500 < entries["ip"]["10.42.0.24"] <= 600
     listing = nft.run(["-j", "list", "table", "inet", "espace"])
     if uplink:
-        assert '"q_10_42_0_23"' in listing and '"q_10_42_0_24"' in listing
+        # One quota per phone (not per address), the same after accepting again.
+        assert set(nft.quotas()) == {"phones_total", "q_1", "q_2"}
+        usage = backend.usage()
+        assert usage["phones"]["c2:c4:ab:91:66:01"] == {"used": 0, "quota": 5 * 2**20,
+                                                        "accepted": True}
+        assert usage["phones"]["ip:10.42.0.24"]["quota"] == 5 * 2**20
         backend.reset_quotas()
     else:
-        assert "client_quota" not in listing
+        assert "mark_quota" not in listing and backend.usage()["phones"] == {}
     backend.revoke("c2:c4:ab:91:66:01", "10.42.0.23")
     assert backend.entries()["mac"] == {}
     # Reloading the ruleset (what `network apply` does) is idempotent.
     nft.run(["-f", str(ruleset)])
     assert backend.entries() == {"mac": {}, "ip": {}}
+
+
+@pytest.mark.netns
+def test_quota_use_is_saved_and_restored_after_a_reload(netns, tmp_path):
+    """The kernel forgets a quota's use when the table is reloaded; the state file
+    keeps it, and restore() puts it back, for each phone and for the total."""
+    site = settings.validate(make_site(tmp_path, uplink={
+        "interface": "eth0", "client_daily_mb": 5, "phones_daily_mb": 8}),
+        str(tmp_path / "site.toml"))
+    ruleset = tmp_path / "espace.nft"
+    ruleset.write_text(render.render_files(site)["/etc/espace/nftables.nft"])
+    nft = al.Nft(prefix=["ip", "netns", "exec", netns])
+    nft.run(["-f", str(ruleset)])
+    backend = al.NftBackend(site.hotspot.subnet, quotas.Policy.from_site(site), nft=nft)
+    backend.allow("c2:c4:ab:91:66:01", "10.42.0.23", 3600)
+    path = quotas.state_path(site.data_dir)
+    state = quotas.load(path)
+    assert state.phones["c2:c4:ab:91:66:01"]["id"] == 1 and state.kernel_day == quotas.today()
+    # Some use, as if counted: the file says 3 MB for the phone and 6 MB in all.
+    state.phones["c2:c4:ab:91:66:01"]["used"] = 3 * 2**20
+    state.total_used = 6 * 2**20
+    quotas.store(path, state)
+    nft.run(["-f", str(ruleset)])  # a reload: every counter at 0, no phone
+    assert backend.restore() == 1
+    kernel = nft.quotas()
+    assert kernel["q_1"] == {"bytes": 5 * 2**20, "used": 3 * 2**20}
+    # The total counts from 0 again, against what was left of the day's cap.
+    assert kernel["phones_total"] == {"bytes": 2 * 2**20, "used": 0}
+    assert backend.usage()["total"]["used"] == 6 * 2**20
+    assert "c2:c4:ab:91:66:01" in backend.entries()["mac"]
+    # Restoring again (the helper restarted, no reload) changes nothing.
+    backend.restore()
+    assert nft.quotas() == kernel
+    # The nightly reset: everything back, file and kernel.
+    backend.reset_quotas()
+    assert nft.quotas()["q_1"]["used"] == 0
+    assert nft.quotas()["phones_total"] == {"bytes": 8 * 2**20, "used": 0}
+    assert quotas.load(path).phones["c2:c4:ab:91:66:01"]["used"] == 0
+
+
+def test_quota_state_survives_a_damaged_file_and_rolls_each_day(tmp_path):
+    path = quotas.state_path(tmp_path)
+    assert quotas.load(path).phones == {}
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")  # a damaged file gives the day back, nothing worse
+    assert quotas.load(path).phones == {}
+    state = quotas.State(day="2026-11-29", kernel_day="2026-11-29", fresh_today=3,
+                         total_used=10, phones={
+                             "c2:c4:ab:91:66:01": {"id": 1, "used": 5, "quota": 9,
+                                                   "until": 2000.0, "ip": ""},
+                             "c2:c4:ab:91:66:02": {"id": 2, "used": 5, "quota": 9,
+                                                   "until": 500.0, "ip": ""}})
+    quotas.store(path, state)
+    assert not list(path.parent.glob(".*tmp"))  # written by an atomic rename
+    again = quotas.load(path)
+    assert again == state
+    assert again.roll("2026-11-30", now=1000.0)
+    # Still accepted: kept with its id, use back to 0; no longer accepted: forgotten.
+    assert again.phones == {"c2:c4:ab:91:66:01": {"id": 1, "used": 0, "quota": 9,
+                                                  "until": 2000.0, "ip": ""}}
+    assert (again.fresh_today, again.total_used) == (0, 0)
+    assert not again.roll("2026-11-30", now=1000.0)
+
+
+class _RecordingNft(al.Nft):
+    """nft that records batches and lists nothing (no kernel needed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list = []
+
+    def run(self, args, stdin=None):
+        return json.dumps({"nftables": []}) if "list" in args else ""
+
+    def apply(self, commands):
+        self.batches.append(commands)
+
+
+def test_fresh_quotas_per_day_limit(tmp_path):
+    """uplink.new_phones_per_day: past that many new MACs today, a new one gets a
+    quota of 0 (the portal only), while phones already seen keep theirs."""
+    policy = quotas.Policy(2 * 2**20, 0, 2, quotas.state_path(tmp_path))
+    backend = al.NftBackend("10.42.0.0/24", policy, nft=_RecordingNft())
+    for i in range(1, 4):
+        backend.allow(f"c2:c4:ab:91:66:0{i}", f"10.42.0.{20 + i}", 3600)
+    backend.allow("c2:c4:ab:91:66:01", "10.42.0.99", 3600)  # seen today: same quota
+    phones = quotas.load(policy.state_path).phones
+    assert [phones[f"c2:c4:ab:91:66:0{i}"]["quota"] for i in (1, 2, 3)] == [2 * 2**20] * 2 + [0]
+    assert phones["c2:c4:ab:91:66:01"]["id"] == 1 and len(phones) == 3

@@ -109,7 +109,12 @@ def test_offline_dns_answers_everything_uplink_forwards(tmp_path):
     assert "address=/#/" not in uplink["/etc/dnsmasq.d/espace.conf"]
     nft = uplink["/etc/espace/nftables.nft"]
     assert 'oifname "eth0" ip saddr 10.42.0.0/24 masquerade' in nft
-    assert "quota name ip saddr map @client_quota drop" in nft
+    # Quotas follow the phone (its id in the conntrack mark), both ways, any family.
+    assert "ct state new ct mark set ether saddr map @phone_mark" in nft
+    assert 'oifname "eth0" ct mark != 0 quota name ct mark map @mark_quota jump refuse' in nft
+    assert 'iifname "eth0" ct mark != 0 quota name ct mark map @mark_quota jump cut' in nft
+    assert "quota phones_total {\n\t\tover 1048576000 bytes" in nft  # all phones: 1000 MB
+    assert "net.ipv4.ip_local_port_range=32768 49151" in uplink["/etc/sysctl.d/90-espace.conf"]
     assert "net.ipv4.ip_forward=1" in uplink["/etc/sysctl.d/90-espace.conf"]
     # The quotas are reset every night by a timer, enabled only with an uplink.
     timer = "/etc/systemd/system/timers.target.wants/espace-quota-reset.timer"
@@ -205,7 +210,9 @@ def test_systemd_reads_the_units(tmp_path):
     render.render_system(site, root)
     units = sorted(p for p in (root / "etc/systemd/system").iterdir()
                    if p.is_file() and p.suffix in (".service", ".socket", ".timer", ".path"))
-    assert len(units) == 11  # with the secure origin's espace-tls, espace-tls-reload .service and .path
+    # with the secure origin's espace-tls, espace-tls-reload .service and .path, and
+    # the uplink's queueing (espace-shaping.service)
+    assert len(units) == 12
     import subprocess
 
     done = subprocess.run([analyze, "verify", "--man=no", *map(str, units)],
@@ -214,3 +221,33 @@ def test_systemd_reads_the_units(tmp_path):
     complaints = [line for line in (done.stdout + done.stderr).splitlines()
                   if line.strip() and "is not executable" not in line]
     assert complaints == []
+
+
+def test_uplink_queueing_is_rendered_and_loads_in_a_scratch_namespace(tmp_path):
+    """The uplink's queues (issue 24.4): rendered from uplink.*, loaded by the real tc
+    in a namespace of their own (what `network apply` checks before writing)."""
+    require_root("tc in a scratch network namespace")
+    require_program("tc", "iproute2")
+    site = _site(tmp_path, uplink={"interface": "eth0", "down_kbit": 20000, "up_kbit": 5000,
+                                   "box_share_percent": 80})
+    files = render.render_files(site)
+    tc = files[render.SHAPING]
+    assert "htb rate 16000kbit ceil 20000kbit prio 0" in tc  # the box: 80 % and first
+    assert "htb rate 4000kbit ceil 20000kbit prio 1" in tc  # phones: the rest, may borrow
+    assert "match ip dport 0xc000 0xc000 flowid 1:20" in tc  # phones' NAT ports, downloads
+    assert "handle 20: fq_codel" in tc
+    link = ("/etc/systemd/system/sys-subsystem-net-devices-eth0.device.wants/"
+            "espace-shaping.service")
+    assert link in files
+    unit = files["/etc/systemd/system/espace-shaping.service"]
+    assert "ExecStart=/sbin/tc -batch /etc/espace/shaping.tc" in unit
+    # This test kernel has no fq_codel: the same tree with pfifo leaves loads.
+    staged = tmp_path / "shaping.tc"
+    staged.write_text(render.render_files(site, leaf_qdisc="pfifo")[render.SHAPING])
+    checks.check_tc(staged, site)
+    staged.write_text("qdisc replace dev eth0 root handle 1: htb default 10\nclass nonsense\n")
+    with pytest.raises(checks.NetworkError, match="tc refuses it"):
+        checks.check_tc(staged, site)
+    # No rates, or no sharing: no queueing, and no unit enabled.
+    off = render.render_files(_site(tmp_path, uplink={"interface": "eth0", "down_kbit": 0}))
+    assert off[render.SHAPING].count("\n") == 2 and link not in off
