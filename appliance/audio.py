@@ -5,9 +5,15 @@ Ogg/Opus (Firefox's MediaRecorder), WebM/Opus (Chrome's), MP4/M4A/3GP (Android a
 iOS recorders), AMR (older Androids), MP3 and WAV. For each it checks the magic bytes
 *and* walks enough of the structure (pages, elements, boxes, frames, chunks) to reject
 junk, a renamed executable or a truncated header. It returns the MIME type to serve
-the note with and, where that is cheap, its duration: Ogg granule position, WebM block
-timecodes, MP4 ``mvhd``, AMR frame count, MP3 frame count, WAV header. Where no
-duration can be read cheaply the caller bounds the note by its size.
+the note with and its duration, measured from what the file holds where a claim could
+lie: Ogg/Opus and WebM/Opus by the packets' own frame counts (RFC 6716 TOC bytes), not
+the granule position or Info duration they declare; AMR and MP3 by counting frames;
+Vorbis at least its packets' shortest length; MP4 by ``mvhd``; WAV by its data size.
+
+The work is bounded: a parser walks at most :func:`budget_for` pieces (pages, packets,
+elements, boxes, frames) for the longest allowed note, and stops as soon as what it
+counted is longer than allowed, so a crafted 3 MB file of tiny pieces costs the same
+as a real note before it is refused.
 
 Pure functions over bytes: no file system, no subprocess, no codec.
 """
@@ -22,6 +28,38 @@ class AudioError(ValueError):
     """Not a voice note we accept; ``str(e)`` says why (for logs, not visitors)."""
 
 
+class AudioTooLong(AudioError):
+    """Holds more audio than ``max_seconds`` (counted from the content)."""
+
+
+DEFAULT_MAX_SECONDS = 900.0
+
+
+def budget_for(max_seconds: float) -> int:
+    """Pieces a real note of ``max_seconds`` may have: encoders make at most 100 Opus
+    packets (or AMR/MP3 frames) a second, plus a page or block around each."""
+    return int(max_seconds * 250) + 2000
+
+
+class _Budget:
+    """Counts the pieces a parser walks and the seconds it has measured so far."""
+
+    def __init__(self, max_seconds: float) -> None:
+        self.max_seconds = max_seconds
+        self.left = budget_for(max_seconds)
+        self.seconds = 0.0
+
+    def spend(self, pieces: int = 1) -> None:
+        self.left -= pieces
+        if self.left < 0:
+            raise AudioError("too many pieces for a voice note")
+
+    def add(self, seconds: float) -> None:
+        self.seconds += seconds
+        if self.seconds > self.max_seconds + 0.5:
+            raise AudioTooLong(f"longer than {self.max_seconds:g} s")
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     container: str  # ogg, webm, mp4, amr, mp3, wav
@@ -34,44 +72,80 @@ EXTENSIONS = {"ogg": "ogg", "webm": "webm", "mp4": "m4a", "amr": "amr", "mp3": "
               "wav": "wav"}
 
 
-def probe(data: bytes) -> AudioInfo:
-    """Identify ``data``; raise :class:`AudioError` if it is not a well-formed audio file."""
+def probe(data: bytes, max_seconds: float = DEFAULT_MAX_SECONDS) -> AudioInfo:
+    """Identify ``data``; raise :class:`AudioError` if it is not a well-formed audio file,
+    :class:`AudioTooLong` if it holds more than ``max_seconds`` of audio."""
     try:
-        return _probe(data)
+        info = _probe(data, _Budget(max_seconds))
     except AudioError:
         raise
     except (struct.error, IndexError, KeyError, ValueError, OverflowError) as e:
         # A parser tripping on hostile bytes is a refusal, never a crash.
         raise AudioError(f"malformed file ({type(e).__name__})") from e
+    if info.seconds is not None and info.seconds > max_seconds + 0.5:
+        raise AudioTooLong(f"longer than {max_seconds:g} s")
+    return info
 
 
-def _probe(data: bytes) -> AudioInfo:
+def _probe(data: bytes, budget: _Budget) -> AudioInfo:
     if len(data) < 12:
         raise AudioError("too short to be audio")
     head = data[:16]
     if head.startswith(b"OggS"):
-        return _ogg(data)
+        return _ogg(data, budget)
     if head.startswith(b"\x1a\x45\xdf\xa3"):
-        return _webm(data)
+        return _webm(data, budget)
     if head[4:8] == b"ftyp":
-        return _mp4(data)
+        return _mp4(data, budget)
     if head.startswith(b"#!AMR"):
-        return _amr(data)
+        return _amr(data, budget)
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return _wav(data)
+        return _wav(data, budget)
     if head.startswith(b"ID3") or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return _mp3(data)
+        return _mp3(data, budget)
     raise AudioError("unknown format")
 
 
 # --- Ogg (RFC 3533) with Opus (RFC 7845) or Vorbis ------------------------------------------
 
 
-def _ogg(data: bytes) -> AudioInfo:
+_OPUS_MS = (10, 20, 40, 60)
+
+
+def opus_packet_ms(head: bytes) -> float:
+    """Duration of an Opus packet from its TOC byte (and frame count byte), RFC 6716
+    section 3.1; 0 for an empty packet."""
+    if not head:
+        return 0.0
+    config, code = head[0] >> 3, head[0] & 3
+    if config < 12:
+        frame = _OPUS_MS[config % 4]
+    elif config < 16:
+        frame = 10 if config % 2 == 0 else 20
+    else:
+        frame = (2.5, 5, 10, 20)[config % 4]
+    if code == 0:
+        frames = 1
+    elif code in (1, 2):
+        frames = 2
+    else:
+        if len(head) < 2:
+            raise AudioError("Opus packet without its frame count")
+        frames = head[1] & 0x3F
+    ms = frame * frames
+    if ms > 120:
+        raise AudioError("Opus packet longer than 120 ms")
+    return ms
+
+
+def _ogg(data: bytes, budget: _Budget) -> AudioInfo:
     pos, pages, serial, last_granule = 0, 0, None, -1
     first_packet = b""
     n = len(data)
+    packets, head, opus = 0, b"", None
+    vorbis_min = 0.0
     while pos < n:
+        budget.spend()
         if n - pos < 27 or data[pos:pos + 4] != b"OggS":
             raise AudioError(f"broken Ogg page at byte {pos}")
         version, htype, granule, page_serial, _seq, _crc, nseg = struct.unpack_from(
@@ -91,19 +165,39 @@ def _ogg(data: bytes) -> AudioInfo:
             raise AudioError("truncated Ogg page")
         if pages == 0:
             first_packet = data[body_start:body_start + body_len]
-        if page_serial == serial and granule != -1:
-            last_granule = granule
+            opus = first_packet.startswith(b"OpusHead")
+            if first_packet.startswith(b"\x01vorbis") and len(first_packet) >= 30:
+                rate = struct.unpack_from("<I", first_packet, 12)[0]
+                short = 1 << (first_packet[28] & 0x0F)
+                vorbis_min = short / 2 / rate if rate else 0.0
+        if page_serial == serial:
+            if granule != -1:
+                last_granule = granule
+            # The packets this page ends: each one's audio, from its own bytes.
+            seg = body_start
+            for size in lacing:
+                if len(head) < 2:
+                    head += data[seg:seg + min(size, 2 - len(head))]
+                seg += size
+                if size < 255:
+                    budget.spend()
+                    packets += 1
+                    if packets > 2:  # after the two header packets
+                        budget.add(opus_packet_ms(head) / 1000 if opus else vorbis_min)
+                    head = b""
         pos = body_start + body_len
         pages += 1
     if first_packet.startswith(b"OpusHead") and len(first_packet) >= 19:
         pre_skip = struct.unpack_from("<H", first_packet, 10)[0]
-        seconds = max(0, last_granule - pre_skip) / 48000 if last_granule >= 0 else 0.0
-        return AudioInfo("ogg", "audio/ogg", seconds, "opus")
+        measured = max(0.0, budget.seconds - pre_skip / 48000)
+        return AudioInfo("ogg", "audio/ogg", measured, "opus")
     if first_packet.startswith(b"\x01vorbis") and len(first_packet) >= 16:
         rate = struct.unpack_from("<I", first_packet, 12)[0]
         if not rate:
             raise AudioError("Vorbis header without a sample rate")
-        return AudioInfo("ogg", "audio/ogg", max(0, last_granule) / rate, "vorbis")
+        # The granule position says how long; the packets say at least how long.
+        return AudioInfo("ogg", "audio/ogg", max(max(0, last_granule) / rate, budget.seconds),
+                         "vorbis")
     raise AudioError("Ogg stream is neither Opus nor Vorbis")
 
 
@@ -148,7 +242,7 @@ def _uint(b: bytes) -> int:
     return int.from_bytes(b, "big") if b else 0
 
 
-def _webm(data: bytes) -> AudioInfo:
+def _webm(data: bytes, budget: _Budget) -> AudioInfo:
     n = len(data)
     eid, size, pos = _element(data, 0)
     if eid != _EBML or size == _UNKNOWN or pos + size > n:
@@ -170,9 +264,11 @@ def _webm(data: bytes) -> AudioInfo:
     scale, duration, codec = 1_000_000, None, ""
     cluster_tc, last_ms, clusters = 0, 0.0, 0
     cluster_end = -1
+    blocks = 0
     while pos < seg_end:
         if seg_end - pos < 2:
             break
+        budget.spend()
         cid, csize, cpos = _element(data, pos)
         inside_cluster = pos < cluster_end
         if inside_cluster and cid in _TOP:
@@ -198,7 +294,7 @@ def _webm(data: bytes) -> AudioInfo:
             codec = "opus" if b"A_OPUS" in payload else "vorbis" if b"A_VORBIS" in payload \
                 else ""
         elif inside_cluster and cid == _TIMECODE:
-            cluster_tc = _uint(payload)
+            cluster_tc = _uint(payload[:8])
         elif inside_cluster and cid in (_SIMPLEBLOCK, _BLOCKGROUP):
             block = payload
             if cid == _BLOCKGROUP:
@@ -208,13 +304,33 @@ def _webm(data: bytes) -> AudioInfo:
                 _track, tpos = _vint(block, 0, keep_marker=False)
                 rel = struct.unpack_from(">h", block, tpos)[0] if tpos + 2 <= len(block) else 0
                 last_ms = max(last_ms, (cluster_tc + rel) * scale / 1e6)
+                blocks += 1
+                if codec == "opus":
+                    budget.add(_webm_block_ms(block, tpos + 3) / 1000)
+                elif not codec:
+                    raise AudioError("WebM audio before its track description")
         pos = cpos + csize
     if not codec:
         raise AudioError("WebM without an Opus or Vorbis audio track")
     if not clusters:
         raise AudioError("WebM without audio data")
-    seconds = duration if duration else last_ms / 1000
+    # Opus: what the blocks hold, whatever Info or the timecodes claim.
+    seconds = budget.seconds if codec == "opus" else (duration if duration else last_ms / 1000)
     return AudioInfo("webm", "audio/webm", seconds, codec)
+
+
+def _webm_block_ms(block: bytes, start: int) -> float:
+    """Audio in a (Simple)Block's Opus frames: ``start`` is just past its flags byte."""
+    if start > len(block):
+        raise AudioError("truncated WebM block")
+    flags = block[start - 1]
+    if flags & 0x06:  # laced: several Opus packets; each at most 120 ms (RFC 6716)
+        if start >= len(block):
+            raise AudioError("truncated WebM lacing")
+        count = block[start] + 1
+        return count * max(opus_packet_ms(block[start + 1:start + 3]) if
+                           start + 1 < len(block) else 0.0, 20.0)
+    return opus_packet_ms(block[start:start + 2])
 
 
 def _webm_info(payload: bytes, scale: int) -> tuple[int, float | None]:
@@ -239,9 +355,10 @@ _BRANDS = (b"M4A ", b"M4B ", b"mp41", b"mp42", b"isom", b"iso2", b"iso5", b"iso6
            b"avc1", b"M4V ", b"mp71", b"f4a ", b"kddi", b"3g2b", b"3g2c")
 
 
-def _boxes(data: bytes, start: int, end: int):
+def _boxes(data: bytes, start: int, end: int, budget: _Budget):
     pos = start
     while pos < end:
+        budget.spend()
         if end - pos < 8:
             raise AudioError("truncated MP4 box")
         size, kind = struct.unpack_from(">I4s", data, pos)
@@ -261,9 +378,9 @@ def _boxes(data: bytes, start: int, end: int):
         pos += size
 
 
-def _mp4(data: bytes) -> AudioInfo:
+def _mp4(data: bytes, budget: _Budget) -> AudioInfo:
     seen: dict[bytes, tuple[int, int]] = {}
-    for kind, start, end in _boxes(data, 0, len(data)):
+    for kind, start, end in _boxes(data, 0, len(data), budget):
         seen.setdefault(kind, (start, end))
     start, end = seen[b"ftyp"]
     brands = [data[i:i + 4] for i in range(start, end, 4) if i != start + 4]
@@ -273,7 +390,7 @@ def _mp4(data: bytes) -> AudioInfo:
         raise AudioError("MP4 without a movie header (recording not finished?)")
     seconds = None
     mstart, mend = seen[b"moov"]
-    for kind, start, end in _boxes(data, mstart, mend):
+    for kind, start, end in _boxes(data, mstart, mend, budget):
         if kind == b"mvhd" and end - start >= 20:
             version = data[start]
             if version == 1 and end - start >= 32:
@@ -295,7 +412,7 @@ _AMR_NB = (12, 13, 15, 17, 19, 20, 26, 31, 5, 0, 0, 0, 0, 0, 0, 0)  # bytes afte
 _AMR_WB = (17, 23, 32, 36, 40, 46, 50, 58, 60, 5, 0, 0, 0, 0, 0, 0)
 
 
-def _amr(data: bytes) -> AudioInfo:
+def _amr(data: bytes, budget: _Budget) -> AudioInfo:
     if data.startswith(b"#!AMR\n"):
         pos, sizes, mime = 6, _AMR_NB, "audio/amr"
     elif data.startswith(b"#!AMR-WB\n"):
@@ -304,6 +421,9 @@ def _amr(data: bytes) -> AudioInfo:
         raise AudioError("AMR header unknown (multichannel AMR is not accepted)")
     frames, n = 0, len(data)
     while pos < n:
+        # Every frame is 20 ms, NO_DATA (1 byte) ones too: counting is the duration.
+        budget.spend()
+        budget.add(0.02)
         header = data[pos]
         if header & 0x83:  # padding bits must be zero
             raise AudioError(f"broken AMR frame at byte {pos}")
@@ -349,7 +469,7 @@ def _mp3_frame(data: bytes, pos: int) -> tuple[int, float] | None:
     return length, samples / sample_rate
 
 
-def _mp3(data: bytes) -> AudioInfo:
+def _mp3(data: bytes, budget: _Budget) -> AudioInfo:
     pos, n = 0, len(data)
     if data.startswith(b"ID3"):
         if n < 10:
@@ -360,6 +480,7 @@ def _mp3(data: bytes) -> AudioInfo:
         pos = 10 + (s[0] << 21 | s[1] << 14 | s[2] << 7 | s[3]) + (10 if data[5] & 0x10 else 0)
     frames, seconds = 0, 0.0
     while pos < n:
+        budget.spend()
         frame = _mp3_frame(data, pos)
         if frame is None:
             if data[pos:pos + 3] == b"TAG" and n - pos == 128:  # ID3v1 trailer
@@ -369,6 +490,7 @@ def _mp3(data: bytes) -> AudioInfo:
             raise AudioError(f"broken MP3 frame at byte {pos}")
         pos += frame[0]
         seconds += frame[1]
+        budget.add(frame[1])
         frames += 1
     if frames < 3:
         raise AudioError("MP3 with fewer than 3 frames")
@@ -378,10 +500,11 @@ def _mp3(data: bytes) -> AudioInfo:
 # --- WAV ----------------------------------------------------------------------------
 
 
-def _wav(data: bytes) -> AudioInfo:
+def _wav(data: bytes, budget: _Budget) -> AudioInfo:
     pos, n = 12, len(data)
     fmt = None
     while pos + 8 <= n:
+        budget.spend()
         cid, size = struct.unpack_from("<4sI", data, pos)
         start = pos + 8
         if cid == b"fmt ":

@@ -24,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from appliance import blobs, csrf, privacy
+from appliance import blobs, csrf, privacy, throttle
 from appliance.board import forms, rules
 from appliance.board.messages import AGE_LABELS, error_text, theme_label
 from appliance.board.models import Post
@@ -39,11 +39,6 @@ DRAFT_FIELDS = ("kind", "target", "theme", "body", "alias", "age_group", "gender
 # Icons drawn in templates/board/_icons.svg; a theme naming another icon gets "other".
 BOARD_ICONS = frozenset({"health", "sanitation", "water", "education", "youth",
                          "womens_rights", "taxes", "land", "security", "other"})
-
-
-@bp.app_template_global()
-def csrf_token() -> str:
-    return csrf.token()
 
 
 def _voice_js() -> tuple[bytes, bytes, str]:
@@ -193,8 +188,25 @@ def _voice_upload(field: str = "voice") -> bytes | None:
     return data
 
 
+# Refused voice notes (not audio, too long, too large) cost parsing: after
+# REFUSALS_ALLOWED in REFUSAL_WINDOW_S, a phone's next uploads are refused unread.
+REFUSALS_ALLOWED = 3
+REFUSAL_WINDOW_S = 600.0
+_VOICE_REFUSALS = ("voice_not_audio", "voice_too_long", "voice_too_large")
+
+
+def _refusals() -> throttle.Recent:
+    return current_app.extensions.setdefault(
+        "espace.board_refusals", throttle.Recent(REFUSAL_WINDOW_S, REFUSALS_ALLOWED))
+
+
 @bp.post("/new")
 def create():
+    phone = _client("day")
+    if _refusals().blocked(phone) and (request.content_length or 0) > 64 * 1024:
+        # Refused before the body is parsed: this phone's files were refused already.
+        return _form(Draft(), error_text(BoardError("rate_limited", "",
+                                                    per_hour=REFUSALS_ALLOWED)), status=429)
     if not forms.urlencoded_is_utf8():
         return _form(Draft(), error_text(BoardError("invalid_utf8")), "body", status=400)
     draft = Draft(**{f: request.form.get(f, "") for f in DRAFT_FIELDS})
@@ -203,9 +215,10 @@ def create():
     try:
         voice = _voice_upload()
         post = rules.create_post(draft, voice, site=_site(),
-                                 data_dir=current_app.config["DATA_DIR"],
-                                 author_hash=_client("day"))
+                                 data_dir=current_app.config["DATA_DIR"], author_hash=phone)
     except BoardError as e:
+        if e.code in _VOICE_REFUSALS:
+            _refusals().note(phone)
         status = 429 if e.code == "rate_limited" else 413 if e.code == "voice_too_large" else 400
         return _form(draft, error_text(e), e.field, status=status)
     return redirect(url_for("board.sent", code=post.code), code=303)

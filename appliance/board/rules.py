@@ -117,11 +117,13 @@ def check_voice(data: bytes, site) -> audio.AudioInfo:
     if len(data) > limits.max_voice_bytes:
         raise BoardError("voice_too_large", "voice", max_bytes=limits.max_voice_bytes)
     try:
-        info = audio.probe(data)
+        # Parsing stops as soon as the note holds more than allowed (audio.probe).
+        info = audio.probe(data, max_seconds=limits.max_voice_seconds)
+    except audio.AudioTooLong:
+        raise BoardError("voice_too_long", "voice",
+                         max_seconds=limits.max_voice_seconds) from None
     except audio.AudioError as e:
         raise BoardError("voice_not_audio", "voice", str(e)) from e
-    if info.seconds is not None and info.seconds > limits.max_voice_seconds + 0.5:
-        raise BoardError("voice_too_long", "voice", max_seconds=limits.max_voice_seconds)
     return info
 
 

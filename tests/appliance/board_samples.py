@@ -67,7 +67,8 @@ def webm_opus(seconds: float = 1.0) -> bytes:
     for start in range(0, total_ms + 1, 10_000):
         blocks = b""
         for rel in range(0, min(10_000, total_ms - start + 1), 20):
-            blocks += _el(0xA3, b"\x81" + struct.pack(">h", rel) + b"\x80" + bytes(30))
+            # Opus TOC 0xfc: one 20 ms CELT frame, as Chrome records.
+            blocks += _el(0xA3, b"\x81" + struct.pack(">h", rel) + b"\x80" + b"\xfc" + bytes(29))
         clusters += b"\x1f\x43\xb6\x75" + UNKNOWN + _el(0xE7, start.to_bytes(4, "big")) + blocks
     return header + b"\x18\x53\x80\x67" + UNKNOWN + info + tracks + clusters
 
@@ -119,3 +120,43 @@ def launch_with_fake_microphone(browser, wav_path):
 
 
 ALL = {"ogg": ogg_opus, "webm": webm_opus, "mp4": mp4, "amr": amr, "mp3": mp3, "wav": wav}
+
+
+# --- hostile voice notes (tests/appliance/test_board_audio.py, bench/hostile.py) --------
+
+
+def ogg_opus_lying(real_seconds: float, claimed_seconds: float) -> bytes:
+    """Opus packets for ``real_seconds`` whose last granule position says
+    ``claimed_seconds``."""
+    data = bytearray(ogg_opus(real_seconds))
+    last = data.rfind(b"OggS")
+    struct.pack_into("<q", data, last + 6, 312 + int(claimed_seconds * 48000))
+    return bytes(data)
+
+
+def webm_opus_lying(real_seconds: float, claimed_seconds: float) -> bytes:
+    """Blocks for ``real_seconds`` with an Info duration of ``claimed_seconds`` and
+    every block timecode at 0."""
+    data = webm_opus(real_seconds)
+    info = _el(0x1549A966, _el(0x2AD7B1, (1_000_000).to_bytes(3, "big"))
+               + _el(0x4489, struct.pack(">d", claimed_seconds * 1000)))
+    old_info = _el(0x1549A966, _el(0x2AD7B1, (1_000_000).to_bytes(3, "big")))
+    return data.replace(old_info, info, 1)
+
+
+def amr_no_data(size: int) -> bytes:
+    """``size`` bytes of 1-byte NO_DATA frames: the most frames per byte."""
+    return b"#!AMR\n" + b"\x7c" * (size - 6)
+
+
+def ogg_empty_packets(size: int) -> bytes:
+    """Headers, then pages each ending 255 empty packets: the most pieces per byte."""
+    head = ogg_opus(0.02)
+    page = _ogg_page(b"", 0, 5)[:26] + bytes([255]) + bytes(255)
+    return head + page * ((size - len(head)) // len(page))
+
+
+def webm_voids(size: int) -> bytes:
+    """A WebM whose segment is full of empty Void elements after one real block."""
+    data = webm_opus(0.02)
+    return data + b"\xec\x80" * ((size - len(data)) // 2)

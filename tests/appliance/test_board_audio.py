@@ -74,3 +74,34 @@ def test_ogg_that_is_not_opus_or_vorbis_is_refused():
 def test_webm_without_audio_track_is_refused():
     with pytest.raises(audio.AudioError):
         audio.probe(samples.webm_opus(1).replace(b"A_OPUS", b"V_VP80"))
+
+
+# --- hostile notes: duration from the content, work bounded ------------------------------
+
+
+@pytest.mark.parametrize("make", [samples.ogg_opus_lying, samples.webm_opus_lying])
+def test_duration_is_what_the_file_holds_not_what_it_claims(make):
+    lying = make(real_seconds=400, claimed_seconds=10)
+    with pytest.raises(audio.AudioTooLong):
+        audio.probe(lying, max_seconds=180)
+    honest = make(real_seconds=30, claimed_seconds=10)
+    assert audio.probe(honest, max_seconds=180).seconds == pytest.approx(30, abs=0.1)
+
+
+@pytest.mark.parametrize("make", [samples.amr_no_data, samples.ogg_empty_packets,
+                                  samples.webm_voids])
+def test_crafted_files_are_refused_within_a_bounded_walk(make, monkeypatch):
+    """3 MB of the smallest pieces a format allows: refused after at most the pieces a
+    real note of the allowed length has, not after walking all of them."""
+    walked = []
+    real_spend = audio._Budget.spend
+
+    def spend(self, pieces=1):
+        walked.append(pieces)
+        real_spend(self, pieces)
+
+    monkeypatch.setattr(audio._Budget, "spend", spend)
+    data = make(3_000_000)
+    with pytest.raises(audio.AudioError):
+        audio.probe(data, max_seconds=180)
+    assert sum(walked) <= audio.budget_for(180) + 1

@@ -300,3 +300,26 @@ def test_kiosk_adds_and_corrects_officials(client, db):
     assert Official.select().count() == 1
     form_html = client.get("/board/new").get_data(as_text=True)
     assert f'value="o:{official.id}"' in form_html and "Fatoumata Keïta – Maire" in form_html
+
+
+def test_refused_uploads_are_rate_limited_per_phone(client, app, db, monkeypatch):
+    """After 3 refused voice notes, the phone's next upload is refused unread (429),
+    other phones and text posts are not affected."""
+    from appliance import audio
+
+    probed = []
+    real = audio.probe
+    monkeypatch.setattr(audio, "probe",
+                        lambda data, **kw: probed.append(len(data)) or real(data, **kw))
+    junk = b"\x1a\x45\xdf\xa3" + bytes(100_000)  # WebM magic, nothing valid after
+
+    def upload(c, **environ):
+        return c.post("/board/new", environ_base=environ, data=form(c, body="", voice=(
+            io.BytesIO(junk), "a.webm", "audio/webm")))
+
+    assert [upload(client).status_code for _ in range(3)] == [400] * 3
+    assert upload(client).status_code == 429 and len(probed) == 3
+    # Text still goes through from this phone; another phone still uploads.
+    assert client.post("/board/new", data=form(client, body="Une question")).status_code == 303
+    other = app.test_client()
+    assert upload(other, REMOTE_ADDR="10.42.0.77").status_code == 400 and len(probed) == 4
