@@ -62,7 +62,13 @@ def apply_certificate(payload: dict, data_dir: Path) -> str:
 
 def register_sync(registry) -> None:
     """The sync's handlers for what central sends the secure origin."""
-    registry.add(kinds.TLS_NAME, lambda payload, options: apply_name(
-        payload, Path(options.data_dir), options.hotspot_address))
-    registry.add(kinds.TLS_CERTIFICATE, lambda payload, options: apply_certificate(
-        payload, Path(options.data_dir)))
+    registry.add(
+        kinds.TLS_NAME,
+        lambda payload, options: apply_name(
+            payload, Path(options.data_dir), options.hotspot_address
+        ),
+    )
+    registry.add(
+        kinds.TLS_CERTIFICATE,
+        lambda payload, options: apply_certificate(payload, Path(options.data_dir)),
+    )

@@ -14,6 +14,9 @@ visitors about it.
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import threading
+import time
 
 from flask import Blueprint, Flask, current_app, request
 
@@ -23,6 +26,8 @@ bp = Blueprint(
     "secure_origin", __name__, static_folder="static", static_url_path="/s/secure-origin"
 )
 HSTS_MAX_S = 7 * 24 * 3600
+LISTENER_CHECK_S = 30.0
+_listener_lock = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
@@ -53,7 +58,31 @@ def secure_url(path: str = "/") -> str | None:
     if not held.valid:
         return None
     port = site.secure_origin.port
+    if not listener_up(site.hotspot.address, port):
+        return None
     return f"https://{held.name}{'' if port == 443 else f':{port}'}{path}"
+
+
+def listener_up(address: str, port: int) -> bool:
+    """Whether the TLS listener accepts connections (checked at most every
+    :data:`LISTENER_CHECK_S` seconds): a valid certificate with nginx stopped or
+    missing must not send phones to a dead address."""
+    if not current_app.config.get("SECURE_ORIGIN_LISTENER_CHECK", True):
+        return True
+    cache = current_app.extensions.setdefault("secure_origin_listener", {})
+    now = time.monotonic()
+    with _listener_lock:
+        found = cache.get((address, port))
+        if found is not None and now - found[0] < LISTENER_CHECK_S:
+            return found[1]
+    try:
+        socket.create_connection((address, port), timeout=0.5).close()
+        up = True
+    except OSError:
+        up = False
+    with _listener_lock:
+        cache[(address, port)] = (now, up)
+    return up
 
 
 def _hsts(response):

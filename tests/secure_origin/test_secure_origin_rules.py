@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -186,6 +187,8 @@ def portal(tmp_path):
             "TESTING": True,
             "SECRET_KEY": "test",
             "ALLOWLIST": "memory",
+            # No nginx here (test_listener_down_keeps_visitors_on_http checks it).
+            "SECURE_ORIGIN_LISTENER_CHECK": False,
         }
     )
     try:
@@ -212,6 +215,24 @@ def test_enter_leads_to_https_only_while_the_certificate_is_valid(portal):
     # via /lang/: the language chosen on the welcome page carries over to the new origin
     assert _enter(portal).headers["Location"] == f"https://{NAME}/lang/en?next=/"
     portal.config["SITE"].secure_origin.https = False
+    assert _enter(portal).headers["Location"] == "/"
+
+
+def test_listener_down_keeps_visitors_on_http(portal):
+    """A valid certificate but no TLS listener (nginx stopped or missing): plain HTTP."""
+    data_dir = portal.config["DATA_DIR"]
+    store.set_name(data_dir, NAME, "10.42.0.1")
+    store.install(data_dir, issue_for(data_dir, NAME, days=30))
+    portal.config["SECURE_ORIGIN_LISTENER_CHECK"] = True
+    site = portal.config["SITE"]
+    site.hotspot.address = "127.0.0.1"  # where this test can listen
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        site.secure_origin.port = listening.getsockname()[1]
+        expected = f"https://{NAME}:{site.secure_origin.port}/lang/en?next=/"
+        assert _enter(portal).headers["Location"] == expected
+    portal.extensions.pop("secure_origin_listener")  # the 30 s memory, forgotten
     assert _enter(portal).headers["Location"] == "/"
 
 
@@ -509,13 +530,16 @@ def test_tls_command_says_status_and_writes_a_config_nginx_accepts(tmp_path):
     store.install(data_dir, issue_for(data_dir, NAME, days=30))
     r = runner.invoke(tls, ["status", "--site", str(site_file), "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["name"] == NAME
-    r = runner.invoke(tls, ["nginx-conf", "--site", str(site_file), "--run-dir",
-                            str(tmp_path / "run"), "--user", ""])
+    r = runner.invoke(
+        tls,
+        ["nginx-conf", "--site", str(site_file), "--run-dir", str(tmp_path / "run"), "--user", ""],
+    )
     assert r.exit_code == 0, r.output
     conf = (tmp_path / "run" / "nginx.conf").read_text()
     assert "listen 10.42.0.1:443 ssl;" in conf and str(data_dir / "tls" / "key.pem") in conf
     nginx = require_program("nginx", "nginx-light")
-    check = subprocess.run([nginx, "-t", "-c", str(tmp_path / "run" / "nginx.conf")],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "run" / "nginx.conf")], capture_output=True, text=True
+    )
     # (binding 10.42.0.1 fails here: that part runs in test_phone_https.py's namespace)
     assert "syntax is ok" in check.stderr, check.stderr
