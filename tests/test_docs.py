@@ -22,7 +22,8 @@ def _paragraph(text: str, start: str) -> str:
 def test_documented_box_migrations_match_the_code():
     from appliance import migrations
 
-    documented = re.findall(r"`(\d{4}_\w+)`", _paragraph(ARCHITECTURE, "- **Migrations**"))
+    text = _paragraph(ARCHITECTURE, "- **Migrations**")
+    documented = re.findall(r"`(\d{4}_\w+)`", text[: text.index("Central's steps")])
     code = [name.removeprefix("m") for name, _ in migrations.available()]
     missing, extra = sorted(set(code) - set(documented)), sorted(set(documented) - set(code))
     assert not missing and not extra, (
@@ -31,6 +32,19 @@ def test_documented_box_migrations_match_the_code():
         "`NNNN_name` there with what it adds"
     )
     assert documented == sorted(documented), "list the migrations in number order"
+
+
+def test_documented_central_migrations_match_the_code():
+    from central import migrations
+
+    text = _paragraph(ARCHITECTURE, "- **Migrations**")
+    documented = re.findall(r"`(\d{4}_\w+)`", text[text.index("Central's steps") :])
+    code = [name for name, _step in migrations.STEPS]
+    assert documented == code, (
+        f"docs/architecture.md's list of central's steps (under **Migrations**, after "
+        f'"Central\'s steps") says {documented}; central/migrations.py has {code}: list '
+        "each `NNNN_name` there, in order, with what it adds"
+    )
 
 
 def _package_rows() -> dict[str, str]:
