@@ -113,6 +113,14 @@ def _leaf(chain_pem: bytes) -> x509.Certificate:
     return x509.load_pem_x509_certificate(chain_pem)
 
 
+def _names(leaf: x509.Certificate) -> list[str]:
+    try:
+        ext = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return ext.value.get_values_for_type(x509.DNSName)
+
+
 def install(data_dir: Path | str, chain_pem: str) -> bool:
     """Install a chain from central if it is for this box's key and name and newer than
     the one held. Returns whether it was installed; raises
@@ -136,12 +144,7 @@ def install(data_dir: Path | str, chain_pem: str) -> bool:
             "the certificate is for another key", "the box sends its CSR again at the next sync"
         )
     want = name(data_dir)
-    try:
-        names = leaf.extensions.get_extension_for_class(
-            x509.SubjectAlternativeName
-        ).value.get_values_for_type(x509.DNSName)
-    except x509.ExtensionNotFound:
-        names = []
+    names = _names(leaf)
     if want not in names:
         raise CertificateRejected(f"the certificate names {names}, not {want!r}")
     path = tls_dir(data_dir) / "fullchain.pem"
@@ -183,6 +186,10 @@ def status(data_dir: Path | str, now: dt.datetime | None = None) -> Status:
             own, None, None, False, "no name from central yet" if not own else "no certificate yet"
         )
     start, end = leaf.not_valid_before_utc, leaf.not_valid_after_utc
+    if own not in _names(leaf):
+        # Central renamed the box (the region's domain changed): until the certificate
+        # for the new name arrives, the old one would fail in every browser.
+        return Status(own, start, end, False, "certificate for another name")
     if now >= end:
         return Status(own, start, end, False, "expired")
     if now < start:

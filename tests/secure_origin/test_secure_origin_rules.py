@@ -150,6 +150,9 @@ def test_status_says_why_not_valid(tmp_path):
     assert store.StatusCache(tmp_path).get(later).reason == "expired"
     earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
     assert "clock" in store.status(tmp_path, earlier).reason
+    # Renamed by central (new domain): the old name's certificate no longer counts.
+    store.set_name(tmp_path, "test-site.new.example", "10.42.0.1")
+    assert store.status(tmp_path).reason == "certificate for another name"
 
 
 def test_atomic_write_survives_kill_9(tmp_path):
