@@ -16,8 +16,10 @@ def check_text(text: str) -> str:
     if not text:
         raise ValueError("the announcement is empty")
     if len(text) > MAX_CHARS:
-        raise ValueError(f"{len(text)} characters: at most {MAX_CHARS} (the boxes show the "
-                         "first 500); say it shorter")
+        raise ValueError(
+            f"{len(text)} characters: at most {MAX_CHARS} (the boxes show the "
+            "first 500); say it shorter"
+        )
     return text
 
 
@@ -37,13 +39,15 @@ def expiry(value: str, now: dt.datetime | None = None) -> str:
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             when = dt.datetime.fromisoformat(value).replace(
-                hour=23, minute=59, second=59, tzinfo=dt.UTC)
+                hour=23, minute=59, second=59, tzinfo=dt.UTC
+            )
         else:
             when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
     except ValueError:
-        raise ValueError(f"{value!r} is not a date or time (examples: 2026-12-24, "
-                         "2026-12-24T18:00Z)") from None
+        raise ValueError(
+            f"{value!r} is not a date or time (examples: 2026-12-24, 2026-12-24T18:00Z)"
+        ) from None
     if when <= now:
         raise ValueError(f"{value} is in the past")
     return when.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -59,8 +59,13 @@ def cli() -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - the hotspot
 @click.option("--port", default=80, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-@click.option("--kiosk-port", default=8081, show_default=True, type=click.IntRange(0, 65535),
-              help="The kiosk's own listener on 127.0.0.1 (0: none).")
+@click.option(
+    "--kiosk-port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The kiosk's own listener on 127.0.0.1 (0: none).",
+)
 def serve(site_path: str, host: str, port: int, threads: int, kiosk_port: int) -> None:
     """Serve the appliance with the production WSGI server (waitress)."""
     from appliance.server import run
@@ -68,8 +73,13 @@ def serve(site_path: str, host: str, port: int, threads: int, kiosk_port: int) -
     from .app import create_app
 
     os.environ["ESPACE_SITE"] = site_path
-    run(create_app({"SITE_FILE": site_path}), host=host, port=port, threads=threads,
-        kiosk_port=kiosk_port)
+    run(
+        create_app({"SITE_FILE": site_path}),
+        host=host,
+        port=port,
+        threads=threads,
+        kiosk_port=kiosk_port,
+    )
 
 
 @cli.command()

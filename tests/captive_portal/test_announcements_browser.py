@@ -32,9 +32,18 @@ def central(tmp_path):
 
 def central_announce(data_dir, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "from central.cli import main; main()", "announce",
-         "--data-dir", str(data_dir), *args],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "from central.cli import main; main()",
+            "announce",
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -48,8 +57,17 @@ def test_announcement_reaches_the_home_by_sync_until_it_expires(
     app, db, central, tmp_path, phone, artifacts, monkeypatch
 ):
     enrol_box(central.app, central.url, app.config["DATA_DIR"])
-    done = central_announce(tmp_path / "central", FR, "--lang", "fr", "--in", "bm", BM,
-                            "--expires", EXPIRES.isoformat() + "Z")
+    done = central_announce(
+        tmp_path / "central",
+        FR,
+        "--lang",
+        "fr",
+        "--in",
+        "bm",
+        BM,
+        "--expires",
+        EXPIRES.isoformat() + "Z",
+    )
     assert done.returncode == 0, done.stderr
     with SyncClient(box_options(app.config["SITE"], central.url)) as client:
         result = client.run(force=True)

@@ -166,10 +166,17 @@ def test_pull_handlers_are_loaded_alike_in_the_app_the_cli_and_the_worker(proces
     from sync_contract import kinds
 
     site = tmp_path / "site.toml"
-    site.write_text(f'[site]\nid = "site-one"\nname = "E"\ncommunes = ["Nioro"]\n'
-                    f'[storage]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
-    out = subprocess.run([sys.executable, "-c", PROCESSES[process] + HANDLED, str(site)],
-                         capture_output=True, text=True, timeout=120)
+    site.write_text(
+        f'[site]\nid = "site-one"\nname = "E"\ncommunes = ["Nioro"]\n'
+        f'[storage]\ndata_dir = "{tmp_path / "data"}"\n',
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", PROCESSES[process] + HANDLED, str(site)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     handled = out.stdout.strip().splitlines()[-1].split()
     assert handled == sorted(kinds.DOWN_KINDS)
