@@ -226,6 +226,78 @@ def announce(data_dir, database_url, text, region, lang, translations, expires) 
     click.echo("announcement queued" + (f" until {expires_at}" if expires_at else ""))
 
 
+@cli.command("domain")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("region")
+@click.argument("domain")
+@click.option("--dns-method", type=click.Choice(["rfc2136", "lexicon"]), default="rfc2136",
+              show_default=True, help="How central publishes the ACME TXT records.")
+@click.option("--dns-server", default="", help="rfc2136: the zone's primary server.")
+@click.option("--dns-port", default=53, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--dns-zone", default="", help="rfc2136: the zone to update (default: DOMAIN).")
+@click.option("--tsig-name", default="", help="rfc2136: the TSIG key's name.")
+@click.option("--tsig-secret", envvar="CENTRAL_TSIG_SECRET", default="",
+              help="rfc2136: the key's base64 secret (better: CENTRAL_TSIG_SECRET).")
+@click.option("--tsig-algorithm", default="hmac-sha256", show_default=True)
+@click.option("--lexicon-provider", default="", help="lexicon: provider name (gandi, ovh...).")
+@click.option("--lexicon-option", "lexicon_options", multiple=True, metavar="KEY=VALUE",
+              help="lexicon: a provider option such as auth_token=...; repeatable.")
+def domain_cmd(data_dir, database_url, region, domain, lexicon_options, **dns) -> None:
+    """Give REGION's boxes names under DOMAIN (<site>.DOMAIN) and certificates for them."""
+    from . import certificates
+
+    options = {}
+    for item in lexicon_options:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--lexicon-option")
+        options[key] = value
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            certificates.configure_domain(region, domain, lexicon_options=options, **dns)
+    click.echo(f"region {region}: boxes are named <site>.{domain.lower().rstrip('.')}; "
+               "run `central certificates` to obtain their certificates")
+
+
+@cli.command("certificates")
+@DATA_OPTION
+@DB_OPTION
+@click.option("--acme-directory", envvar="CENTRAL_ACME_DIRECTORY",
+              default="https://acme-v02.api.letsencrypt.org/directory", show_default=True)
+@click.option("--acme-email", envvar="CENTRAL_ACME_EMAIL", default="")
+@click.option("--acme-ca-bundle", envvar="CENTRAL_ACME_CA_BUNDLE", default="",
+              help="CA file for the ACME server's HTTPS (a test server's).")
+@click.option("--list", "list_only", is_flag=True, help="Only show names and expiry dates.")
+def certificates_cmd(data_dir, database_url, acme_directory, acme_email, acme_ca_bundle,
+                     list_only) -> None:
+    """Obtain or renew the boxes' certificates that are due (run it daily from a timer)."""
+    from . import acme_issue, certificates
+    from .tls_models import SiteCertificate
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            if not list_only:
+                result = certificates.run(acme_issue.AcmeConfig(
+                    directory=acme_directory, data_dir=app.config["DATA_DIR"],
+                    email=acme_email, ca_bundle=acme_ca_bundle))
+                click.echo(f"named {result.named}, issued {result.issued}, "
+                           f"failed {result.failed}")
+            for row in SiteCertificate.select().order_by(SiteCertificate.name):
+                until = row.not_after.isoformat(" ") + " UTC" if row.not_after else (
+                    "waiting for the box's CSR" if not row.csr_pem else "not issued yet")
+                click.echo(f"{row.name}\t{until}"
+                           + (f"\terror: {row.last_error}" if row.last_error else ""))
+    if not list_only and result.failed:
+        sys.exit(1)
+
+
 def main() -> None:
     from .service import CentralError
 

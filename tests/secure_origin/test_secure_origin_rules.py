@@ -546,3 +546,42 @@ def test_tls_command_says_status_and_writes_a_config_nginx_accepts(tmp_path):
     )
     # (binding 10.42.0.1 fails here: that part runs in test_phone_https.py's namespace)
     assert "syntax is ok" in check.stderr, check.stderr
+
+
+def test_lexicon_without_the_extra_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_lexicon(name, *args, **kwargs):
+        if name.startswith("lexicon"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_lexicon)
+    monkeypatch.setattr("importlib.import_module", lambda name: no_lexicon(name))
+    with pytest.raises(DnsUpdateError, match="pip install dns-lexicon"):
+        dns_update.Lexicon(DOMAIN, "gandi", {"auth_token": "x"}).publish(f"_acme.{NAME}", "v")
+
+
+def test_central_domain_and_certificates_commands(tmp_path):
+    from click.testing import CliRunner
+
+    from central.cli import cli
+
+    data = ["--data-dir", str(tmp_path / "central")]
+    capp = make_central(tmp_path / "central")
+    _site(capp)
+    runner = CliRunner(env={"CENTRAL_TSIG_SECRET": TSIG_SECRET})
+    r = runner.invoke(
+        cli,
+        ["domain", *data, "Kayes", DOMAIN, "--dns-server", "127.0.0.1", "--tsig-name", TSIG_NAME],
+    )
+    assert r.exit_code == 0, r.output
+    assert f"<site>.{DOMAIN}" in r.output and TSIG_SECRET not in r.output
+    r = runner.invoke(cli, ["certificates", *data, "--list"])
+    assert r.exit_code == 0 and f"nioro.{DOMAIN}\twaiting for the box's CSR" in r.output
+    r = runner.invoke(
+        cli, ["domain", *data, "Kayes", "<b>", "--dns-server", "x", "--tsig-name", TSIG_NAME]
+    )
+    assert r.exit_code != 0 and "not a domain name" in str(r.exception or r.output)
