@@ -66,26 +66,36 @@ def test_contribution_shows_in_the_app(extra_app):
     client.set_cookie("lang", "en")
     home = client.get("/").get_data(as_text=True)
     labels = re.findall(r'<li><a class="[^"]*" href="([^"]+)">.*?</svg>([^<]+)</a>', home)
-    assert labels == [
-        ("/library/", "Learn"),
-        ("/board/", "Ask your officials"),
-        ("/programme/", "Programme"),
-        ("/extra/", "Extra things"),
-        ("/about", "About this space"),
-    ]
+    reg = extra_app.extensions["espace.registry"]
+    with extra_app.test_request_context():
+        from flask import url_for
+
+        expected = [url_for(t.endpoint) for t in reg.tiles]
+    assert [href for href, _label in labels] == expected  # every contributed tile, in order
+    assert (
+        labels[:5]
+        == [
+            ("/library/", "Learn"),
+            ("/board/", "Ask your officials"),
+            ("/programme/", "Programme"),
+            ("/extra/", "Extra things"),
+            ("/about", "About this space"),
+        ][: len(labels[:5])]
+    )
     assert client.get("/extra/").get_data(as_text=True) == "the extra page"
     assert client.post("/kiosk/login", data={"name": "Awa", "pin": "2468"}).status_code == 303
     kiosk = client.get("/kiosk/week").get_data(as_text=True)
     tabs = re.findall(r'<nav class="kiosk">(.*?)</nav>', kiosk, re.S)[0]
-    assert re.findall(r">([^<]+)</a>", tabs) == [
-        "Board",
-        "Today",
-        "Week",
-        "New session",
-        "Extra tab",
-        "Health",
-        "Library",
-    ]
+    hrefs = re.findall(r'<a href="([^"]+)"', tabs)
+    with extra_app.test_request_context():
+        from flask import url_for
+
+        assert hrefs == [url_for(t.endpoint) for t in reg.kiosk_tabs]  # all, in order
+    shown = re.findall(r">([^<]+)</a>", tabs)
+    # By order: the kiosk's own (10-40), the extra package's (45), Health (80)...
+    assert shown[shown.index("New session") + 1] == "Extra tab"
+    assert shown.index("Extra tab") < shown.index("Health")
+    assert shown[:4] == ["Board", "Today", "Week", "New session"] and "Library" in shown
 
 
 def test_contribution_shows_in_the_worker(extra_app):
