@@ -36,9 +36,10 @@ DEFAULT_MAX_SECONDS = 900.0
 
 
 def budget_for(max_seconds: float) -> int:
-    """Pieces a real note of ``max_seconds`` may have: encoders make at most 100 Opus
-    packets (or AMR/MP3 frames) a second, plus a page or block around each."""
-    return int(max_seconds * 250) + 2000
+    """Pieces a real note of ``max_seconds`` may have: recorders make 50 Opus packets,
+    AMR frames or WebM blocks a second (20 ms each; 100 at 10 ms), MP3 38 frames, plus
+    a page or cluster now and then."""
+    return int(max_seconds * 120) + 1000
 
 
 class _Budget:

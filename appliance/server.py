@@ -26,6 +26,7 @@ Each request's WSGI environ says which listener took it (``espace.listener``).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -37,6 +38,13 @@ KIOSK_PORT = 8081
 LISTENER_KEY = "espace.listener"
 HOTSPOT, KIOSK = "hotspot", "kiosk"
 
+UNREAD_BODY = 64 * 1024  # bodies above this from a phone whose uploads were refused
+REFUSED_TEXT = ("<!doctype html><meta charset=utf-8><title>Espace</title><p>Trop d'envois "
+                "refusés depuis ce téléphone : réessayez dans 10 minutes. <a href=/>Accueil</a>")
+REFUSED_BODY = (f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/html; charset=utf-8\r\n"
+                f"Content-Length: {len(REFUSED_TEXT.encode())}\r\nConnection: close\r\n\r\n"
+                ).encode() + REFUSED_TEXT.encode()
+SWITCH_INTERVAL = 0.001
 PER_ADDRESS = 24  # a phone's browser opens ~6 per host; media ranges add a few
 HEADER_SECONDS = 10.0  # a real phone sends its headers in one packet or two
 BODY_SECONDS = 300.0  # a 3 MB voice note on a weak signal, with margin
@@ -79,7 +87,18 @@ class GuardedChannel(HTTPChannel):
     def received(self, data: bytes) -> bool:
         if self.request is None:
             self.request_started = time.time()
-        return super().received(data)
+        result = super().received(data)
+        request = self.request
+        if (request is not None and request.headers_finished and not request.completed
+                and request.content_length > UNREAD_BODY and self.server.refuses_body(self)):
+            self._refuse_unread()
+        return result
+
+    def _refuse_unread(self) -> None:
+        """Answer 429 and close without reading the rest of the body."""
+        self.request = None
+        self.write_soon(REFUSED_BODY)
+        self.close_when_flushed = True
 
     def idle(self) -> bool:
         """Nothing in flight: no request arriving, none running, nothing to send."""
@@ -122,6 +141,14 @@ class GuardedServer(TcpWSGIServer):
             _limited("connections from one address above %d: refused", self.per_address)
             return
         self.channel_class(self, conn, addr, self.adj, map=self._map)
+
+    upload_refusals = None  # appliance.throttle.Recent, set by make_server
+
+    def refuses_body(self, channel: GuardedChannel) -> bool:
+        """A large body from a phone whose last uploads were refused is not read."""
+        host = channel.addr[0] if isinstance(channel.addr, tuple) else ""
+        return (self.upload_refusals is not None and host != TRUSTED_PROXY
+                and self.upload_refusals.blocked(host))
 
     def readable(self) -> bool:
         if len(self._map) >= self.adj.connection_limit * SHED_AT:
@@ -170,8 +197,13 @@ def make_server(app, host: str, port: int, *, threads: int, listener: str = HOTS
     if max_body is not None:
         adjustments["max_request_body_size"] = max_body
     server_class = KioskServer if listener == KIOSK else GuardedServer
-    return server_class(tag_listener(app, listener), map={}, host=host, port=port,
-                        **adjustments)
+    server = server_class(tag_listener(app, listener), map={}, host=host, port=port,
+                          **adjustments)
+    if hasattr(app, "extensions"):  # the app's count of refused uploads, shared
+        from .throttle import upload_refusals
+
+        server.upload_refusals = upload_refusals(app)
+    return server
 
 
 class _RateLimited(logging.Filter):
@@ -220,6 +252,9 @@ def run(app: Flask, host: str, port: int, threads: int = 8,
     until the process is stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     quiet_logs()
+    # A thread busy parsing an upload hands the GIL over every 1 ms instead of 5: the
+    # loop thread, which accepts and writes for every phone, waits less behind it.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     # Bodies are bounded by the app (MAX_CONTENT_LENGTH); let waitress agree.
     max_body = app.config["MAX_CONTENT_LENGTH"] + 65536
     hotspot = make_server(app, host, port, threads=threads, max_body=max_body)

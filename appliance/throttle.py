@@ -36,3 +36,15 @@ class Recent:
             self._events[key] = events[-self.limit:]
             while len(self._events) > self.max_keys:
                 self._events.pop(next(iter(self._events)))
+
+
+# Refused voice notes per phone address (appliance.server refuses that phone's next
+# large bodies unread; captive_portal.board counts and checks them). Kept on the app.
+REFUSALS_ALLOWED = 3
+REFUSAL_WINDOW_S = 600.0
+
+
+def upload_refusals(app) -> Recent:
+    """The app's count of refused uploads per phone address (memory only)."""
+    return app.extensions.setdefault("espace.upload_refusals",
+                                     Recent(REFUSAL_WINDOW_S, REFUSALS_ALLOWED))

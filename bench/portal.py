@@ -39,7 +39,7 @@ SERVE_ESPACE = r'''
 import sys
 from appliance.cli import main
 sys.argv = ["espace", "serve", "--site", sys.argv[1], "--host", "127.0.0.1",
-            "--port", sys.argv[2], "--threads", "8"]
+            "--port", sys.argv[2], "--threads", "8", "--kiosk-port", sys.argv[3]]
 main()
 '''
 
@@ -115,11 +115,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+KIOSK_PORTS: dict[int, int] = {}  # the phones' port -> the kiosk's loopback listener
+
+
 def start(kind: str, site: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
+    port, kiosk_port = free_port(), free_port()
+    KIOSK_PORTS[port] = kiosk_port
     script = SERVE_ESPACE if kind == "espace" else SERVE_HELLO
     proc = subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", script, str(site),
-                             str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             str(port), str(kiosk_port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -182,6 +186,8 @@ def main() -> None:
                 if kind not in servers:
                     servers[kind] = start(kind, site)
                 proc, port = servers[kind]
+                if path.startswith("/kiosk"):  # the kiosk has its own listener
+                    port = KIOSK_PORTS[port]
                 lua = plain_lua
                 if headers.get("Cookie") == "KIOSK_COOKIE":
                     headers = {**headers, "Cookie": kiosk_cookie(port)}

@@ -189,24 +189,22 @@ def _voice_upload(field: str = "voice") -> bytes | None:
 
 
 # Refused voice notes (not audio, too long, too large) cost parsing: after
-# REFUSALS_ALLOWED in REFUSAL_WINDOW_S, a phone's next uploads are refused unread.
-REFUSALS_ALLOWED = 3
-REFUSAL_WINDOW_S = 600.0
+# throttle.REFUSALS_ALLOWED in 10 minutes, a phone's next large uploads are refused
+# unparsed (here, and unread by the server: appliance.server).
 _VOICE_REFUSALS = ("voice_not_audio", "voice_too_long", "voice_too_large")
 
 
 def _refusals() -> throttle.Recent:
-    return current_app.extensions.setdefault(
-        "espace.board_refusals", throttle.Recent(REFUSAL_WINDOW_S, REFUSALS_ALLOWED))
+    return throttle.upload_refusals(current_app)
 
 
 @bp.post("/new")
 def create():
     phone = _client("day")
-    if _refusals().blocked(phone) and (request.content_length or 0) > 64 * 1024:
-        # Refused before the body is parsed: this phone's files were refused already.
-        return _form(Draft(), error_text(BoardError("rate_limited", "",
-                                                    per_hour=REFUSALS_ALLOWED)), status=429)
+    address = request.remote_addr or ""
+    if _refusals().blocked(address) and (request.content_length or 0) > 64 * 1024:
+        return _form(Draft(), error_text(BoardError(
+            "rate_limited", "", per_hour=throttle.REFUSALS_ALLOWED)), status=429)
     if not forms.urlencoded_is_utf8():
         return _form(Draft(), error_text(BoardError("invalid_utf8")), "body", status=400)
     draft = Draft(**{f: request.form.get(f, "") for f in DRAFT_FIELDS})
@@ -218,7 +216,7 @@ def create():
                                  data_dir=current_app.config["DATA_DIR"], author_hash=phone)
     except BoardError as e:
         if e.code in _VOICE_REFUSALS:
-            _refusals().note(phone)
+            _refusals().note(address)
         status = 429 if e.code == "rate_limited" else 413 if e.code == "voice_too_large" else 400
         return _form(draft, error_text(e), e.field, status=status)
     return redirect(url_for("board.sent", code=post.code), code=303)

@@ -193,3 +193,31 @@ def test_the_tls_listener_is_not_one_phone(app):
 def closed_by_server_soon(s) -> bool:
     s.settimeout(1.0)
     return closed_by_server(s)
+
+
+def test_a_phone_whose_uploads_were_refused_is_answered_before_its_body(app):
+    """After its refused uploads, a phone's next large body is not read: 429 at once."""
+    from appliance import throttle
+
+    running = Running(app)
+    try:
+        for _ in range(throttle.REFUSALS_ALLOWED):
+            throttle.upload_refusals(app).note("127.0.0.4")
+        s = socket.create_connection(("127.0.0.1", running.port), timeout=10,
+                                     source_address=("127.0.0.4", 0))
+        with s:
+            s.sendall(b"POST /board/new HTTP/1.1\r\nHost: box\r\nContent-Type: "
+                      b"multipart/form-data; boundary=X\r\nContent-Length: 3000000\r\n\r\n"
+                      + bytes(1000))
+            answer = s.recv(4096)
+            assert answer.startswith(b"HTTP/1.1 429")
+            assert closed_by_server(s)
+        # Another phone's upload is read and handled by the app as usual.
+        other = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10,
+                                           source_address=("127.0.0.5", 0))
+        other.request("POST", "/board/new", body=bytes(100_000),
+                      headers={"Content-Type": "application/octet-stream"})
+        assert other.getresponse().status == 400
+        other.close()
+    finally:
+        running.close()
