@@ -11,15 +11,23 @@ import sys
 import pytest
 
 from appliance import announcements
+from appliance.pins import hash_pin
 from appliance.sync.client import SyncClient
 from tests.central.harness import CentralServer, box_options, enrol_box, make_central
-from tests.support import LiveServer
+from tests.support import LiveServer, make_site
 
 pytestmark = pytest.mark.browser
 
 FR = "Campagne de vaccination au centre de santé mardi 1er décembre à 8 h"
 BM = "Bɔlɔci jateminɛ bɛna kɛ kɛnɛyaso la tarata, desanburu tile 1, sɔgɔma wagati 8"
 EXPIRES = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None) + dt.timedelta(days=2)
+
+
+@pytest.fixture
+def site_doc(tmp_path):
+    return make_site(
+        tmp_path, kiosk={"facilitators": [{"name": "Awa", "pin_hash": hash_pin("2468")}]}
+    )
 
 
 @pytest.fixture
@@ -54,7 +62,7 @@ def shown(page) -> list[tuple[str, str]]:
 
 
 def test_announcement_reaches_the_home_by_sync_until_it_expires(
-    app, db, central, tmp_path, phone, artifacts, monkeypatch
+    app, db, central, tmp_path, phone, touchscreen, artifacts, monkeypatch
 ):
     enrol_box(central.app, central.url, app.config["DATA_DIR"])
     done = central_announce(
@@ -86,11 +94,24 @@ def test_announcement_reaches_the_home_by_sync_until_it_expires(
         phone.goto(server.url + "/")
         assert shown(phone) == [["fr", FR, "ltr"]]
 
+        # And on the kiosk's Today page, at the touchscreen's 800x480, logged in by touch.
+        touchscreen.goto(server.url + "/kiosk/")
+        touchscreen.tap("text=Awa")
+        for digit in "2468":
+            touchscreen.tap(f'#pad button[data-k="{digit}"]')
+        touchscreen.tap("#ok")
+        touchscreen.wait_for_url(server.url + "/kiosk/")
+        assert shown(touchscreen) == [["fr", FR, "ltr"]]
+        assert touchscreen.evaluate("document.documentElement.scrollWidth") <= 800
+        touchscreen.screenshot(path=str(artifacts / "announcement-kiosk-800x480.png"))
+
         # Two days later (the box's clock; the page cache follows it).
         monkeypatch.setattr(announcements, "_now", lambda: EXPIRES + dt.timedelta(seconds=1))
         phone.reload()
         assert shown(phone) == []
-        assert phone.locator(".tiles a").count() == 4  # the home is otherwise unchanged
+        assert phone.locator(".tiles a").count() >= 4  # the home is otherwise unchanged
+        touchscreen.reload()
+        assert shown(touchscreen) == []
         phone.screenshot(path=str(artifacts / "announcement-expired.png"))
     finally:
         server.close()
