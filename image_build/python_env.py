@@ -37,8 +37,23 @@ PLATFORMS = {
               "manylinux_2_28_x86_64"],
 }
 SOURCE = Path(__file__).resolve().parent.parent
-PACKAGES = ("appliance", "captive_portal", "content_cache", "provisioning", "image_build",
-            "central")
+
+def source_packages(root: Path = SOURCE) -> tuple[str, ...]:
+    """The top-level packages the wheel holds, read from pyproject.toml's
+    ``[tool.setuptools.packages.find] include`` (a list kept here by hand missed the
+    ``espace`` package once, and the image's ``espace`` command died at import)."""
+    import tomllib
+
+    try:
+        meta = tomllib.loads((root / "pyproject.toml").read_text())
+    except FileNotFoundError:
+        return ()
+    include = meta["tool"]["setuptools"]["packages"]["find"]["include"]
+    return tuple(sorted({p.rstrip("*").rstrip(".") for p in include
+                         if (root / p.rstrip("*").rstrip(".")).is_dir()}))
+
+
+PACKAGES = source_packages()
 
 
 def _canon(name: str) -> str:

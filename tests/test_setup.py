@@ -59,8 +59,18 @@ def test_licence_is_an_spdx_expression_and_the_backend_is_pinned():
 def test_the_package_builds_without_deprecation_warnings(tmp_path):
     """A wheel built as pip builds it (isolated, the pinned backend) carries the SPDX
     licence and the backend says nothing about fields that will stop building."""
+    import shutil
+
+    from image_build.python_env import PACKAGES
+
+    src = tmp_path / "src"  # a copy: an in-tree build would leave build/ in the clone
+    for name in (*PACKAGES, "pyproject.toml", "README.md"):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path), str(src)],
         capture_output=True,
         text=True,
     )

@@ -604,3 +604,16 @@ def test_worker_starts_once_the_network_is_online(tmp_path):
     render_system(site, tmp_path / "root")
     unit = next((tmp_path / "root").rglob("espace-worker.service")).read_text()
     assert "After=network-online.target" in unit and "Wants=network-online.target" in unit
+
+
+def test_the_wheel_is_built_from_every_package_pyproject_ships():
+    """The image's wheel was built from a hand-kept list that missed `espace` (the
+    composition root): every command of the image died with ModuleNotFoundError."""
+    import tomllib
+
+    from image_build.python_env import PACKAGES, SOURCE
+
+    include = tomllib.loads((SOURCE / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["packages"]["find"]["include"]
+    assert set(PACKAGES) == {p.rstrip("*") for p in include}
+    assert "espace" in PACKAGES
