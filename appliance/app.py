@@ -18,6 +18,7 @@ from flask import Flask, g, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
 
+from sync_contract import bidi
 from sync_contract.atomic import create_once
 
 from . import csrf, i18n, migrations, settings, urlint
@@ -93,6 +94,7 @@ def create_core_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     csrf.init_app(app)
     urlint.init_app(app)
+    bidi.init_jinja(app)
     _register_errors(app)
     return app
 

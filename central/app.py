@@ -78,8 +78,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if not dbmod.database.is_closed():
             dbmod.database.close()
 
+    from sync_contract import bidi
+
     from . import admin, sync_views
 
+    bidi.init_jinja(app)
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(admin.bp)
     return app
