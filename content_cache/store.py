@@ -89,15 +89,41 @@ def verify(path: Path, label: str | None = None) -> None:
                      "computer")
 
 
+def zim_uuid(path: Path) -> bytes:
+    """The 16-byte UUID in a ZIM's header (bytes 8-24): the same book under any name."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return head[8:24] if is_zim_header(head) and len(head) == 24 else b""
+
+
+def same_book(content_dir: Path, uuid: bytes, name: str) -> str | None:
+    """The name of an installed book, other than ``name``, with this UUID."""
+    for other in sorted(Path(content_dir).glob("*.zim")):
+        if other.stem != name and uuid and zim_uuid(other) == uuid:
+            return other.stem
+    return None
+
+
 def install(tmp: Path, content_dir: Path, name: str, replace: bool = False) -> Path:
-    """Verify a complete file in the content directory and rename it into place."""
+    """Verify a complete file in the content directory and rename it into place.
+
+    The same ZIM (same UUID) under another file name is refused, or with ``replace``
+    takes the place of the installed copy: never two copies, which would double every
+    search result."""
     dest = content_dir / f"{name}.zim"
     if dest.exists() and not replace:
         raise ContentError(f"a book named {name} is already installed",
                            f"remove it first (`espace content remove {name}`) or use --replace")
     verify(tmp, f"{name}.zim")
+    twin = same_book(content_dir, zim_uuid(tmp), name)
+    if twin and not replace:
+        raise ContentError(f"this ZIM is already installed as {twin}",
+                           f"nothing to do; to rename it, use --replace (it takes {twin}'s "
+                           f"place) or `espace content remove {twin}` first")
     os.replace(tmp, dest)
     fsync_dir(content_dir)
+    if twin:
+        remove(twin, content_dir)
     forget(content_dir)
     return dest
 

@@ -235,3 +235,19 @@ def test_download_job_with_nothing_queued(app):
 
     with app.app_context():
         assert content_download_job(app) == "no downloads queued"
+
+
+def test_the_same_zim_under_another_name_is_refused_or_replaces(site, sante_zim, tmp_path):
+    """Same UUID, another file name: never a second copy (every search would double)."""
+    from content_cache.library import library_for
+    from content_cache.store import ContentError, import_zim
+
+    import_zim(sante_zim, site.content_dir, site.storage.reserve_mb)
+    renamed = tmp_path / "sante-copie.zim"
+    shutil.copyfile(sante_zim, renamed)
+    with pytest.raises(ContentError, match="already installed as sante"):
+        import_zim(renamed, site.content_dir, site.storage.reserve_mb)
+    assert [b.name for b in library_for(site.content_dir).books()] == ["sante"]
+    assert _leftovers(site.content_dir) == ["sante.zim"]
+    import_zim(renamed, site.content_dir, site.storage.reserve_mb, replace=True)
+    assert [b.name for b in library_for(site.content_dir).books()] == ["sante-copie"]
