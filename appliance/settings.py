@@ -305,15 +305,15 @@ SETTINGS: list[Setting] = [
             "MAC gets a quota (see docs/network.md for the trade-off).", 60,
             integer(0, 100_000)),
     Setting("uplink.down_kbit", "integer 0-10000000", 4000, "Download rate of the uplink "
-            "in kbit/s, a little under what it really gives; the box queues traffic below "
+            "in kbit/s, about 80% of what it really gives; the box queues traffic below "
             "it so that its own (sync, content) goes first. 0: no queueing.", 4000,
             integer(0, 10_000_000)),
     Setting("uplink.up_kbit", "integer 0-10000000", 1000, "Upload rate of the uplink in "
-            "kbit/s, a little under what it really gives. 0: no queueing.", 1000,
+            "kbit/s, about 80% of what it really gives. 0: no queueing.", 1000,
             integer(0, 10_000_000)),
-    Setting("uplink.box_share_percent", "integer 10-95", 80, "Share of the uplink kept for "
+    Setting("uplink.box_share_percent", "integer 10-95", 90, "Share of the uplink kept for "
             "the box's own traffic when it needs it; phones may use all of it otherwise.",
-            80, integer(10, 95)),
+            90, integer(10, 95)),
     # central and sync ---------------------------------------------------------------
     Setting("central.url", "URL or empty", "", "Central server of the region; empty for a "
             "box that never syncs online.", "https://central.kayes.example", url),

@@ -324,10 +324,11 @@ class HotspotLab:
                  self.internet_if)
         self._ip("-n", self.internet, "link", "set", self.internet_if, "up")
         if self.uplink_kbit:
-            # The uplink's own limit, both ways, as a 3G link would have.
-            for ns, dev in ((self.internet, self.internet_if), (self.box, self.uplink_if)):
-                self._ip("netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
-                         "rate", f"{self.uplink_kbit}kbit", "burst", "32kb", "latency", "100ms")
+            # The uplink's own download rate, as a 3G link would have (tbf: this
+            # kernel has no netem). The box's side is the box's own queueing.
+            self._ip("netns", "exec", self.internet, "tc", "qdisc", "add", "dev",
+                     self.internet_if, "root", "tbf", "rate", f"{self.uplink_kbit}kbit",
+                     "burst", "32kb", "latency", "100ms")
         self._ip("-n", self.box, "address", "add", f"{UPLINK_BOX}/24", "dev", self.uplink_if)
         self._ip("-n", self.box, "link", "set", self.uplink_if, "up")
         self._ip("-n", self.box, "route", "add", "default", "via", UPLINK_GATEWAY)

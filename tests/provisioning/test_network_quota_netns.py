@@ -221,3 +221,39 @@ def test_one_phone_cannot_hold_every_connection_of_the_box(tmp_path):
         assert held["open"] == 24 and held["refused"] == 176, held
         page = other.run_lab("fetch", f"http://{BOX_ADDRESS}/about")
         assert page["status"] == 200, page  # (a timeout would raise in the phone)
+
+
+def _box_share(lab: HotspotLab, phones: list, tmp_path) -> tuple[float, float]:
+    """The box's own download rate alone, then while ``phones`` download too."""
+    url = f"http://{INTERNET_SERVER}/bytes/{10**10}"
+    alone = lab.box_lab("rate", url, "4")["bytes_per_second"]
+    markers = []
+    for i, phone in enumerate(phones):
+        markers.append(tmp_path / f"flowing{i}")
+        phone.spawn_lab("rate", url, "30", str(markers[-1]), log=f"rate{i}.log")
+    for marker in markers:  # readiness: each phone's download has its first bytes
+        while not marker.exists():
+            time.sleep(0.05)
+    shared = lab.box_lab("rate", url, "4")["bytes_per_second"]
+    return alone, shared
+
+
+def test_the_box_own_traffic_goes_first_on_the_uplink(tmp_path):
+    """Issue 24.4: with a 20 Mbit/s uplink and two phones downloading, the box's own
+    download fell to 20% of its rate alone. The rendered queueing (HTB on the uplink,
+    IFB for downloads) keeps the box's share; the phones' traffic is in its own class."""
+    doc = make_site(tmp_path, uplink={"client_daily_mb": 10000, "phones_daily_mb": 0,
+                                      "down_kbit": 16000, "up_kbit": 16000,
+                                      "box_share_percent": 90})
+    with HotspotLab(tmp_path, doc, uplink=True, uplink_kbit=20000) as lab:
+        phones = [lab.phones[0], lab.add_phone()]
+        for phone in phones:
+            phone.dhcp()
+            _accept(phone)
+        alone, shared = _box_share(lab, phones, tmp_path)
+        # Without the queueing the three downloads share the link (the box ~1/3).
+        assert shared / alone >= 0.6, (alone, shared)
+        classes = lab.box_run(["tc", "-s", "class", "show", "dev", "espace-ifb"]).stdout
+        sent = {m[0]: int(m[1]) for m in re.findall(
+            r"class htb (1:\d+) .*?\n Sent (\d+) bytes", classes)}
+        assert sent["1:20"] > 1_000_000 and sent["1:10"] > 1_000_000, classes
