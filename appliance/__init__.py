@@ -21,11 +21,12 @@ def create_app(test_config=None):
 
 def contribute(registry) -> None:
     """The core's share of the box (see :mod:`espace.registry`)."""
-    from . import api, kiosk, worker
+    from . import api, kiosk, labels, worker
     from .cli import config, doctor
     from .sync.cli import enroll, sync
 
     kiosk.contribute(registry)
+    labels.contribute(registry)
     registry.blueprint(api.bp)
     registry.command(config)
     registry.command(doctor)

@@ -84,23 +84,60 @@ def unmark(text: str) -> str:
     return text.replace(OPEN, "").replace(CLOSE, "")
 
 
+class _Corrected(support.NullTranslations):
+    """A catalogue with the corrections facilitators made at the kiosk on top."""
+
+    def __init__(self, fixes: dict[str, str], base: support.NullTranslations) -> None:
+        super().__init__()
+        self.fixes = fixes
+        self.add_fallback(base)
+
+    def gettext(self, message: str) -> str:
+        return self.fixes.get(message) or self._fallback.gettext(message)
+
+    ugettext = gettext
+
+
+def _labels_version() -> int:
+    from .labels.web import labels_version
+
+    return labels_version()
+
+
 class LanguageDomain(Domain):
-    """A gettext domain keyed by the visitor's language code (``g.lang``)."""
+    """A gettext domain keyed by the visitor's language code (``g.lang``), with the
+    labels corrected at the kiosk (:mod:`appliance.labels`) over the catalogue."""
 
     def get_translations(self):  # type: ignore[override]
         code = getattr(g, "lang", None) or "fr"
-        cache = self.cache
-        try:
-            return cache[code]
-        except KeyError:
-            translations = support.Translations.load(str(TRANSLATIONS), [code], "messages")
+        version = _labels_version() if has_request_context() else 0
+        key = (code, version)
+        found = self.cache.get(key)
+        if found is None:
+            base = self._catalogue(code)
+            fixes = {}
+            if version:
+                from .labels.rules import corrections
+
+                fixes = corrections(code)
+            found = _Corrected(fixes, base) if fixes else base
+            if len(self.cache) > 64:  # old versions of the corrections
+                self.cache.clear()
+            self.cache[key] = found
+        return found
+
+    def _catalogue(self, code: str):
+        catalogues = self.__dict__.setdefault("catalogues", {})
+        found = catalogues.get(code)
+        if found is None:
+            found = support.Translations.load(str(TRANSLATIONS), [code], "messages")
             if code not in ("fr", "en"):
                 # A string not yet translated shows in French, the reference, not in
                 # the developers' English.
-                translations.add_fallback(_MarkedFrench(
+                found.add_fallback(_MarkedFrench(
                     support.Translations.load(str(TRANSLATIONS), ["fr"], "messages")))
-            cache[code] = translations
-            return translations
+            catalogues[code] = found
+        return found
 
 
 WEEKDAYS = (lazy_gettext("Monday"), lazy_gettext("Tuesday"), lazy_gettext("Wednesday"),
@@ -147,6 +184,9 @@ def init_app(app: Flask) -> None:
         g.lang = g.language.code
 
     app.add_template_filter(day_label, "day")
+    from .labels import web as labels_web
+
+    labels_web.init_app(app)
 
     @app.after_request
     def _mark_french_fallbacks(response: Response) -> Response:

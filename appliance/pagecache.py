@@ -16,6 +16,7 @@ from collections.abc import Callable
 from flask import Response, current_app, g, request
 
 from . import i18n
+from .labels.web import labels_version
 
 _MAX_ENTRIES = 256
 
@@ -31,7 +32,8 @@ def language_page(view: Callable[..., str] | None = None, *,
     def wrapped(*args, **kwargs) -> Response:
         cache = current_app.extensions.setdefault("espace.pagecache", {})
         key = (request.full_path, g.lang, i18n.COOKIE in request.cookies,
-               version() if version is not None else None)
+               version() if version is not None else None,
+               labels_version())
         entry = cache.get(key)
         if entry is None:
             body = i18n.mark_fallbacks(view(*args, **kwargs)).encode()

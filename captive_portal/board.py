@@ -30,6 +30,7 @@ from appliance.board.messages import AGE_LABELS, error_text, theme_label
 from appliance.board.models import Post
 from appliance.board.rules import BoardError, Draft
 from appliance.db import database
+from appliance.labels.web import labels_version
 from appliance.models import Commune, Official
 
 bp = Blueprint("board", __name__, url_prefix="/board", template_folder="templates",
@@ -113,7 +114,7 @@ def index():
     """The board. Rendered pages are kept per (language, query, board version): 20
     phones opening the board after a debate cost one render, not 20."""
     cache = current_app.extensions.setdefault("board_pages", OrderedDict())
-    key = (getattr(g, "lang", ""), request.query_string, _board_version())
+    key = (getattr(g, "lang", ""), request.query_string, _board_version(), labels_version())
     with _cache_lock:
         html = cache.get(key)
         if html is not None:

@@ -38,6 +38,7 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import wrap_file
 
 from appliance import i18n
+from appliance.labels.web import labels_version
 
 from .library import Book, Library, library_for, trim_memory_sometimes
 from .precompressed import Packed, body_split, with_viewport
@@ -404,12 +405,18 @@ def _packed(b: Book, path: str, packed: Packed) -> Response:
 
 
 _BARS: dict[tuple[str, str, str], bytes] = {}
+_BARS_LABELS = 0  # the labels' version the bars were rendered with
 _NEXT = "__espace_next__"
 
 
 def _bar(b: Book, lang: str, path: str) -> bytes:
     """Our bar for this book and language, rendered once; only the page's own path
     (for the language chooser's way back) changes per article."""
+    global _BARS_LABELS
+    if labels_version() != _BARS_LABELS:  # a label was corrected: render bars again
+        _BARS_LABELS = labels_version()
+        _BARS.clear()
+        HOT.clear()
     key = (b.name, b.uuid, lang)
     bar = _BARS.get(key)
     if bar is None:

@@ -275,10 +275,11 @@ def book(session_id: int, name: str, phone: str = "", gender: str = "",
     person. A walk-in (at the door, from the kiosk) is checked in at once, may come
     until the session ends, and is refused when the room is full. ``client`` (the
     phone's box-salted hash) holds at most ``programme.bookings_per_phone`` bookings
-    of one session."""
+    of one session. The name is optional: a visitor who does not write books by
+    voice alone, and the code on the ticket is what the door checks."""
     now = now or utcnow()
     name, phone, gender, age_group = _clean(name, phone, gender, age_group,
-                                            name_required=not walk_in)
+                                            name_required=False)
     with database.atomic():
         s = _session_for_update(session_id)
         if s.cancelled:

@@ -240,7 +240,14 @@ def test_started_and_cancelled_sessions_refuse_bookings(fast_db):
     with pytest.raises(rules.SessionCancelled):
         rules.book(s.id, "Awa", now=START - dt.timedelta(hours=1))
     with pytest.raises(rules.InvalidInput):
-        rules.book(s.id, "  ", now=START - dt.timedelta(hours=1))
+        rules.book(s.id, "Awa", "not a phone", now=START - dt.timedelta(hours=1))
+
+
+def test_a_visitor_books_without_writing_a_name(fast_db):
+    """Booking by voice alone: the ticket's code is what the door checks."""
+    s = make_session(5, 0, 0, 60)
+    b = rules.book(s.id, "  ", now=START - dt.timedelta(days=1))
+    assert b.status == "booked" and b.name == "" and len(b.code) == 6
 
 
 def test_names_reach_central_only_when_the_site_says_so(app, fast_db):

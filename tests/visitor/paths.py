@@ -78,7 +78,7 @@ def walk(page, base: str, lang: str | None = None) -> Iterator[str]:
     page.goto(base + "/board/new")
     yield "ask-text"
     page.check("input[name=theme] >> nth=0", force=True)
-    page.select_option("#target", index=1)
+    page.check("#targets input[name=target] >> nth=1")
     page.fill("#body", "Quand la pompe du quartier sera-t-elle réparée ?")
     page.click("#send")
     page.wait_for_url(re.compile(r".*/board/sent/\w+$"))

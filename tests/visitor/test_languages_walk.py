@@ -56,7 +56,8 @@ def french_patterns(code: str) -> list[tuple[str, re.Pattern]]:
         their_forms = set(theirs.string if isinstance(theirs.string, (list, tuple))
                           else [theirs.string]) if theirs else set()
         for form in set(forms):
-            if not form or form in their_forms:
+            # One or two letters (F/H for women/men on the sheet) are not words on screen.
+            if len(form) <= 2 or form in their_forms:
                 continue
             pattern = re.escape(form)
             pattern = re.sub(r"%\\\(\w+\\\)(?:\\\.\d)?[sdf]|%[sd]", ".+", pattern)

@@ -31,7 +31,13 @@
     return "";
   }
 
-  function show(el, on) { if (el) el.hidden = !on; }
+  // A button may sit in a "said" wrapper with its speaker: both come and go together.
+  function show(el, on) {
+    if (!el) return;
+    el.hidden = !on;
+    var p = el.parentNode;
+    if (p && (" " + p.className + " ").indexOf(" said ") >= 0) p.hidden = !on;
+  }
 
   function clock(s) {
     var m = Math.floor(s / 60), r = s % 60;
