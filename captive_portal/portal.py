@@ -29,6 +29,10 @@ def safe_next(target: str | None) -> str:
     """Only a path on this box: never an open redirect to another host."""
     if not target:
         return "/"
+    # Browsers drop tabs and line breaks inside a URL and read "\\" as "/"; a line
+    # break would also end the Location header (a 500 before).
+    if any(ord(c) < 0x20 or c in "\\\x7f" for c in target):
+        return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"

@@ -123,7 +123,8 @@ def state_page(view: Callable[..., str]) -> Callable[..., Response]:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/kiosk") and "//" not in target and "\\" not in target:
+    if (target and target.startswith("/kiosk") and "//" not in target and "\\" not in target
+            and not any(ord(c) < 0x20 or c == "\x7f" for c in target)):
         return target
     return url_for("kiosk.index")
 

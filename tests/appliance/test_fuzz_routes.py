@@ -77,3 +77,16 @@ def test_ids_past_every_integer_type_are_404(seeded):
                              ("GET", f"/kiosk/sessions/{n}/sheet")):
             r = client.open(path, method=method, data={"csrf": token, "name": "Awa"})
             assert r.status_code == 404, (method, path, r.status_code)
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example", "/%5Cevil.example", "//evil.example",
+                                    "/%0d%0aSet-Cookie:%20x=1", "https://evil.example/"])
+def test_language_and_kiosk_redirects_stay_on_the_box(seeded, target):
+    client = seeded.test_client()
+    r = client.get(f"/lang/fr?next={target}")
+    assert r.status_code == 303 and r.location == "/"
+    from tests.support import kiosk_login
+
+    kiosk_login(client)
+    r = client.get(f"/kiosk/login?next=/kiosk{target}")
+    assert r.status_code < 500
