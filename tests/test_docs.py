@@ -70,3 +70,17 @@ def test_readme_layout_names_every_package():
     layout = readme[readme.index("## Layout") : readme.index("## Running")]
     listed = set(re.findall(r"^(\w+)/ ", layout, re.M))
     assert set(PACKAGES) <= listed, f"README's layout lacks {set(PACKAGES) - listed}"
+
+
+def test_pyproject_ships_every_package():
+    """A package missing from pyproject's list would be missing from the wheel, hence
+    from the SD image (image_build.python_env builds the wheel from that list)."""
+    import tomllib
+
+    doc = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    include = doc["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = {name.rstrip("*") for name in include}
+    assert set(PACKAGES) <= shipped, (
+        f"pyproject.toml's [tool.setuptools.packages.find] include lacks "
+        f'{sorted(set(PACKAGES) - shipped)}: add each as "name*"'
+    )
