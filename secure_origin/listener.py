@@ -47,11 +47,9 @@ http {{
     # loopback, so the same limit per phone applies here.
     limit_conn_zone $binary_remote_addr zone=perphone:1m;
     limit_conn perphone {per_phone};
-    # One loopback connection per request: waitress answers kept-alive connections
-    # ~40 ms late (about 400 req/s instead of 1,600 through nginx; bench/portal.py --tls
-    # and docs/secure-origin.md), and a loopback connect costs microseconds.
     upstream espace {{
         server {upstream};
+        keepalive 16;
     }}
     server {{
         listen {listen} ssl;
@@ -61,7 +59,7 @@ http {{
         location / {{
             proxy_pass http://espace;
             proxy_http_version 1.1;
-            proxy_set_header Connection "close";
+            proxy_set_header Connection "";
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto https;
