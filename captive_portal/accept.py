@@ -36,6 +36,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_decimal
 
 from appliance import i18n
 from appliance.privacy import mac_for_ip
@@ -202,7 +203,8 @@ def quota():
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**20:.0f}" if n >= 10 * 2**20 else f"{n / 2**20:.1f}"
+    """Megabytes in the visitor's language's way of writing numbers (1,5 in French)."""
+    return format_decimal(n / 2**20, format="#,##0" if n >= 10 * 2**20 else "#,##0.0")
 
 
 @bp.get(API_PATH)

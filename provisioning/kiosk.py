@@ -4,6 +4,7 @@ all phones, and each accepted phone's quota use by box-scoped hash (never its MA
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
+from flask_babel import format_decimal
 
 from appliance import privacy
 from appliance.kiosk import _only_on_the_screen, kiosk_context
@@ -31,4 +32,4 @@ def index():
                               lambda who: privacy.identity_hash(who, "box"))
         usage["phones"] = dict(sorted(usage["phones"].items(), key=lambda i: -i[1]["used"]))
     return render_template("network/kiosk.html", usage=usage, site=site,
-                           mb=lambda n: f"{n / 2**20:.1f}")
+                           mb=lambda n: format_decimal(n / 2**20, format="#,##0.0"))

@@ -61,7 +61,7 @@ def api(client) -> dict:
 
 
 @pytest.mark.parametrize("reason, used, quota, total, text", [
-    ("phone", 5 * MB, 5 * MB, 7 * MB, "Votre téléphone a utilisé son internet du jour (5.0 Mo)"),
+    ("phone", 5 * MB, 5 * MB, 7 * MB, "Votre téléphone a utilisé son internet du jour (5,0 Mo)"),
     ("total", 1 * MB, 5 * MB, 100 * MB, "Tous les téléphones ensemble"),
     ("new", 0, 0, 7 * MB, "autant de téléphones que cet espace le permet"),
 ])
@@ -96,9 +96,9 @@ def test_quota_page_in_bambara(client, backend):
 def test_kiosk_internet_tab_shows_use_by_hash(client, db):
     assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
     body = client.get("/kiosk/internet/").get_data(as_text=True)
-    assert 'id="internet-today"' in body and "7.0" in body and "100.0" in body
+    assert 'id="internet-today"' in body and "7,0" in body and "100,0" in body
     assert privacy.identity_hash(PHONE_MAC, "box")[:8] in body
-    assert PHONE_MAC not in body and "2.0 / 5.0" in body
+    assert PHONE_MAC not in body and "2,0 / 5,0" in body
     assert "/kiosk/internet/" in client.get("/kiosk/").get_data(as_text=True)  # its tab
 
 

@@ -257,3 +257,37 @@ def test_the_box_own_traffic_goes_first_on_the_uplink(tmp_path):
         sent = {m[0]: int(m[1]) for m in re.findall(
             r"class htb (1:\d+) .*?\n Sent (\d+) bytes", classes)}
         assert sent["1:20"] > 1_000_000 and sent["1:10"] > 1_000_000, classes
+
+
+@pytest.mark.browser
+def test_chromium_on_a_spent_phone_sees_the_quota_page(tmp_path, artifacts, playwright):
+    """What the visitor sees (Debian's chromium in the phone's namespace, 360x640):
+    after the quota, any address opens the page that says so, in French here."""
+    from tests.provisioning.test_network_netns import _goto_settled
+    from tests.support import CHROMIUM_ARGS
+
+    chromium = require_program("chromium", "chromium")
+    with _lab(tmp_path) as lab:
+        phone = lab.phones[0]
+        phone.dhcp()
+        _accept(phone)
+        assert _download(phone, 3 * MB)["outcome"] == "reset"
+        wrapper = tmp_path / "chromium-in-phone"
+        wrapper.write_text(f"#!/bin/sh\nexec ip netns exec {phone.ns} {chromium} \"$@\"\n")
+        wrapper.chmod(0o755)
+        browser = playwright.chromium.launch(executable_path=str(wrapper), headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 360, "height": 640}, has_touch=True,
+                                       is_mobile=True).new_page()
+            _goto_settled(page, "http://example.org/news")
+            assert page.url == f"http://{BOX_ADDRESS}/quota"
+            assert page.locator("h1").inner_text().strip() == "Plus d’internet aujourd’hui"
+            assert re.fullmatch(r"\d\d:\d\d", page.locator(".when").inner_text())
+            page.screenshot(path=str(artifacts / "network-quota-spent.png"))
+            page.locator("a.btn").tap()  # the box's own pages keep working
+            page.wait_for_url(f"http://{BOX_ADDRESS}/")
+            # (this browser has no language cookie yet: the home page asks for it first)
+            assert "Choisissez votre langue" in page.locator("h1").inner_text()
+        finally:
+            browser.close()
