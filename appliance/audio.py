@@ -8,7 +8,8 @@ junk, a renamed executable or a truncated header. It returns the MIME type to se
 the note with and its duration, measured from what the file holds where a claim could
 lie: Ogg/Opus and WebM/Opus by the packets' own frame counts (RFC 6716 TOC bytes), not
 the granule position or Info duration they declare; AMR and MP3 by counting frames;
-Vorbis at least its packets' shortest length; MP4 by ``mvhd``; WAV by its data size.
+Vorbis at least its packets' shortest length; MP4 by its tracks' samples (AAC and AMR
+frames counted, not ``mvhd``); WAV by its data size.
 
 The work is bounded: a parser walks at most :func:`budget_for` pieces (pages, packets,
 elements, boxes, frames) for the longest allowed note, and stops as soon as what it
@@ -403,8 +404,65 @@ def _mp4(data: bytes, budget: _Budget) -> AudioInfo:
             seconds = duration / timescale
     if seconds is None:
         raise AudioError("MP4 without mvhd")
+    # mvhd is a claim; each track's samples are what the file holds.
+    for kind, start, end in _boxes(data, mstart, mend, budget):
+        if kind == b"trak":
+            seconds = max(seconds, _mp4_track_seconds(data, start, end, budget))
     mime = "audio/3gpp" if any(b.startswith(b"3g") for b in brands) else "audio/mp4"
     return AudioInfo("mp4", mime, seconds)
+
+
+def _child(data: bytes, start: int, end: int, path: list[bytes], budget: _Budget):
+    """(start, end) of the box at ``path`` below ``start:end``, or None."""
+    for kind, cstart, cend in _boxes(data, start, end, budget):
+        if kind == path[0]:
+            return (cstart, cend) if len(path) == 1 else _child(data, cstart, cend,
+                                                                path[1:], budget)
+    return None
+
+
+def _mp4_track_seconds(data: bytes, start: int, end: int, budget: _Budget) -> float:
+    """A track's length from its sample table: the time stamps (stts) and, for AAC and
+    AMR, the number of coded frames it holds (stsz), whichever is longer."""
+    mdhd = _child(data, start, end, [b"mdia", b"mdhd"], budget)
+    stbl = _child(data, start, end, [b"mdia", b"minf", b"stbl"], budget)
+    if mdhd is None or stbl is None:
+        return 0.0
+    version = data[mdhd[0]]
+    timescale = struct.unpack_from(">I", data, mdhd[0] + (20 if version == 1 else 12))[0]
+    stamped = 0.0
+    stts = _child(data, stbl[0], stbl[1], [b"stts"], budget)
+    if stts is not None and timescale:
+        count = struct.unpack_from(">I", data, stts[0] + 4)[0]
+        if stts[0] + 8 + 8 * count > stts[1]:
+            raise AudioError("MP4 time table runs past its box")
+        budget.spend(count)
+        stamped = sum(n * d for n, d in struct.iter_unpack(
+            ">II", data[stts[0] + 8:stts[0] + 8 + 8 * count])) / timescale
+    frames = 0
+    stsz = _child(data, stbl[0], stbl[1], [b"stsz"], budget)
+    if stsz is not None:
+        size, frames = struct.unpack_from(">II", data, stsz[0] + 4)
+        if size:
+            held = size * frames
+        else:
+            if stsz[0] + 12 + 4 * frames > stsz[1]:
+                raise AudioError("MP4 size table runs past its box")
+            budget.spend(frames)
+            held = sum(v for (v,) in struct.iter_unpack(
+                ">I", data[stsz[0] + 12:stsz[0] + 12 + 4 * frames]))
+        if held > len(data):
+            raise AudioError("MP4 samples larger than the file")
+    coded = 0.0
+    stsd = _child(data, stbl[0], stbl[1], [b"stsd"], budget)
+    if stsd is not None and stsd[1] - stsd[0] >= 16:
+        entry = data[stsd[0] + 12:stsd[0] + 16]
+        if entry == b"mp4a" and stsd[1] - stsd[0] >= 8 + 8 + 28:
+            rate = struct.unpack_from(">I", data, stsd[0] + 8 + 8 + 24)[0] >> 16
+            coded = frames * 1024 / rate if rate else 0.0  # an AAC frame: 1024 samples
+        elif entry in (b"samr", b"sawb"):
+            coded = frames * 0.02  # at least one 20 ms AMR frame a sample
+    return max(stamped, coded)
 
 
 # --- AMR (RFC 4867 storage format) -----------------------------------------------------

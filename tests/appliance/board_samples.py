@@ -160,3 +160,23 @@ def webm_voids(size: int) -> bytes:
     """A WebM whose segment is full of empty Void elements after one real block."""
     data = webm_opus(0.02)
     return data + b"\xec\x80" * ((size - len(data)) // 2)
+
+
+def mp4_lying(real_seconds: float, claimed_seconds: float) -> bytes:
+    """AAC frames (1024 samples at 44.1 kHz) for ``real_seconds`` in a file whose mvhd,
+    mdhd and time stamps all say ``claimed_seconds``."""
+    frames = int(real_seconds * 44100 / 1024)
+    ftyp = _box(b"ftyp", b"M4A \0\0\0\0M4A isom")
+    mvhd = _box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 1000,
+                                                    int(claimed_seconds * 1000)) + bytes(80))
+    mdhd = _box(b"mdhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 44100,
+                                                    int(claimed_seconds * 44100)) + bytes(4))
+    mp4a = _box(b"mp4a", bytes(8) + bytes(8) + struct.pack(">HHHH", 1, 16, 0, 0)
+                + struct.pack(">I", 44100 << 16))
+    stsd = _box(b"stsd", b"\0\0\0\0" + struct.pack(">I", 1) + mp4a)
+    delta = max(1, int(claimed_seconds * 44100 / max(frames, 1)))
+    stts = _box(b"stts", b"\0\0\0\0" + struct.pack(">III", 1, frames, delta))
+    stsz = _box(b"stsz", b"\0\0\0\0" + struct.pack(">II", 6, frames))
+    stbl = _box(b"stbl", stsd + stts + stsz)
+    trak = _box(b"trak", _box(b"mdia", mdhd + _box(b"minf", stbl)))
+    return ftyp + _box(b"moov", mvhd + trak) + _box(b"mdat", bytes(6 * frames))

@@ -79,7 +79,8 @@ def test_webm_without_audio_track_is_refused():
 # --- hostile notes: duration from the content, work bounded ------------------------------
 
 
-@pytest.mark.parametrize("make", [samples.ogg_opus_lying, samples.webm_opus_lying])
+@pytest.mark.parametrize("make", [samples.ogg_opus_lying, samples.webm_opus_lying,
+                                  samples.mp4_lying])
 def test_duration_is_what_the_file_holds_not_what_it_claims(make):
     lying = make(real_seconds=400, claimed_seconds=10)
     with pytest.raises(audio.AudioTooLong):
