@@ -62,6 +62,9 @@ def _hash(key: str) -> str:
 def start_session(admin: Admin) -> None:
     """A fresh session for ``admin`` (the old cookie's data is dropped)."""
     key = secrets.token_urlsafe(32)
+    # Expired sessions are of no use: the table keeps only live ones.
+    AdminSession.delete().where(
+        AdminSession.created_at < utcnow() - current_app.permanent_session_lifetime).execute()
     AdminSession.create(key=_hash(key), admin=admin, created_at=utcnow())
     session.clear()
     session["sid"] = key

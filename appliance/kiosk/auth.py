@@ -99,6 +99,9 @@ def new_session_row(facilitator: dict) -> str:
     """Store a kiosk session for ``facilitator`` (a site.toml entry); returns the key
     the cookie carries. Call inside a write transaction."""
     key = secrets.token_urlsafe(24)
+    # Sessions whose cookie never came back (the screen was switched off) go after a
+    # week: the table stays a handful of rows.
+    database.execute_sql("DELETE FROM kiosk_session WHERE created < ?", (_now() - 7 * 86400,))
     database.execute_sql("INSERT INTO kiosk_session VALUES (?, ?, ?, ?)",
                          (_key_hash(key), facilitator["name"],
                           _pin_mark(facilitator["pin_hash"]), _now()))
