@@ -85,7 +85,11 @@ def check_clip(data: bytes) -> audio.AudioInfo:
     if len(data) > MAX_CLIP_BYTES:
         raise LabelError("clip_too_large", "the recording is too large", "record a shorter one")
     try:
-        info = audio.probe(data)
+        # Bounded by the clip's length: a crafted file is refused after a few pieces.
+        info = audio.probe(data, max_seconds=MAX_CLIP_SECONDS)
+    except audio.AudioTooLong:
+        raise LabelError("clip_too_long", f"more than {MAX_CLIP_SECONDS:.0f} s",
+                         "say only the label") from None
     except audio.AudioError as e:
         raise LabelError("not_audio", f"not a recording we can play: {e}",
                          "record again") from None

@@ -139,3 +139,13 @@ def test_export_writes_the_corrections_as_po(app, db, tmp_path):
         cat = read_po(f)
     assert [(m.id, m.string) for m in cat if m.id] == [("Learn", "Kalan yɔrɔ")]
     assert (out / "ff" / "LC_MESSAGES" / "messages.po").exists()
+
+
+def test_a_clip_is_measured_by_what_it_holds():
+    """A clip whose Ogg granule claims 2 s but holds a minute is too long, not accepted."""
+    from appliance.labels import rules as label_rules
+    from tests.appliance import board_samples as samples
+
+    with pytest.raises(label_rules.LabelError) as e:
+        label_rules.check_clip(samples.ogg_opus_lying(real_seconds=60, claimed_seconds=2))
+    assert e.value.code == "clip_too_long"
