@@ -37,14 +37,18 @@ def groups() -> dict[str, str]:
             "signs": gettext("Digits and letters")}
 
 
-def labels_of(group: str, site) -> list[tuple[str, str]]:
-    """(key, what the facilitator reads) of every label of ``group``."""
+def labels_of(group: str, site, lang: str = "") -> list[tuple[str, str]]:
+    """(key, what the facilitator reads) of every label of ``group``; ``lang``'s own
+    name heads the screens (it is spoken in that language on the chooser)."""
     from ..board.messages import theme_label
     from ..models import Official
     from ..programme.models import Session
 
     if group == "screens":
-        return [("msg:" + m, gettext(m)) for m in SCREEN_MSGIDS]
+        from ..languages import LANGUAGES
+
+        own = [(f"lang:{lang}", LANGUAGES[lang].own_name)] if lang in LANGUAGES else []
+        return own + [("msg:" + m, gettext(m)) for m in SCREEN_MSGIDS]
     if group == "officials":
         from ..models import Commune
 

@@ -50,7 +50,7 @@ def labels():
     group = group if group in keys.groups() else "screens"
     texts, clips = for_language(lang)
     rows = [(key, shown, texts.get(key, ""), key in clips)
-            for key, shown in keys.labels_of(group, current_app.config["SITE"])]
+            for key, shown in keys.labels_of(group, current_app.config["SITE"], lang)]
     return render_template("kiosk/labels.html", rows=rows, lang=lang, group=group,
                            groups=keys.groups(), languages=_languages())
 

@@ -28,7 +28,7 @@ from ..errors import EspaceError
 from ..languages import LANGUAGES
 from .models import Label
 
-KINDS = ("msg", "official", "council", "theme", "session", "char")
+KINDS = ("msg", "official", "council", "theme", "session", "char", "lang")
 MAX_KEY = 300
 MAX_TEXT = 200
 MAX_CLIP_BYTES = 256 * 1024  # 20 s of Opus at 24 kbit/s is 60 KB: room for a slow rate

@@ -51,9 +51,10 @@ def msg_key(label) -> str:
     return "msg:" + (args[0] if args else str(label))
 
 
-def say(key: str) -> Markup:
-    """The speaker of ``key`` in the visitor's language, or nothing."""
-    url = clip_url(key)
+def say(key: str, lang: str | None = None) -> Markup:
+    """The speaker of ``key`` in the visitor's language (or ``lang``: a language's own
+    name is spoken in that language), or nothing."""
+    url = clip_url(key, lang)
     if url is None:
         return Markup("")
     g.say_used = True
