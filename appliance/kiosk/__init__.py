@@ -17,13 +17,17 @@ bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="template
 REGISTRY = "espace.registry"
 
 
-@bp.before_request
+@bp.before_app_request
 def _only_on_the_screen() -> None:
     # The kiosk has its own loopback listener (appliance.server): on the hotspot's, its
     # login and pages do not exist, so no phone can try a PIN or lock the screen out.
+    # By path, for every app-wide request: other packages' kiosk tabs (the library's,
+    # the internet's) are blueprints of their own under /kiosk/.
     from ..server import HOTSPOT, LISTENER_KEY
 
-    if request.environ.get(LISTENER_KEY) == HOTSPOT:
+    path = request.path
+    if request.environ.get(LISTENER_KEY) == HOTSPOT and (path == "/kiosk"
+                                                         or path.startswith("/kiosk/")):
         abort(404)
 
 

@@ -91,8 +91,9 @@ def closed_by_server(s) -> bool:
 
 
 def test_the_kiosk_is_not_on_the_hotspot_listener(hotspot, kiosk):
-    assert get(hotspot.port, "/kiosk/login")[0] == 404
-    assert get(hotspot.port, "/kiosk/")[0] == 404
+    for path in ("/kiosk/login", "/kiosk/", "/kiosk", "/kiosk/library/", "/kiosk/internet/",
+                 "/kiosk/labels"):
+        assert get(hotspot.port, path)[0] == 404, path
     assert get(kiosk.port, "/kiosk/login")[0] == 200
     assert get(hotspot.port, "/")[0] == 200
 
