@@ -31,6 +31,14 @@ def _only_on_the_screen() -> None:
         abort(404)
 
 
+@bp.before_app_request
+def _every_kiosk_tab_only_on_the_screen() -> None:
+    # The same for the tabs other packages contribute under /kiosk/ (the library's,
+    # the Internet's, SMS...), whatever their blueprint.
+    if request.path == "/kiosk" or request.path.startswith("/kiosk/"):
+        _only_on_the_screen()
+
+
 def contribute(registry) -> None:
     """The kiosk's blueprint and its own tabs (order: 10, 20... leaves room between)."""
     from . import moderation, sessions, views  # noqa: F401  (their routes join bp)

@@ -191,3 +191,21 @@ def test_pull_handlers_are_loaded_alike_in_the_app_the_cli_and_the_worker(proces
     handled = out.stdout.strip().splitlines()[-1].split()
     assert handled == sorted(kinds.DOWN_KINDS)
     assert {"tls.certificate", "answer.created", "announcement.created"} <= set(handled)
+
+
+def test_every_contributed_kiosk_tab_is_only_on_the_screen(extra_app):
+    """A phone on the hotspot's listener finds no kiosk page, whichever package
+    contributed the tab; the screen's listener has them all (behind the login)."""
+    from flask import url_for
+
+    from appliance.server import HOTSPOT, KIOSK, LISTENER_KEY
+
+    reg = extra_app.extensions["espace.registry"]
+    with extra_app.test_request_context():
+        urls = [url_for(t.endpoint) for t in reg.kiosk_tabs]
+    client = extra_app.test_client()
+    for url in urls:
+        phone = client.get(url, environ_base={LISTENER_KEY: HOTSPOT})
+        assert phone.status_code == 404, url
+        screen = client.get(url, environ_base={LISTENER_KEY: KIOSK})
+        assert screen.status_code in (200, 302), url
