@@ -11,6 +11,7 @@ block the stream behind it.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 from sync_contract import kinds
 from sync_contract.handlers import Registry
 
-from .models import Answer, Audit, Post, Site, UsageDay, utcnow
+from .models import Answer, Audit, Box, Post, Site, Snapshot, UsageDay, utcnow
 
 UP = Registry(kinds.UP)
 register = UP.register
@@ -45,8 +46,11 @@ class Projector:
     """Folds newly stored records into the dashboard's tables, in the transaction that
     stores them, with a few bulk statements per batch rather than a few per record."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, box: Box | None = None) -> None:
         self.site = site
+        self.box = box
+        self.replaced: Snapshot | None = None  # the snapshot the current one replaced
+        self.recount: set[tuple[str, str]] = set()  # (metric, day) to derive again
         self.posts: list[dict] = []
         self.bumps: dict[tuple[str, str], list[int]] = {}
         self.unknown: Counter[str] = Counter()
@@ -63,7 +67,29 @@ class Projector:
         except kinds.ContractError as e:
             self.invalid.append(f"seq {seq}: {e}")
             return
-        fn(self, Incoming(seq, ev_uuid, kind, created_at, payload))
+        ev = Incoming(seq, ev_uuid, kind, created_at, payload)
+        if isinstance(declared.semantics, kinds.Snapshot) and not self.keep_latest(declared, ev):
+            return  # an older snapshot (replayed, reordered, another box's): nothing moves
+        fn(self, ev)
+
+    def keep_latest(self, declared: kinds.Kind, ev: Incoming) -> bool:
+        """Store ``ev`` as the latest snapshot of its subject if it is newer, by (box,
+        seq), than the one held; False when it is not."""
+        assert isinstance(declared.semantics, kinds.Snapshot) and self.box is not None
+        subject = declared.semantics.key_of(ev.payload)[:255]
+        held = Snapshot.get_or_none((Snapshot.site == self.site) & (Snapshot.kind == ev.kind)
+                                    & (Snapshot.subject == subject))
+        if held is not None and (held.box_ref, held.seq) >= (self.box.id, ev.seq):
+            return False
+        day = day_of(str(ev.payload.get("day", "")), ev.created_at)
+        values = dict(box=self.box.id, seq=ev.seq, day=day, payload=json.dumps(
+            ev.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
+        if held is None:
+            Snapshot.create(site=self.site, kind=ev.kind, subject=subject, **values)
+        else:
+            Snapshot.update(**values).where(Snapshot.id == held.id).execute()
+        self.replaced = held
+        return True
 
     def refuse(self, ev: Incoming, reason: str) -> None:
         self.refused.append(f"seq {ev.seq} {ev.kind}: {reason}")
@@ -95,6 +121,9 @@ class Projector:
         for (day, metric), (count, women, youth) in sorted(self.bumps.items()):
             _bump(self.site, day, metric, count, women, youth)
         self.bumps = {}
+        for metric, day in sorted(self.recount):
+            _DERIVED[metric](self.site, day)
+        self.recount = set()
         slug = self.site.slug
         for kind, n in sorted(self.unknown.items()):
             Audit.create(action="sync.unknown_kind",
@@ -208,9 +237,31 @@ def booking_created(p: Projector, ev: Incoming) -> None:
 
 @register(kinds.ATTENDANCE)
 def attendance(p: Projector, ev: Incoming) -> None:
-    payload = ev.payload
-    p.bump(day_of(payload["day"], ev.created_at), "attendance", payload["present"],
-           payload["women"], payload["youth"])
+    """A session's attendance is a snapshot: the day's figures are derived again from
+    the latest snapshot of each of its sessions (never added up)."""
+    p.recount.add(("attendance", day_of(ev.payload["day"], ev.created_at)))
+    if p.replaced is not None and p.replaced.day:
+        p.recount.add(("attendance", p.replaced.day))  # the session moved to another day
+
+
+def recount_attendance(site: Site, day: str) -> None:
+    count = women = youth = 0
+    for (payload,) in Snapshot.select(Snapshot.payload).where(
+            (Snapshot.site == site) & (Snapshot.kind == kinds.ATTENDANCE.name)
+            & (Snapshot.day == day)).tuples():
+        data = json.loads(payload)
+        count += int(data.get("present", 0))
+        women += int(data.get("women", 0))
+        youth += int(data.get("youth", 0))
+    updated = UsageDay.update(count=count, women=women, youth=youth).where(
+        (UsageDay.site == site) & (UsageDay.day == day)
+        & (UsageDay.metric == "attendance")).execute()
+    if not updated:
+        UsageDay.create(site=site, day=day, metric="attendance", count=count, women=women,
+                        youth=youth)
+
+
+_DERIVED = {"attendance": recount_attendance}
 
 
 # --- usage --------------------------------------------------------------------------------

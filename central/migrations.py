@@ -4,15 +4,93 @@ at version 1; later steps must use SQL or frozen models, never today's classes."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import peewee
 
-from . import models
+from . import schema_0001
 
 
 def _initial(db: peewee.Database) -> None:
-    db.create_tables(models.MODELS)
+    schema_0001.create(db)  # the models as they were then, frozen
+
+
+def _pg(db: peewee.Database) -> bool:
+    return isinstance(db, peewee.PostgresqlDatabase)
+
+
+def _sql(db: peewee.Database, sql: str, params: tuple = ()) -> peewee.Database:
+    """Plain SQL both databases read; ``?`` placeholders, ``SERIAL`` for an id."""
+    if _pg(db):
+        sql = sql.replace("?", "%s")
+    else:
+        sql = sql.replace("SERIAL PRIMARY KEY", "INTEGER NOT NULL PRIMARY KEY")
+    return db.execute_sql(sql, params)
+
+
+def _boxes(db: peewee.Database) -> None:
+    """0002: a site may have several boxes over its life (SD cards die). Sequences and
+    acknowledgements belong to a box: a replacement box starts at its own seq 1, where
+    per-site marks had it skip everything up to the old box's mark."""
+    _sql(db, "CREATE TABLE box (id SERIAL PRIMARY KEY, "
+             "site_id INTEGER NOT NULL REFERENCES site (id) ON DELETE CASCADE, "
+             "box_id VARCHAR(255) NOT NULL, public_key VARCHAR(255) NOT NULL, "
+             "code_hash VARCHAR(255) NOT NULL DEFAULT '', enrolled_at TIMESTAMP NOT NULL, "
+             "revoked BOOLEAN NOT NULL DEFAULT FALSE, last_n BIGINT NOT NULL DEFAULT 0)")
+    _sql(db, "CREATE UNIQUE INDEX box_box_id ON box (box_id)")
+    _sql(db, "CREATE INDEX box_site_id ON box (site_id)")
+    _sql(db, "INSERT INTO box (site_id, box_id, public_key, code_hash, enrolled_at, revoked) "
+             "SELECT id, box_id, public_key, enrol_code_hash, "
+             "COALESCE(enrolled_at, CURRENT_TIMESTAMP), revoked FROM site "
+             "WHERE box_id IS NOT NULL")
+    for table in ("stream_mark", "record"):
+        _sql(db, f"ALTER TABLE {table} ADD COLUMN box_ref INTEGER "  # noqa: S608
+                 "REFERENCES box (id) ON DELETE CASCADE")
+        _sql(db, f"UPDATE {table} SET box_ref = (SELECT box.id FROM box "  # noqa: S608
+                 f"WHERE box.site_id = {table}.site_id)")
+    _sql(db, "DROP INDEX stream_mark_site_id_stream")
+    _sql(db, "CREATE UNIQUE INDEX stream_mark_box_ref_stream ON stream_mark (box_ref, stream)")
+    _sql(db, "DROP INDEX record_site_id_seq")
+    _sql(db, "CREATE UNIQUE INDEX record_box_ref_seq ON record (box_ref, seq)")
+
+
+def _snapshots(db: peewee.Database) -> None:
+    """0003: running totals are snapshots; keep the latest per (site, kind, subject) and
+    rebuild the attendance figures that summing snapshots had inflated."""
+    _sql(db, "CREATE TABLE snapshot (id SERIAL PRIMARY KEY, "
+             "site_id INTEGER NOT NULL REFERENCES site (id) ON DELETE CASCADE, "
+             "kind VARCHAR(255) NOT NULL, subject VARCHAR(255) NOT NULL, "
+             "box_ref INTEGER NOT NULL REFERENCES box (id) ON DELETE CASCADE, "
+             "seq BIGINT NOT NULL, day VARCHAR(255) NOT NULL DEFAULT '', payload TEXT NOT NULL)")
+    _sql(db, "CREATE UNIQUE INDEX snapshot_site_id_kind_subject ON snapshot "
+             "(site_id, kind, subject)")
+    latest: dict[tuple[int, str], tuple] = {}
+    rows = _sql(db, "SELECT site_id, box_ref, seq, created_at, payload FROM record "
+                    "WHERE kind = 'attendance.counts' AND box_ref IS NOT NULL "
+                    "ORDER BY box_ref, seq").fetchall()
+    for site_id, box_ref, seq, created_at, payload in rows:
+        try:
+            data = json.loads(payload)
+            subject = str(data["session"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        day = str(data.get("day") or created_at)[:10]
+        latest[(site_id, subject)] = (box_ref, seq, day, payload)
+    for (site_id, subject), (box_ref, seq, day, payload) in sorted(latest.items()):
+        _sql(db, "INSERT INTO snapshot (site_id, kind, subject, box_ref, seq, day, payload) "
+                 "VALUES (?, 'attendance.counts', ?, ?, ?, ?, ?)",
+             (site_id, subject, box_ref, seq, day, payload))
+    _sql(db, "DELETE FROM usage_day WHERE metric = 'attendance'")
+    totals: dict[tuple[int, str], list[int]] = {}
+    for (site_id, _subject), (_b, _s, day, payload) in latest.items():
+        data = json.loads(payload)
+        acc = totals.setdefault((site_id, day), [0, 0, 0])
+        for i, name in enumerate(("present", "women", "youth")):
+            acc[i] += int(data.get(name, 0) or 0)
+    for (site_id, day), (count, women, youth) in sorted(totals.items()):
+        _sql(db, "INSERT INTO usage_day (site_id, day, metric, count, women, youth) "
+                 "VALUES (?, ?, 'attendance', ?, ?, ?)", (site_id, day, count, women, youth))
 
 
 def _admin_sessions(db: peewee.Database) -> None:
@@ -79,6 +157,8 @@ def _secure_origin(db: peewee.Database) -> None:
 
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
+    ("0002_boxes", _boxes),
+    ("0003_snapshots", _snapshots),
     ("0014_admin_sessions", _admin_sessions),
     ("0015_login_throttle", _login_failures),
     ("0021_secure_origin", _secure_origin),

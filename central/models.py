@@ -48,21 +48,38 @@ class Site(BaseModel):
     bytes_in = peewee.BigIntegerField(default=0)
 
 
+class Box(BaseModel):
+    """One box (one SD card's key) enrolled for a site; a site may have several over its
+    life (cards die). Sequences and acknowledgements belong to a box, records to its
+    site. Only the site's current box (``Site.box_id``, not revoked) may sync.
+    Created by migration step 0002."""
+
+    site = peewee.ForeignKeyField(Site, backref="boxes", on_delete="CASCADE")
+    box_id = peewee.CharField(unique=True)
+    public_key = peewee.CharField()
+    code_hash = peewee.CharField(default="")
+    enrolled_at = peewee.DateTimeField(default=utcnow)
+    revoked = peewee.BooleanField(default=False)
+    last_n = peewee.BigIntegerField(default=0)  # highest request number seen (replays)
+
+
 class StreamMark(BaseModel):
-    """Highest sequence of a stream stored for a site, with everything before it."""
+    """Highest sequence of a box's stream stored, with everything before it."""
 
     site = peewee.ForeignKeyField(Site, on_delete="CASCADE")
+    box = peewee.ForeignKeyField(Box, null=True, column_name="box_ref", on_delete="CASCADE")
     stream = peewee.CharField()
     seq = peewee.BigIntegerField(default=0)
 
     class Meta:
-        indexes = ((("site", "stream"), True),)
+        indexes = ((("box", "stream"), True),)
 
 
 class Record(BaseModel):
-    """An event from a box, stored once per (site, seq) whatever the link did."""
+    """An event from a box, stored once per (box, seq) whatever the link did."""
 
     site = peewee.ForeignKeyField(Site, on_delete="CASCADE")
+    box = peewee.ForeignKeyField(Box, null=True, column_name="box_ref", on_delete="CASCADE")
     seq = peewee.BigIntegerField()
     uuid = peewee.CharField()
     stream = peewee.CharField()
@@ -72,7 +89,23 @@ class Record(BaseModel):
     received_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("site", "seq"), True), (("site", "kind"), False))
+        indexes = ((("box", "seq"), True), (("site", "kind"), False))
+
+
+class Snapshot(BaseModel):
+    """The latest snapshot a site's boxes sent of one thing (a session's attendance):
+    per (site, kind, subject) the one with the highest (box, seq). Step 0003."""
+
+    site = peewee.ForeignKeyField(Site, on_delete="CASCADE")
+    kind = peewee.CharField()
+    subject = peewee.CharField()
+    box = peewee.ForeignKeyField(Box, column_name="box_ref", on_delete="CASCADE")
+    seq = peewee.BigIntegerField()
+    day = peewee.CharField(default="")
+    payload = peewee.TextField()
+
+    class Meta:
+        indexes = ((("site", "kind", "subject"), True),)
 
 
 class Post(BaseModel):
@@ -175,4 +208,4 @@ class LoginFailure(BaseModel):
 MODELS = [Region, Site, StreamMark, Record, Post, Admin, Answer, DownEvent, UsageDay,
           FileEntry, Audit]
 # Tables made by later migration steps, not by step 0001.
-LATER_MODELS = [AdminSession, LoginFailure]
+LATER_MODELS = [AdminSession, LoginFailure, Box, Snapshot]

@@ -30,6 +30,7 @@ from .models import (
     Admin,
     Answer,
     Audit,
+    Box,
     DownEvent,
     FileEntry,
     Post,
@@ -103,9 +104,11 @@ def create_site(slug: str, name: str, region: str, communes: list[str] | None = 
 
 
 def reissue_code(site: Site, admin: Admin | None = None) -> str:
+    """A new one-time code for the site (a replaced SD card); the box enrolled now keeps
+    syncing until another box enrols with the new code."""
     code = new_code()
     with database.atomic():
-        Site.update(enrol_code_hash=_code_hash(code), revoked=False,
+        Site.update(enrol_code_hash=_code_hash(code), public_key="", revoked=False,
                     enrol_expires=utcnow() + dt.timedelta(days=ENROL_DAYS)) \
             .where(Site.id == site.id).execute()
         audit(admin, "site.new_code", site.slug)
@@ -113,8 +116,12 @@ def reissue_code(site: Site, admin: Admin | None = None) -> str:
 
 
 def revoke(site: Site, admin: Admin | None = None) -> None:
+    """Refuse the site's box from now on. Its enrolment code dies with it: a revoked
+    box comes back only with a new code (issued by an admin)."""
     with database.atomic():
-        Site.update(revoked=True, public_key="").where(Site.id == site.id).execute()
+        Box.update(revoked=True).where(Box.site == site.id).execute()
+        Site.update(revoked=True, public_key="", enrol_code_hash="") \
+            .where(Site.id == site.id).execute()
         audit(admin, "site.revoke", site.slug)
 
 
@@ -145,9 +152,10 @@ def enroll(data_dir: Path, body: dict) -> dict:
         site = Site.get_or_none(Site.enrol_code_hash == h)
         if site is None or not code:
             raise CentralError("unknown or already used enrolment code", 403)
-        if site.public_key:
-            if site.public_key == public and site.box_id == box_id:
-                pass  # the same box again: answer as before
+        used = Box.get_or_none(Box.code_hash == h)
+        if used is not None:
+            if used.public_key == public and used.box_id == box_id and not used.revoked:
+                pass  # the same box again (a lost response): answer as before
             else:
                 raise CentralError("this code was already used by another box", 403)
         elif site.enrol_expires and site.enrol_expires < utcnow():
@@ -157,8 +165,15 @@ def enroll(data_dir: Path, body: dict) -> dict:
             if other is not None:  # a box moved to another site: the old one lets go
                 Site.update(box_id=None, public_key="", revoked=True) \
                     .where(Site.id == other.id).execute()
+            Box.update(revoked=True).where(Box.site == site.id).execute()
+            # A box coming back (after its revocation, or moving site) keeps its row:
+            # its sequences go on where they were.
+            if Box.update(site=site, public_key=public, code_hash=h, revoked=False,
+                          enrolled_at=utcnow()).where(Box.box_id == box_id).execute() == 0:
+                Box.create(site=site, box_id=box_id, public_key=public, code_hash=h)
+            # The new box's own pull starts at its own cursor; sequences start at 1.
             Site.update(box_id=box_id, public_key=public, enrolled_at=utcnow(),
-                        revoked=False, version=str(body.get("ver", ""))[:40]) \
+                        revoked=False, cursor=0, version=str(body.get("ver", ""))[:40]) \
                 .where(Site.id == site.id).execute()
             audit(None, "site.enrolled", f"{site.slug} box {box_id}")
     key = central_key(data_dir)
@@ -167,10 +182,20 @@ def enroll(data_dir: Path, body: dict) -> dict:
 
 
 def site_for_box(box_id: str) -> Site:
+    """The site whose current, unrevoked box is ``box_id``."""
     site = Site.get_or_none(Site.box_id == box_id)
-    if site is None or site.revoked or not site.public_key:
+    box = Box.get_or_none(Box.box_id == box_id)
+    if site is None or site.revoked or box is None or box.revoked:
         raise CentralError("unknown or revoked box", 403)
+    site.public_key = box.public_key
     return site
+
+
+def current_box(site: Site) -> Box:
+    box = Box.get_or_none((Box.box_id == site.box_id) & (Box.site == site.id))
+    if box is None or box.revoked:
+        raise CentralError("unknown or revoked box", 403)
+    return box
 
 
 def verify(frame: bytes, path: str) -> tuple[Site, protocol.Request]:
@@ -191,20 +216,36 @@ def _lock_site(site: Site) -> None:
         list(Site.select(Site.id).where(Site.id == site.id).for_update())
 
 
-def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
-    """Store pushed events once per (site, seq); return acks and what is waiting."""
+class Replayed(CentralError):
+    """A request number this box used already: a captured request sent again."""
+
+
+def exchange(site: Site, message: dict, body_bytes: int = 0, *, carried: bool = False) -> dict:
+    """Store pushed events once per (box, seq); return acks and what is waiting.
+
+    A request whose number ``n`` the box used before is a replay: refused online
+    (:class:`Replayed`, nothing changes); from a USB stick (``carried``: files are
+    replays by nature) its records are stored as usual (idempotent) but it says nothing
+    about the box being alive (last contact, outbox lag)."""
     push = protocol.validate_push(message.get("push", []))
     acks: dict[str, int] = {}
     rewind: list[str] = []
+    n = message.get("n")
+    if n is not None and count(n, BIG) is None:
+        raise protocol.ProtocolError("n must be a request number")
     with database.atomic():
         _lock_site(site)
-        marks = {m.stream: m for m in StreamMark.select().where(StreamMark.site == site)}
+        box = current_box(site)
+        replay = n is not None and n <= box.last_n
+        if replay and not carried:
+            raise Replayed(f"replayed request: n must be above {box.last_n}", 409)
+        marks = {m.stream: m for m in StreamMark.select().where(StreamMark.box == box)}
         stored = 0
-        projector = Projector(site)
+        projector = Projector(site, box)
         for stream, after, events in push:
             mark = marks.get(stream)
             if mark is None:
-                mark = StreamMark.create(site=site, stream=stream, seq=0)
+                mark = StreamMark.create(site=site, box=box, stream=stream, seq=0)
                 marks[stream] = mark
             if after > mark.seq:
                 rewind.append(stream)  # central lost what the box believes acknowledged
@@ -213,12 +254,12 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
             if fresh:
                 seqs = [e[0] for e in fresh]
                 have = {r.seq for r in Record.select(Record.seq).where(
-                    (Record.site == site) & (Record.seq.in_(seqs)))}
+                    (Record.box == box) & (Record.seq.in_(seqs)))}
                 rows = []
                 for seq, ev_uuid, kind, created_at, payload in fresh:
                     if seq in have:
                         continue
-                    rows.append({"site": site.id, "seq": seq, "uuid": ev_uuid[:64],
+                    rows.append({"site": site.id, "box": box.id, "seq": seq, "uuid": ev_uuid[:64],
                                  "stream": stream, "kind": kind[:64],
                                  "payload": protocol.canonical(payload).decode(),
                                  "created_at": str(created_at)[:40], "received_at": utcnow()})
@@ -234,19 +275,33 @@ def exchange(site: Site, message: dict, body_bytes: int = 0) -> dict:
         if stored:
             crash_point("central:exchange:uncommitted")
         st = message.get("st") if isinstance(message.get("st"), dict) else {}
-        pending, last_seq = count(st.get("pending")), count(st.get("last_seq"), BIG)
-        disk, content = count(st.get("disk")), count(st.get("content"))
-        Site.update(last_contact=utcnow(), records=Site.records + stored,
-                    cursor=max(site.cursor, count(message.get("cursor"), BIG) or 0),
-                    bytes_in=Site.bytes_in + body_bytes,
-                    pending=max(0, pending - stored) if pending is not None else Site.pending,
-                    last_seq=last_seq or Site.last_seq,
-                    version=str(st.get("ver", ""))[:40] or Site.version,
-                    disk_free_mb=disk if disk is not None else Site.disk_free_mb,
-                    content_mb=content if content is not None else Site.content_mb) \
-            .where(Site.id == site.id).execute()
+        if replay:
+            Site.update(records=Site.records + stored).where(Site.id == site.id).execute()
+        else:
+            if n is not None:
+                Box.update(last_n=n).where(Box.id == box.id).execute()
+            _update_liveness(site, message, st, stored, body_bytes)
     if stored:
         crash_point("central:exchange:committed")
+    return _answer(site, message, acks, rewind)
+
+
+def _update_liveness(site: Site, message: dict, st: dict, stored: int,
+                     body_bytes: int) -> None:
+    pending, last_seq = count(st.get("pending")), count(st.get("last_seq"), BIG)
+    disk, content = count(st.get("disk")), count(st.get("content"))
+    Site.update(last_contact=utcnow(), records=Site.records + stored,
+                cursor=max(site.cursor, count(message.get("cursor"), BIG) or 0),
+                bytes_in=Site.bytes_in + body_bytes,
+                pending=max(0, pending - stored) if pending is not None else Site.pending,
+                last_seq=last_seq or Site.last_seq,
+                version=str(st.get("ver", ""))[:40] or Site.version,
+                disk_free_mb=disk if disk is not None else Site.disk_free_mb,
+                content_mb=content if content is not None else Site.content_mb) \
+        .where(Site.id == site.id).execute()
+
+
+def _answer(site: Site, message: dict, acks: dict, rewind: list) -> dict:
     down, more = pull(site, count(message.get("cursor"), BIG) or 0,
                       count(message.get("want")) or 0)
     out: dict = {}

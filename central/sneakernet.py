@@ -43,7 +43,7 @@ def import_dir(directory: Path, data_dir: Path, key) -> dict:
                 stats["refused"] += 1
                 continue
             before = Site.get_by_id(site.id).records
-            message = service.exchange(site, req.message, len(frame))
+            message = service.exchange(site, req.message, len(frame), carried=True)
             stats["records"] += Site.get_by_id(site.id).records - before
             stats["batches"] += 1
             response = protocol.encode_response(key, req.digest, message)

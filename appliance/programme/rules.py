@@ -339,6 +339,8 @@ def cancel(session_id: int, code: str, *, now: dt.datetime | None = None) -> Boo
         b.save()
         _booking_event(kinds.BOOKING_CANCELLED, b)
         _promote(s, now)
+        if b.attendance:  # a checked-in walk-in or a no-show leaves the session's figures
+            _attendance_event(s)
         return b
 
 

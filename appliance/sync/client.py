@@ -269,6 +269,15 @@ class SyncClient:
         self.res.round_trips += 1
         if self.res.round_trips == 1:
             self.res.first_rtt = self.conn.last_rtt
+        if status == 409:
+            # Central saw this request number already (this box's database was restored
+            # from an old copy?): number the next ones above what central saw.
+            text = body[:200].decode("utf-8", "replace")
+            seen = text.rsplit(" ", 1)[-1]
+            if seen.isdigit():
+                state.skip_requests_to(int(seen))
+            raise CentralRefused(f"central answered 409: {text}",
+                                 "the next sync numbers its requests above it")
         if status != 200:
             text = body[:200].decode("utf-8", "replace")
             raise CentralRefused(f"central answered {status}: {text}",
@@ -320,7 +329,8 @@ class SyncClient:
         payload texts (sorted keys, as protocol.canonical writes them) and streamed
         into the compressor."""
         c = protocol.canonical
-        parts = [b'{"cursor":', c(state.cursor())]
+        # Each exchange is numbered: central refuses a number it saw (a replay).
+        parts = [b'{"cursor":', c(state.cursor()), b',"n":', c(state.next_request())]
         if push:
             parts.append(b',"push":[')
             for i, (stream, after, rows) in enumerate(push):

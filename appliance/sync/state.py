@@ -174,3 +174,17 @@ def inbox_kinds() -> dict[str, int]:
     """How many pulled records of each kind ``sync_inbox`` holds."""
     return {k: n for k, n in SyncInbox.select(SyncInbox.kind, peewee.fn.COUNT(SyncInbox.id))
             .group_by(SyncInbox.kind).tuples()}
+
+
+def next_request() -> int:
+    """The next exchange number (never reused, committed before the request is sent)."""
+    with database.atomic("IMMEDIATE"):
+        n = cursor("request") + 1
+        set_cursor(n, "request")
+    return n
+
+
+def skip_requests_to(n: int) -> None:
+    with database.atomic("IMMEDIATE"):
+        if cursor("request") < n:
+            set_cursor(n, "request")
