@@ -18,9 +18,9 @@ import socket
 import threading
 import time
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, current_app, has_request_context, request
 
-from . import store
+from . import clients, store
 
 bp = Blueprint(
     "secure_origin", __name__, static_folder="static", static_url_path="/s/secure-origin"
@@ -57,6 +57,8 @@ def secure_url(path: str = "/") -> str | None:
     held = status()
     if not held.valid:
         return None
+    if has_request_context() and not clients.trusts_public_roots(request.user_agent.string):
+        return None  # an old phone without Let's Encrypt's root: plain HTTP works for it
     port = site.secure_origin.port
     if not listener_up(site.hotspot.address, port):
         return None

@@ -585,3 +585,40 @@ def test_central_domain_and_certificates_commands(tmp_path):
         cli, ["domain", *data, "Kayes", "<b>", "--dns-server", "x", "--tsig-name", TSIG_NAME]
     )
     assert r.exit_code != 0 and "not a domain name" in str(r.exception or r.output)
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "trusts"),
+    [
+        ("Mozilla/5.0 (Linux; Android 13; SM-A145F) AppleWebKit/537.36 Chrome/120 Mobile", True),
+        ("Mozilla/5.0 (Linux; Android 7.1.1; Moto E) AppleWebKit/537.36 Chrome/90 Mobile", True),
+        ("Mozilla/5.0 (Linux; Android 7.1; Tecno) AppleWebKit/537.36 Chrome/80 Mobile", False),
+        ("Mozilla/5.0 (Linux; U; Android 4.4.2; fr-fr; itel it1407) AppleWebKit/534.30", False),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 9_3_5 like Mac OS X) AppleWebKit/601.1.46", False),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15", True),
+        ("Mozilla/5.0 (Mobile; Nokia_8110_4G; rv:48.0) Gecko/48.0 Firefox/48.0 KAIOS/2.5", False),
+        ("Mozilla/5.0 (Mobile; rv:84.0) Gecko/84.0 Firefox/84.0 KAIOS/3.0", True),
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120 Safari/537.36", True),
+        ("", True),
+        ("ߒߞߏ <script>Android</script>", True),
+    ],
+)
+def test_old_phones_without_lets_encrypts_root_stay_on_http(user_agent, trusts):
+    from secure_origin.clients import trusts_public_roots
+
+    assert trusts_public_roots(user_agent) is trusts
+
+
+def test_enter_keeps_an_old_android_on_http(portal):
+    data_dir = portal.config["DATA_DIR"]
+    store.set_name(data_dir, NAME, "10.42.0.1")
+    store.install(data_dir, issue_for(data_dir, NAME, days=30))
+    old = "Mozilla/5.0 (Linux; U; Android 4.4.2; fr-fr; itel it1407) AppleWebKit/534.30"
+    r = portal.test_client().post(
+        "/welcome",
+        data={"enter": "1"},
+        headers={"User-Agent": old},
+        environ_base={"REMOTE_ADDR": "10.42.0.50"},
+    )
+    assert r.headers["Location"] == "/"
+    assert _enter(portal).headers["Location"].startswith(f"https://{NAME}/")
