@@ -51,9 +51,11 @@ def hosts_dir(data_dir: Path | str) -> Path:
     return tls_dir(data_dir) / "hosts"
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, tmp_dir: Path | None = None) -> None:
+    """Write, fsync, rename, fsync the directory. ``tmp_dir`` (same filesystem) keeps
+    the half-written file out of a directory someone watches (dnsmasq's hostsdir)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = (tmp_dir or path.parent) / (path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -99,7 +101,7 @@ def set_name(data_dir: Path | str, name: str, address: str) -> None:
     """Keep the box's name and tell dnsmasq to answer it with ``address``."""
     d = tls_dir(data_dir)
     write_atomic(d / "name", name.encode("ascii") + b"\n")
-    write_atomic(hosts_dir(data_dir) / "espace", f"{address} {name}\n".encode("ascii"))
+    write_atomic(hosts_dir(data_dir) / "espace", f"{address} {name}\n".encode("ascii"), tmp_dir=d)
 
 
 def name(data_dir: Path | str) -> str:
