@@ -144,6 +144,12 @@ def test_phone_enters_lands_on_https_and_records_in_page(
 
         page.goto(f"https://{NAME}/board/new", wait_until="load")
         assert page.evaluate("espaceSecureOrigin.secure && espaceSecureOrigin.can('microphone')")
+        # What maps, surveys and offline ZIMs will ask the same helper for.
+        assert page.evaluate("['location', 'uuid', 'offline'].map(espaceSecureOrigin.can)") == [
+            True,
+            True,
+            True,
+        ]
         assert page.locator("#recorder").is_visible()
         assert not page.locator("#rec-insecure").is_visible()
         page.check("input[name=target][value='c:1']")
@@ -163,6 +169,11 @@ def test_phone_enters_lands_on_https_and_records_in_page(
         page.goto(f"http://{BOX_ADDRESS}/board/new", wait_until="load")
         assert page.evaluate("window.isSecureContext") is False
         assert page.evaluate("espaceSecureOrigin.can('microphone')") is False
+        assert page.evaluate("['location', 'uuid', 'offline'].map(espaceSecureOrigin.can)") == [
+            False,
+            False,
+            False,
+        ]
         assert not page.locator("#recorder").is_visible()
         notice = page.locator("#rec-insecure")
         assert notice.is_visible()
