@@ -107,3 +107,23 @@ def test_kiosk_internet_tab_is_not_on_the_hotspot(client, app):
 
     r = client.get("/kiosk/internet/", environ_base={LISTENER_KEY: HOTSPOT, **ON_HOTSPOT})
     assert r.status_code == 404
+
+
+@pytest.mark.browser
+def test_kiosk_internet_tab_on_the_touchscreen(live_server, touchscreen, db, artifacts):
+    """The facilitator's 800x480 screen: log in with the keypad, tap Internet."""
+    page = touchscreen
+    page.goto(live_server.url + "/kiosk/")
+    page.tap("text=Awa")
+    for digit in PIN:
+        page.tap(f'#pad button[data-k="{digit}"]')
+    page.tap("#ok")
+    page.wait_for_url(live_server.url + "/kiosk/")
+    page.tap("nav.kiosk >> text=Internet")
+    page.wait_for_url(live_server.url + "/kiosk/internet/")
+    assert page.locator("#internet-today").is_visible()
+    assert page.locator("#internet-phones tr").count() == 1
+    assert PHONE_MAC not in page.content()
+    # Nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    page.screenshot(path=artifacts / "kiosk-internet-800x480.png")
