@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from flask import Blueprint, Response, current_app, request
@@ -58,7 +59,8 @@ def exchange():
     frame = request.get_data(cache=False)
     site, req = service.verify(frame, protocol.PATH_EXCHANGE)
     try:
-        message = service.exchange(site, req.message, len(frame))
+        with _malformed():
+            message = service.exchange(site, req.message, len(frame))
     except protocol.ProtocolError as e:
         raise CentralError(str(e)) from None
     return _frame_response(req, message)
@@ -103,7 +105,9 @@ def blob():
         raise CentralError(str(e)) from None
     site, req = service.verify(head, protocol.PATH_BLOB)
     tail_len = length - len(head)
-    message = service.receive_blob(current_app.config["DATA_DIR"], req.message, read, tail_len)
+    with _malformed():
+        message = service.receive_blob(current_app.config["DATA_DIR"], req.message, read,
+                                       tail_len)
     return _frame_response(req, {"t": "blob", **message})
 
 
@@ -111,5 +115,16 @@ def blob():
 def file_piece():
     frame = request.get_data(cache=False)
     site, req = service.verify(frame, protocol.PATH_FILE)
-    message, tail = service.file_piece(current_app.config["DATA_DIR"], req.message)
+    with _malformed():
+        message, tail = service.file_piece(current_app.config["DATA_DIR"], req.message)
     return _frame_response(req, message, tail)
+
+
+@contextlib.contextmanager
+def _malformed():
+    """A signed message with a field missing or of the wrong type (a box's bug, or a
+    stolen key) is a 400 naming it, never a 500."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise CentralError(f"malformed message ({type(e).__name__}: {e})"[:200]) from None

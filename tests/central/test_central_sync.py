@@ -194,3 +194,21 @@ def test_absurd_status_figures_change_nothing_and_break_nothing(call, capp):
         assert isinstance(answer, dict)
     site = call(lambda: Site.get())
     assert (site.disk_free_mb, site.content_mb, site.pending) == (900, 1200, 3)
+
+
+def test_signed_messages_with_missing_or_wrong_fields_are_400(call, capp):
+    """A box's bug or a stolen key: fields missing, text for numbers, lists for
+    objects; central answers 400 and stays up."""
+    key, box_id = enrolled(call, capp)
+    client = capp.test_client()
+    sha = "a" * 64
+    cases = [(protocol.PATH_FILE, {"sha": sha, "len": "x"}),
+             (protocol.PATH_FILE, {"sha": sha, "off": [1]}),
+             (protocol.PATH_BLOB, {"sha": sha}),
+             (protocol.PATH_BLOB, {"sha": sha, "size": "big", "off": 0}),
+             (protocol.PATH_EXCHANGE, {"push": [], "cursor": 0, "want": 1, "st": {},
+                                        "ack": {"civic": "x"}})]
+    for path, message in cases:
+        frame = protocol.encode_request(key, box_id, path, message)
+        r = client.post(path, data=frame)
+        assert r.status_code < 500, (path, message, r.status_code)
