@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import multiprocessing
+import re
 import threading
 import urllib.parse
 
@@ -91,13 +92,21 @@ def test_phones_race_for_the_last_seat_over_http(app, db, live_server):
     answers: dict[int, str] = {}
 
     def phone(n: int) -> None:
-        body = urllib.parse.urlencode({"name": f"Téléphone {n}", "gender": "m"})
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            conn.connect()  # connected before the start, so the posts leave together
+            # As a phone does: the session's page first (its cookie and the form's
+            # CSRF token), then every phone posts at once on its kept-alive connection.
+            conn.request("GET", f"/programme/{session_id}")
+            page = conn.getresponse()
+            html = page.read().decode()
+            cookie = page.getheader("Set-Cookie", "").split(";", 1)[0]
+            token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+            body = urllib.parse.urlencode({"name": f"Téléphone {n}", "gender": "m",
+                                           "csrf": token})
             barrier.wait(timeout=30)
             conn.request("POST", f"/programme/{session_id}/book", body,
-                         {"Content-Type": "application/x-www-form-urlencoded"})
+                         {"Content-Type": "application/x-www-form-urlencoded",
+                          "Cookie": cookie})
             r = conn.getresponse()
             r.read()
             answers[n] = f"{r.status} {r.getheader('Location')}"
