@@ -47,7 +47,8 @@ def client_hash(ip: str, scope: str = "day", proc: str | Path = "/proc") -> str:
 
 
 def identity_hash(who: str, scope: str = "box") -> str:
-    """The same token for a MAC (or IP) already known, e.g. from the quota state."""
+    """A 16-hex-digit token for any identity with the same salts as :func:`client_hash`:
+    a MAC (or IP) already known, e.g. from the quota state, or a phone number (SMS)."""
     if scope == "day":
         salt_name = "salt:day:" + dt.date.today().isoformat()
     elif scope == "box":

@@ -368,6 +368,37 @@ SETTINGS: list[Setting] = [
             "hour.", 10, integer(1, 1000)),
     Setting("board.themes", "list of tables", DEFAULT_THEMES, "Themes of the board, each "
             "with an icon.", [{"id": "water", "icon": "water"}], list_of(theme, min_items=1)),
+    # sms (issue 16): basic phones on the board and the programme, through gammu-smsd --
+    Setting("sms.enabled", "true/false", False, "Take part by SMS through a USB GSM "
+            "modem (gammu-smsd): questions become board posts, answers go back by SMS, "
+            "sessions are booked by SMS.", True, boolean),
+    Setting("sms.modem", "device path", "/dev/ttyUSB0", "The modem's serial port; a "
+            "/dev/serial/by-id/... name survives replugging. With the dummy connection, "
+            "a folder (Gammu's emulated phone, for tests).",
+            "/dev/serial/by-id/usb-HUAWEI_Mobile-if00-port0",
+            text(min_len=1, max_bytes=4096, pattern=r"/[A-Za-z0-9_./:+-]+",
+                 pattern_help="is not an absolute device path (letters, digits, "
+                 "'_./:+-')")),
+    Setting("sms.connection", "at, at19200, at115200 or dummy", "at", "How Gammu talks "
+            "to the modem: AT commands (at; at115200 for modems that need the speed), or "
+            "dummy, Gammu's emulated phone in a folder (tests only).", "at",
+            choice("at", "at19200", "at115200", "dummy")),
+    Setting("sms.daily_budget_parts", "integer 0-10000", 100, "SMS parts the box may send "
+            "per day (a Bambara letter halves a part: 70 characters instead of 160). "
+            "Beyond it replies wait in the queue for the next day, never dropped; 0 sends "
+            "nothing.", 100, integer(0, 10000)),
+    Setting("sms.languages", "list of language codes", ["fr", "bm", "snk"], "Languages "
+            "whose keywords the box understands by SMS (and answers in).",
+            ["fr", "bm", "snk"], list_of(choice("fr", "bm", "snk"), min_items=1)),
+    Setting("sms.transliterate", "true/false", True, "Send a text in GSM-7 letters "
+            "(ɛ as e, ɔ as o, ɲ as ny, ŋ as ng, accents dropped) when that takes fewer "
+            "parts; false keeps every letter as written.", True, boolean),
+    Setting("sms.retention_days", "integer 1-365", 90, "Days a phone number is kept after "
+            "its last message (and after its last booked session); then it is forgotten.",
+            90, integer(1, 365)),
+    Setting("sms.messages_per_hour", "integer 1-200", 12, "Messages one number may send "
+            "per hour; beyond that the box ignores them and replies at most once an hour.",
+            12, integer(1, 200)),
     # storage ------------------------------------------------------------------------
     Setting("storage.data_dir", "path", "/var/lib/espace", "Where all state lives: the "
             "database, content, voice notes, sync state. Relative paths are relative to "

@@ -29,7 +29,9 @@ bp = Blueprint("admin", __name__, template_folder="templates")
 
 STATUSES = ("open", "answered", "hidden")
 METRICS = (("visits", "Visits"), ("views", "Content views"), ("bookings", "Bookings"),
-           ("attendance", "Attendance"), ("posts", "Posts"))
+           ("attendance", "Attendance"), ("posts", "Posts"),
+           # Of those, by SMS: the reach of people without smartphones (issue 16).
+           ("sms_posts", "Posts by SMS"), ("sms_bookings", "Bookings by SMS"))
 
 
 @bp.before_app_request

@@ -181,6 +181,8 @@ def post_created(p: Projector, ev: Incoming) -> None:
         status="hidden" if payload.get("status") in HIDDEN else "open",
         created_at=payload["created_at"]))
     p.bump(day_of(payload["created_at"], ev.created_at), "posts", 1, *person(payload))
+    if payload.get("channel") == "sms":  # basic phones' reach, counted apart (issue 16)
+        p.bump(day_of(payload["created_at"], ev.created_at), "sms_posts", 1, *person(payload))
 
 
 @register(kinds.POST_MODERATED)
@@ -233,6 +235,8 @@ def tls_csr(p: Projector, ev: Incoming) -> None:
 @register(kinds.BOOKING_CREATED)
 def booking_created(p: Projector, ev: Incoming) -> None:
     p.bump(ev.created_at[:10], "bookings", 1, *person(ev.payload))
+    if ev.payload.get("channel") == "sms":
+        p.bump(ev.created_at[:10], "sms_bookings", 1, *person(ev.payload))
 
 
 @register(kinds.ATTENDANCE)

@@ -28,6 +28,7 @@ def contributors() -> list[tuple[str, Contributor]]:
     import image_build
     import provisioning
     import secure_origin
+    import sms
 
     return [
         ("captive_portal", captive_portal.contribute),
@@ -36,6 +37,7 @@ def contributors() -> list[tuple[str, Contributor]]:
         ("provisioning", provisioning.contribute),
         ("image_build", image_build.contribute),
         ("secure_origin", secure_origin.contribute),
+        ("sms", sms.contribute),
     ]
 
 

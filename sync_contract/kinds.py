@@ -190,9 +190,11 @@ _VOICE = {"voice_sha256": str, "voice_mime": str, "voice_seconds": float | None,
 POST_CREATED = up("post.created", stream="civic", blobs=("voice_sha256",), fields={
     "uuid": str, "code": str, "kind": str, "commune": str, "official": _OFFICIAL,
     "theme": str, "body": str, **_VOICE, "alias": str, "age_group": str, "gender": str,
-    "status": str, "created_at": str},
+    "status": str, "created_at": str,
+    # "web" or "sms" (issue 16): central counts SMS posts apart; absent from older boxes.
+    "channel": str},
     optional=("code", "official", "alias", "voice_mime", "voice_seconds", "voice_bytes",
-              "voice_sha256", "status"),
+              "voice_sha256", "status", "channel"),
     doc="a visitor's question or proposal (text and/or voice)")
 
 SUPPORT_CREATED = up("support.created", stream="civic",
@@ -224,8 +226,10 @@ VOICE_NOTE = up("blob.voice", stream="blob", blobs=("sha256",),
 _BOOKING = {"booking": str, "session": str, "status": str, "pool": str | None,
             "attendance": str | None, "gender": str, "age_group": str, "walk_in": bool,
             # only where the site sets sync.share_visitor_names
-            "name": str, "phone": str}
-_BOOKING_OPTIONAL = ("name", "phone")
+            "name": str, "phone": str,
+            # "web" or "sms" (issue 16): central counts SMS bookings apart
+            "channel": str}
+_BOOKING_OPTIONAL = ("name", "phone", "channel")
 BOOKING_CREATED = up("booking.created", stream="civic", fields=_BOOKING,
                      optional=_BOOKING_OPTIONAL, doc="a seat booked (or a walk-in)")
 BOOKING_CANCELLED = up("booking.cancelled", stream="civic", fields=_BOOKING,

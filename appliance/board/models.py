@@ -36,6 +36,7 @@ class Post(BaseModel):
     answer_count = peewee.IntegerField(default=0)
     flag_count = peewee.IntegerField(default=0)
     created_at = peewee.CharField()
+    channel = peewee.CharField(default="web")  # "web" or "sms" (migration 0030)
 
     class Meta:
         table_name = "board_post"

@@ -26,7 +26,7 @@ import secrets
 import tempfile
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -304,6 +304,7 @@ def post_payload(post: Post) -> dict[str, Any]:
         "voice_mime": post.voice_mime, "voice_seconds": post.voice_seconds,
         "voice_bytes": post.voice_bytes, "alias": post.alias, "age_group": post.age_group,
         "gender": post.gender, "status": post.status, "created_at": post.created_at,
+        "channel": post.channel,
     }
 
 
@@ -313,12 +314,15 @@ def _voice_event(voice: Voice) -> None:
 
 
 def create_post(draft: Draft, voice_data: bytes | None, *, site, data_dir: str | Path,
-                author_hash: str = "") -> Post:
+                author_hash: str = "", channel: str = "web",
+                after_create: Callable[[Post], None] | None = None) -> Post:
     """Store a visitor's post (text and/or voice) with its outbox event.
 
     Published at once when ``board.moderation`` is "after", else pending. Raises
     BoardError (nothing stored) for a bad field, a bad voice note, an empty post or
-    a client over ``board.posts_per_hour``."""
+    a client over ``board.posts_per_hour``. ``channel`` says how it came ("web" or
+    "sms"); ``after_create(post)`` runs inside the same transaction (SMS links the
+    sender's number to the post there, so both commit or neither does)."""
     values = check_draft(draft, site)
     if not values["body"] and not voice_data:
         raise BoardError("empty", "body")
@@ -336,8 +340,10 @@ def create_post(draft: Draft, voice_data: bytes | None, *, site, data_dir: str |
                 voice_mime=voice.mime if voice else "",
                 voice_seconds=voice.seconds if voice else None,
                 voice_bytes=voice.size if voice else 0,
-                author_hash=author_hash, created_at=now_iso(), **values)
+                author_hash=author_hash, created_at=now_iso(), channel=channel, **values)
             outbox.append(kinds.POST_CREATED, post_payload(post))
+            if after_create is not None:
+                after_create(post)
             if voice and voice.staged:
                 _voice_event(voice)
     except BaseException:
@@ -461,6 +467,24 @@ def merge(duplicate: Post, into: Post, facilitator: str) -> None:
 
 # --- answers ----------------------------------------------------------------------------
 
+# Called with each new answer inside the transaction that stores it (kiosk or pulled
+# from central): a capability that must act on answers (SMS sends them to whoever
+# asked) registers here instead of the board importing it. A listener that raises
+# rolls the answer back.
+ANSWER_LISTENERS: list[Callable[[Answer], None]] = []
+
+
+def on_answer(listener: Callable[[Answer], None]) -> None:
+    """Register ``listener`` once (registering it again changes nothing)."""
+    if listener not in ANSWER_LISTENERS:
+        ANSWER_LISTENERS.append(listener)
+
+
+def _answered(row: Answer) -> None:
+    for listener in ANSWER_LISTENERS:
+        listener(row)
+
+
 
 def answer(post: Post, *, official_id: int | None, body: str, voice_data: bytes | None,
            recorded_by: str, site, data_dir: str | Path, official_name: str = "") -> Answer:
@@ -499,6 +523,7 @@ def answer(post: Post, *, official_id: int | None, body: str, voice_data: bytes 
                 "created_at": row.created_at})
             if voice and voice.staged:
                 _voice_event(voice)
+            _answered(row)
     except BaseException:
         _discard(voice)
         raise
@@ -534,6 +559,7 @@ def receive_answer(payload: dict[str, Any]) -> Answer | None:
             voice_bytes=int(payload.get("voice_bytes", 0) or 0),
             source="central", created_at=str(payload.get("created_at") or now_iso()))
         Post.update(answer_count=Post.answer_count + 1).where(Post.id == post.id).execute()
+        _answered(row)
     return row
 
 

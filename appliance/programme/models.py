@@ -86,6 +86,7 @@ class Booking(BaseModel):
     walk_in = peewee.BooleanField(default=False)
     # privacy.client_hash(scope="box") of the phone that booked; never leaves the box.
     client = peewee.CharField(default="")
+    channel = peewee.CharField(default="web")  # "web" (portal, kiosk) or "sms" (m0030)
     created_at = peewee.DateTimeField()  # box clock, informational; order is by id
     updated_at = peewee.DateTimeField()
 

@@ -209,7 +209,7 @@ def _booking_event(kind: kinds.Kind, b: Booking) -> None:
     payload: dict[str, Any] = {
         "booking": b.uuid, "session": b.session.uuid, "status": b.status, "pool": b.pool,
         "attendance": b.attendance, "gender": b.gender, "age_group": b.age_group,
-        "walk_in": bool(b.walk_in),
+        "walk_in": bool(b.walk_in), "channel": b.channel,
     }
     if _share_names():
         payload.update(name=b.name, phone=b.phone)
@@ -270,13 +270,14 @@ def _session_for_update(session_id: int) -> Session:
 
 def book(session_id: int, name: str, phone: str = "", gender: str = "",
          age_group: str = "", *, now: dt.datetime | None = None,
-         walk_in: bool = False, client: str = "") -> Booking:
+         walk_in: bool = False, client: str = "", channel: str = "web") -> Booking:
     """Book a seat, or a place on the waiting list when no seat is free for this
     person. A walk-in (at the door, from the kiosk) is checked in at once, may come
     until the session ends, and is refused when the room is full. ``client`` (the
     phone's box-salted hash) holds at most ``programme.bookings_per_phone`` bookings
     of one session. The name is optional: a visitor who does not write books by
-    voice alone, and the code on the ticket is what the door checks."""
+    voice alone, and the code on the ticket is what the door checks. ``channel`` says how it
+    was made ("web" or "sms"), for central's figures."""
     now = now or utcnow()
     name, phone, gender, age_group = _clean(name, phone, gender, age_group,
                                             name_required=False)
@@ -300,7 +301,8 @@ def book(session_id: int, name: str, phone: str = "", gender: str = "",
                            phone=phone, gender=gender, age_group=age_group,
                            status="booked" if pool else "waiting", pool=pool or "open",
                            attendance="present" if walk_in else "", walk_in=walk_in,
-                           client=client, created_at=now, updated_at=now)
+                           client=client, channel=channel, created_at=now,
+                           updated_at=now)
         _booking_event(kinds.BOOKING_CREATED, b)
         if walk_in:
             _attendance_event(s)
