@@ -50,6 +50,7 @@ PI = (
     # The secure origin's TLS listener (docs/secure-origin.md); its own nginx.service
     # is masked by the rendered units, espace-tls.service runs it.
     "nginx-light",
+    "gammu-smsd", "usb-modeswitch",  # SMS for basic phones: a USB GSM modem (docs/sms.md)
 )
 
 # CI: the same recipe, reduced to what the nspawn boot test needs.

@@ -155,6 +155,7 @@ FILES = {
     "/etc/systemd/system/espace-quota-reset.service": "espace-quota-reset.service.j2",
     "/etc/systemd/system/espace-quota-reset.timer": "espace-quota-reset.timer.j2",
     "/etc/systemd/system/espace-shaping.service": "espace-shaping.service.j2",
+    "/etc/systemd/system/espace-sms.service": "espace-sms.service.j2",
 }
 SHAPING = "/etc/espace/shaping.tc"
 
@@ -184,6 +185,9 @@ def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
                "nftables.service": f"{DEBIAN_UNITS}/nftables.service"}
     if is_wireless(site.hotspot.interface):
         enabled["hostapd.service"] = f"{SYSTEMD}/hostapd.service"
+    if site.sms.enabled:  # SMS (docs/sms.md): ours runs gammu-smsd, Debian's is masked
+        enabled["espace-sms.service"] = f"{SYSTEMD}/espace-sms.service"
+        out[f"{SYSTEMD}/gammu-smsd.service"] = Symlink("/dev/null")
     for unit, target in enabled.items():
         out[f"{wants}/{unit}"] = Symlink(target)
     from secure_origin import units as tls_units  # the TLS listener (docs/secure-origin.md)
@@ -209,7 +213,9 @@ def render_files(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
 # site no longer needs them (an uplink removed, hostapd replaced by an external AP).
 OPTIONAL = (f"{SYSTEMD}/multi-user.target.wants/hostapd.service",
             f"{SYSTEMD}/timers.target.wants/espace-quota-reset.timer",
-            f"{SYSTEMD}/multi-user.target.wants/espace-allowlist.service")
+            f"{SYSTEMD}/multi-user.target.wants/espace-allowlist.service",
+            f"{SYSTEMD}/multi-user.target.wants/espace-sms.service",
+            f"{SYSTEMD}/gammu-smsd.service")
 
 
 def optional_links(root: Path) -> list[str]:

@@ -54,7 +54,14 @@ def daemon(site_path: str) -> None:
 
 @sms.command("tick")
 @SITE_OPTION
-def tick(site_path: str) -> None:
+@click.option(
+    "--inbox-grace",
+    default=120,
+    show_default=True,
+    type=click.IntRange(0, 3600),
+    help="Seconds an inbox file is left to RunOnReceive before the sweep takes it.",
+)
+def tick(site_path: str, inbox_grace: int) -> None:
     """Handle stored messages, send what the budget allows (what the worker does every
     minute)."""
     from appliance.db import database
@@ -65,7 +72,8 @@ def tick(site_path: str) -> None:
     with app.app_context():
         database.connect(reuse_if_open=True)
         try:
-            click.echo(", ".join(f"{k} {v}" for k, v in run(app.config["SITE"]).items()))
+            summary = run(app.config["SITE"], inbox_grace=inbox_grace)
+            click.echo(", ".join(f"{k} {v}" for k, v in summary.items()))
         finally:
             database.close()
 

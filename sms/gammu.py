@@ -188,9 +188,8 @@ def from_environ(env: Mapping[str, str], files: list[str]) -> Received:
         all(f"SMS_{i}_TEXT" not in env for i in range(1, count + 1)) and "DECODED_1_TEXT" not in env
     )
     klass = int(env.get("SMS_1_CLASS", "-1") or -1)
-    return Received(
-        _key(files), number, "" if binary else text, klass, binary, max(count, len(files))
-    )
+    text = "" if binary else text
+    return Received(_key(files, number, text), number, text, klass, binary, max(count, len(files)))
 
 
 def from_files(files: list[Path]) -> Received:
@@ -204,16 +203,22 @@ def from_files(files: list[Path]) -> Received:
         ""
         if binary
         else "".join(
-            f.read_bytes().decode("utf-16", errors="replace").lstrip("\ufeff") for f in files
+            f.read_bytes().decode("utf-16", errors="replace").lstrip("\ufeff").rstrip("\x00")
+            for f in files
         )
     )
-    return Received(_key([f.name for f in files]), number, text, -1, binary, len(files))
+    return Received(
+        _key([f.name for f in files], number, text), number, text, -1, binary, len(files)
+    )
 
 
-def _key(files: list[str]) -> str:
-    # The first part's name (date, time, serial, number, part 00) names the message,
-    # whether it arrives through RunOnReceive or the inbox sweep.
-    return hashlib.sha256(Path(files[0]).name.encode()).hexdigest() if files else ""
+def _key(files: list[str], number: str, text: str) -> str:
+    # The first part's name (date, time, serial, number, part 00) and the text name
+    # the message, whether it arrives through RunOnReceive or the inbox sweep. The name
+    # alone is not enough: once RunOnReceive deleted it, a second message stamped the
+    # same second gets the same name again.
+    first = Path(files[0]).name if files else ""
+    return hashlib.sha256(f"{first}\n{number}\n{text}".encode()).hexdigest()
 
 
 def delete_inbox(spool: Spool, files: list[str]) -> None:

@@ -93,6 +93,7 @@ def flush(spool, site, *, now: dt.datetime | None = None, limit: int = 200) -> i
     Each message goes out under a file name made from its id: when a crash falls
     between writing the file and recording it, the next flush finds the file
     (outbox, sent or error folder) and records it instead of writing it again."""
+    spool.make()
     with spool.lock():
         return _flush(spool, site, now or utcnow(), limit)
 
@@ -142,7 +143,7 @@ def _reconcile(spool, now_s: str) -> tuple[int, int, int]:
             if row is None or row.status in ("sent", "failed"):
                 pass
             elif outcome == "sent":
-                Outgoing.update(status="sent", number="", done_at=now_s).where(
+                Outgoing.update(status="sent", number="", file_name="", done_at=now_s).where(
                     Outgoing.id == ident
                 ).execute()
                 sent += 1
@@ -152,7 +153,7 @@ def _reconcile(spool, now_s: str) -> tuple[int, int, int]:
                 Outgoing.update(status="queued", file_name="").where(Outgoing.id == ident).execute()
                 requeued += 1
             else:
-                Outgoing.update(status="failed", number="", done_at=now_s).where(
+                Outgoing.update(status="failed", number="", file_name="", done_at=now_s).where(
                     Outgoing.id == ident
                 ).execute()
                 failed += 1

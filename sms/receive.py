@@ -41,11 +41,14 @@ def main(argv: list[str] | None = None) -> int:
             if site.sms.enabled:
                 rules.handle_pending()
                 outgoing.flush(spool, site)
-        except Exception:  # logged without the message: it may hold a number
+        except Exception:
+            import traceback
+
+            # Masked: an error's text may quote the number.
             logging.getLogger("espace.sms").error(
-                "receiving failed; the worker's next "
-                "sms run takes the message from the "
-                "inbox folder"
+                "receiving failed; the worker's next sms run takes the message from the "
+                "inbox folder:\n%s",
+                gammu.mask_numbers(traceback.format_exc()),
             )
             return 1
         finally:

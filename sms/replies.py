@@ -68,6 +68,10 @@ def sessions(lines: list[str]) -> str:
     return gettext("This week: %(list)s. Reply with the number to book.", list="; ".join(lines))
 
 
+def full() -> str:
+    return gettext("full")
+
+
 def ask_group(number: int) -> str:
     return gettext(
         "Seats are kept for women and young people. Reply %(n)dF (woman), "

@@ -279,7 +279,12 @@ def _support(contact: Contact, lang: str, command: parse.Command, now: dt.dateti
 def answer_listener(answer) -> None:
     """Registered with :func:`appliance.board.rules.on_answer`: queue the answer for
     every number that asked or supported the post (or a duplicate merged into it), in
-    the answer's own transaction."""
+    the answer's own transaction. Without an app (a script calling the board's rules
+    alone) there is no site to send from: nothing to do."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return
     site = _site()
     if not site.sms.enabled:
         return
@@ -322,15 +327,19 @@ def _listing(contact: Contact, lang: str, now: dt.datetime) -> str:
         .order_by(Session.starts_at)
         .limit(LISTING_MAX)
     )
-    lines = []
-    for i, s in enumerate(sessions, 1):
-        seats = programme.seats(s, now)
-        full = "" if seats.free else " (complet)"
-        lines.append(f"{i} {_when(s)} {s.title[:28]}{full}")
+    rows = [(i, s, programme.seats(s, now).free) for i, s in enumerate(sessions, 1)]
+
+    def render() -> str:
+        lines = [
+            f"{i} {_when(s)} {s.title[:28]}" + ("" if free else f" ({replies.full()})")
+            for i, s, free in rows
+        ]
+        return replies.sessions(lines)
+
     Contact.update(listing=json.dumps([s.id for s in sessions]), listing_at=iso(now)).where(
         Contact.id == contact.id
     ).execute()
-    _reply(contact, lang, "list", lambda: replies.sessions(lines), now=now)
+    _reply(contact, lang, "list", render, now=now)
     return "list"
 
 

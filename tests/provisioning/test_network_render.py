@@ -211,8 +211,8 @@ def test_systemd_reads_the_units(tmp_path):
     units = sorted(p for p in (root / "etc/systemd/system").iterdir()
                    if p.is_file() and p.suffix in (".service", ".socket", ".timer", ".path"))
     # with the secure origin's espace-tls, espace-tls-reload .service and .path, and
-    # the uplink's queueing (espace-shaping.service)
-    assert len(units) == 12
+    # the uplink's queueing (espace-shaping.service) and SMS (espace-sms.service)
+    assert len(units) == 13
     import subprocess
 
     done = subprocess.run([analyze, "verify", "--man=no", *map(str, units)],

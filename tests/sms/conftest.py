@@ -48,6 +48,7 @@ class Phone:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.serial = itertools.count(1)
+        root.mkdir(parents=True, exist_ok=True)  # the modem is plugged in
 
     def inject(
         self,
@@ -149,8 +150,25 @@ def gammu_smsd(box, tmp_path):
 
     site = box.config["SITE"]
     spool = write_config(site, box.config["SITE_PATH"], poll_seconds=1)
+    phone = Phone(Path(site.sms.modem))
     daemon = Daemon(spool, env=dict(os.environ)).start()
     try:
-        yield Phone(Path(site.sms.modem)), spool, daemon
+        yield phone, spool, daemon
     finally:
         daemon.close()
+
+
+def wait_sent(spool, number: str, n: int) -> list[str]:
+    """The first ``n`` texts gammu-smsd sent to ``number`` (waits for them)."""
+
+    def enough():
+        texts = sent_texts(spool).get(number, [])
+        return texts if len(texts) >= n else None
+
+    return wait_until(enough, f"{n} SMS sent to the test phone")
+
+
+def handled(n: int) -> bool:
+    from sms.models import Inbound
+
+    return Inbound.select().where(Inbound.status == "handled").count() >= n
