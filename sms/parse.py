@@ -96,7 +96,7 @@ def parse(text: str, languages: list[str]) -> Command:
         else:
             return Command(action, lang=lang, rest=rest)
     lang = "bm" if BAMBARA_LETTERS & set(text) and "bm" in languages else ""
-    if " " not in text and len(text) <= UNKNOWN_WORD_MAX and not _POST_CODE.fullmatch(n):
+    if " " not in text and len(text) <= UNKNOWN_WORD_MAX:
         return Command("unknown", lang=lang, rest=text)
     return Command("question", lang=lang, rest=text)
 

@@ -100,5 +100,6 @@ def test_booking_refusals_name_the_reason(box, gammu_smsd):
     assert Booking.select().where(Booking.status == "waiting").count() == 1
     assert "1" in waiting
     phone.inject("+22370000031", "ANNULER")  # the only booking of this number
-    wait_sent(spool, "+22370000031", 3)
+    reply = wait_sent(spool, "+22370000031", 3)[2]
+    assert "ANNULER" not in reply, reply
     assert Booking.select().where(Booking.status == "cancelled").count() == 1

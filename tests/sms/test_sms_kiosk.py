@@ -1,0 +1,30 @@
+"""The kiosk's SMS tab and the SMS icon on posts that came by SMS."""
+
+from __future__ import annotations
+
+from appliance.db import database
+from sms import outgoing, rules
+from sms.gammu import Received
+from tests.sms.conftest import PIN
+
+
+def test_the_kiosk_shows_sms_posts_the_queue_and_the_budget(box):
+    rules.store(
+        Received("k1", "+22376000011", "Q eau: le forage de Nioro est en panne", -1, False, 1)
+    )
+    rules.handle_pending()
+    with database.atomic():
+        contact = rules.Contact.get()
+        outgoing.queue(contact, "Deuxième message", "answer", box.config["SITE"])
+    client = box.test_client()
+    assert client.get("/kiosk/sms/").status_code in (302, 303)  # the PIN first
+    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    page = client.get("/kiosk/sms/").get_data(as_text=True)
+    assert 'id="sms-queued">2<' in page  # the receipt and the second message
+    assert 'id="sms-budget">0 / 100<' in page
+    assert "le forage de Nioro" in page and "#i-sms" in page
+    assert "22376000011" not in page
+    nav = client.get("/kiosk/week").get_data(as_text=True)
+    assert ">SMS</a>" in nav
+    queue = client.get("/kiosk/moderation/answers").get_data(as_text=True)
+    assert "Par SMS" in queue or "By SMS" in queue
