@@ -59,3 +59,39 @@ def test_ids_past_every_integer_type_are_404(call, capp):
     for n in (2**31, 2**63 - 1, 2**63, 10**30):
         assert client.get(f"/board/{n}").status_code == 404, n
     assert client.get("/usage?days=100000000000000000000000000").status_code == 200
+
+
+@pytest.mark.slow
+def test_signed_sync_messages_never_answer_5xx(call, capp):
+    """An enrolled box's key signing whatever JSON a stolen key could send, to every
+    sync path: refused or answered, never a 500."""
+    import uuid
+
+    from hypothesis import strategies as st
+
+    from central import service
+    from sync_contract import protocol
+
+    key, box_id = protocol.new_private_key(), str(uuid.uuid4())
+    _site, code = call(service.create_site, "fuzz", "Espace fuzz", "Kayes", ["Nioro"])
+    call(service.enroll, capp.config["DATA_DIR"],
+         {"code": code, "box_id": box_id, "public_key": protocol.public_b64(key)})
+    client = capp.test_client()
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20),
+                        st.sampled_from(["a" * 64, "civic", 2**63, -1, 10**30]))
+    values = st.recursive(scalars, lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+        max_leaves=12)
+    fields = ["push", "cursor", "want", "st", "ack", "sha", "off", "len", "size", "ph",
+              "t", "n", "kinds"]
+    messages = st.dictionaries(st.sampled_from(fields), values, max_size=6)
+    paths = st.sampled_from([protocol.PATH_EXCHANGE, protocol.PATH_FILE, protocol.PATH_BLOB])
+
+    @FUZZ
+    @given(paths, messages)
+    def check(path, message):
+        frame = protocol.encode_request(key, box_id, path, message)
+        r = client.post(path, data=frame)
+        assert r.status_code < 500, (path, message, r.status_code)
+
+    check()
