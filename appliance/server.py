@@ -45,7 +45,7 @@ REFUSED_BODY = (f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/html; cha
                 f"Content-Length: {len(REFUSED_TEXT.encode())}\r\nConnection: close\r\n\r\n"
                 ).encode() + REFUSED_TEXT.encode()
 SWITCH_INTERVAL = 0.001
-PER_ADDRESS = 24  # a phone's browser opens ~6 per host; media ranges add a few
+PER_ADDRESS = 24  # default; hotspot.max_connections_per_phone, as nftables applies
 HEADER_SECONDS = 10.0  # a real phone sends its headers in one packet or two
 BODY_SECONDS = 300.0  # a 3 MB voice note on a weak signal, with margin
 SHED_AT = 0.8  # share of connection_limit at which idle connections are shed
@@ -207,6 +207,9 @@ def make_server(app, host: str, port: int, *, threads: int, listener: str = HOTS
         from .throttle import upload_refusals
 
         server.upload_refusals = upload_refusals(app)
+        site = app.config.get("SITE")
+        if site is not None:  # the same number nftables allows each phone (ct count)
+            server.per_address = site.hotspot.max_connections_per_phone
     return server
 
 

@@ -222,3 +222,16 @@ def test_a_phone_whose_uploads_were_refused_is_answered_before_its_body(app):
         other.close()
     finally:
         running.close()
+
+
+def test_the_per_phone_limit_is_the_sites(tmp_path):
+    from appliance import create_app
+    from tests.support import make_site
+
+    app = create_app({"SITE": make_site(tmp_path, hotspot={"max_connections_per_phone": 40}),
+                      "SITE_DIR": tmp_path, "TESTING": True, "SECRET_KEY": "x"})
+    running = Running(app)
+    try:
+        assert running.server.per_address == 40
+    finally:
+        running.close()
