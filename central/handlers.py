@@ -229,6 +229,15 @@ def tls_csr(p: Projector, ev: Incoming) -> None:
     certificates.receive_csr(p.site, ev.payload)
 
 
+@register(kinds.LABEL_RECORDED)
+def label_recorded(p: Projector, ev: Incoming) -> None:
+    from . import labels
+
+    why = labels.receive(p.site, ev.payload)
+    if why:
+        p.refuse(ev, why)
+
+
 # --- the programme ------------------------------------------------------------------------
 
 

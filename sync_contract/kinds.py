@@ -269,6 +269,18 @@ TLS_CSR = up("tls.csr", stream="civic", semantics=Snapshot(("name",)),
              fields={"name": str, "csr": str},
              doc="the box's certificate signing request for the name central gave it")
 
+# --- spoken labels (appliance/labels) -------------------------------------------------------
+
+_LABEL = {"uuid": str, "key": str, "lang": str, "text": str, "clip_sha256": str,
+          "clip_mime": str, "clip_seconds": float | None, "created_at": str}
+_LABEL_OPTIONAL = ("text", "clip_sha256", "clip_mime", "clip_seconds")
+
+# In the blob stream: the box sends it only once central holds its clip.
+LABEL_RECORDED = up("label.recorded", stream="blob", blobs=("clip_sha256",), fields=_LABEL,
+                    optional=_LABEL_OPTIONAL,
+                    doc="a label's text corrected and/or its clip recorded at the kiosk, in "
+                        "one language (the newest per key and language wins)")
+
 # --- what central sends --------------------------------------------------------------------
 
 ANSWER = down("answer.created", fields={
@@ -287,6 +299,12 @@ TLS_NAME = down("tls.name", fields={"name": str},
 
 TLS_CERTIFICATE = down("tls.certificate", fields={"name": str, "chain": str, "not_after": str},
                        doc="the certificate central obtained for the box's CSR")
+
+LABEL_SHARED = down("label.shared", fields={
+    **_LABEL, "origin": str, "clip_size": int, "pieces": list},
+    optional=(*_LABEL_OPTIONAL, "clip_size", "pieces"),
+    doc="a label recorded at a box of the region, for every box of the region; its clip "
+        "downloads in verified pieces")
 
 CATALOGUE_FILE = down("catalogue.file", fields={
     "sha": str, "name": str, "size": int, "pieces": list},

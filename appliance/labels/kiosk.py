@@ -3,7 +3,7 @@ and records it spoken, for the visitors' pages of every box of the region."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from .. import csrf
@@ -49,8 +49,16 @@ def labels():
     group = request.args.get("group", "screens")
     group = group if group in keys.groups() else "screens"
     texts, clips = for_language(lang)
-    rows = [(key, shown, texts.get(key, ""), key in clips)
-            for key, shown in keys.labels_of(group, current_app.config["SITE"], lang)]
+    site = current_app.config["SITE"]
+    here = keys.labels_of(group, site, lang)
+    saved = g.lang, g.language
+    g.lang, g.language = lang, LANGUAGES[lang]  # what visitors read in that language
+    try:
+        theirs = dict(keys.labels_of(group, site, lang))
+    finally:
+        g.lang, g.language = saved
+    rows = [(key, shown, texts.get(key) or theirs.get(key, ""), key in clips)
+            for key, shown in here]
     return render_template("kiosk/labels.html", rows=rows, lang=lang, group=group,
                            groups=keys.groups(), languages=_languages())
 

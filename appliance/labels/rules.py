@@ -22,7 +22,9 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import audio, blobs
+from sync_contract import kinds
+
+from .. import audio, blobs, outbox
 from ..db import database
 from ..errors import EspaceError
 from ..languages import LANGUAGES
@@ -124,14 +126,46 @@ def record(key: str, lang: str, *, text: str = "", clip: bytes | None = None,
         row = Label.create(uuid=uuid or str(uuidlib.uuid4()), key=key, lang=lang, text=text,
                            clip_sha256=sha, clip_mime=mime, clip_seconds=seconds,
                            origin=origin, created_at=created_at or now())
-        for hook in ON_RECORD:
-            hook(row)
+        if not origin:  # made here: central shares it with the region
+            outbox.append(kinds.LABEL_RECORDED, payload_of(row))
     return row
 
 
-# Called inside the transaction of every label recorded here (the sync client adds the
-# outbox event of labels made on this box).
-ON_RECORD: list = []
+def payload_of(row: Label) -> dict:
+    return {"uuid": row.uuid, "key": row.key, "lang": row.lang, "text": row.text,
+            "clip_sha256": row.clip_sha256, "clip_mime": row.clip_mime,
+            "clip_seconds": row.clip_seconds, "created_at": row.created_at}
+
+
+def receive_shared(payload: dict, data_dir: str | Path) -> str:
+    """A label central shares from a box of the region (``label.shared``): kept once by
+    uuid; its clip, if this box lacks it, joins the sync's downloads (verified pieces,
+    resumed after a cut). Runs in the pull's transaction; returns who applied it."""
+    from ..sync import state
+
+    if Label.select().where(Label.uuid == payload["uuid"]).exists():
+        return "labels"  # our own, back from central, or the same record again
+    try:
+        key, lang = check_key(payload["key"]), check_lang(payload["lang"])
+        text = clean_text(payload.get("text") or "")
+    except LabelError:
+        return ""  # kept in sync_inbox, not applied
+    sha = payload.get("clip_sha256") or ""
+    if sha and not blobs.HEX64.fullmatch(sha):
+        return ""
+    Label.create(uuid=payload["uuid"], key=key, lang=lang, text=text, clip_sha256=sha,
+                 clip_mime=payload.get("clip_mime") or "",
+                 clip_seconds=payload.get("clip_seconds"),
+                 origin=payload.get("origin") or "central",
+                 created_at=payload.get("created_at") or now())
+    if sha and not blobs.path_for(data_dir, sha).exists():
+        import json
+
+        state.SyncDownload.insert(
+            sha256=sha, name=f"label-{sha[:16]}", size=int(payload.get("clip_size") or 0),
+            pieces=json.dumps(payload.get("pieces") or []),
+            dest=str(blobs.path_for(data_dir, sha))).on_conflict_ignore().execute()
+    return "labels"
 
 
 def version() -> int:
@@ -141,8 +175,11 @@ def version() -> int:
     return row[0] or 0
 
 
-def current(lang: str) -> tuple[dict[str, str], dict[str, Clip]]:
-    """(texts, clips) for ``lang``: the newest non-empty text and clip of each key."""
+def current(lang: str, data_dir: str | Path | None = None
+            ) -> tuple[dict[str, str], dict[str, Clip]]:
+    """(texts, clips) for ``lang``: the newest non-empty text and clip of each key. With
+    ``data_dir``, a clip still downloading is left out (an older one of the key, if
+    present, stays)."""
     texts: dict[str, str] = {}
     clips: dict[str, Clip] = {}
     rows = database.execute_sql(
@@ -151,9 +188,18 @@ def current(lang: str) -> tuple[dict[str, str], dict[str, Clip]]:
     for key, text, sha, mime in rows:
         if text:
             texts[key] = text
-        if sha:
+        if sha and (data_dir is None or blobs.path_for(data_dir, sha).exists()):
             clips[key] = Clip(sha, mime)
     return texts, clips
+
+
+def missing_clips() -> bool:
+    """Whether a shared clip is still downloading (pages then look again each time)."""
+    from ..sync import state
+
+    return (state.SyncDownload.select().where((state.SyncDownload.done == 0)
+                                              & state.SyncDownload.name.startswith("label-"))
+            .exists())
 
 
 def clip_mime(sha256: str) -> str | None:

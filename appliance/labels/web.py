@@ -36,7 +36,9 @@ def for_language(lang: str) -> tuple[dict[str, str], dict[str, rules.Clip]]:
         state["version"], state["langs"] = version, {}
     found = state["langs"].get(lang)
     if found is None:
-        found = state["langs"][lang] = rules.current(lang) if version else ({}, {})
+        found = rules.current(lang, current_app.config["DATA_DIR"]) if version else ({}, {})
+        if not (version and rules.missing_clips()):  # else: look again once it is here
+            state["langs"][lang] = found
     return found
 
 

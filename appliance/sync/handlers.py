@@ -37,7 +37,7 @@ DOWN = Registry(kinds.DOWN)
 register = DOWN.register
 
 # The core's modules that register handlers for down-kinds (other packages: install()).
-PACKAGES = ("appliance.board.sync", "appliance.sync.handlers")
+PACKAGES = ("appliance.board.sync", "appliance.sync.handlers", "appliance.labels.sync")
 _loaded: set[str] = set()
 _installed: set[Any] = set()
 

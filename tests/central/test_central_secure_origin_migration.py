@@ -22,7 +22,7 @@ def test_0021_applies_over_an_existing_central(database_url, tmp_path, monkeypat
                 "('nioro', 'Espace de Nioro', 1, '', '', '', FALSE, 0, 0, '', 0, 0, 0)")
         monkeypatch.undo()
         with database.connection_context():
-            assert migrations.migrate(database)[-1:] == ["0021_secure_origin"]
+            assert "0021_secure_origin" in migrations.migrate(database)
             assert migrations.migrate(database) == []  # once
             from central.models import Region, Site
             from central.tls_models import RegionDomain, SiteCertificate
