@@ -65,6 +65,10 @@ def run_checks(site_path: str, path_env: str | None = None) -> Iterator[tuple[st
 
     yield from _secure_origin_checks(data_dir, path_env)
 
+    from sms.doctor import checks as sms_checks  # the modem, signal, SIM (docs/sms.md)
+
+    yield from sms_checks(site, path_env=path_env)
+
     from content_cache.library import read_book
 
     for zim in sorted(Path(site.content_dir).glob("*.zim")) if site.content_dir.is_dir() else []:
