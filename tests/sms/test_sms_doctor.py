@@ -52,8 +52,10 @@ def test_signal_and_sim_from_the_running_gammu_smsd(tmp_path, box, gammu_smsd):
 
     _phone, spool, _daemon = gammu_smsd
     # gammu-smsd reads the signal on its status round (statusfrequency): wait for it.
-    wait_until(lambda: gammu.monitor(spool).get("NetworkSignal", "0") != "0",
-               "gammu-smsd's first status round")
+    wait_until(
+        lambda: gammu.monitor(spool).get("NetworkSignal", "0") != "0",
+        "gammu-smsd's first status round",
+    )
     lines = {w: (s, d) for s, w, d in checks(box.config["SITE"], sys_root=tmp_path)}
     assert lines["modem signal"] == ("OK", "42 %")  # the dummy phone's
     assert lines["SIM card"][0] == "OK"
