@@ -134,6 +134,8 @@ def context(site: SimpleNamespace, *, espace_bin: str = ESPACE_BIN,
         "psk_hex": wpa_psk(hs.passphrase, hs.ssid) if hs.passphrase else "",
         "portal_name": PORTAL_NAME, "api_url": api_url(site), "web_port": WEB_PORT,
         "data_dir": str(site.data_dir),
+        # The TLS listener (secure_origin) answers phones only where the site wants it.
+        "tls_port": site.secure_origin.port if site.secure_origin.https else 0,
     }
 
 

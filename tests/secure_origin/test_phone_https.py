@@ -81,26 +81,6 @@ def test_phone_enters_lands_on_https_and_records_in_page(
     lab, tmp_path, pebble, artifacts, playwright
 ):
     chromium = require_program("chromium", "chromium")
-    # TODO(network): the ruleset still resets 443 to the box; its owner opens it to the
-    # box's own address when the TLS listener is on (docs/secure-origin.md). Until then
-    # the test opens it the same way.
-    lab.box_run(
-        [
-            "nft",
-            "insert",
-            "rule",
-            "inet",
-            "espace",
-            "hotspot_in",
-            "ip",
-            "daddr",
-            BOX_ADDRESS,
-            "tcp",
-            "dport",
-            "443",
-            "accept",
-        ]
-    )
     nginx = Nginx(
         tmp_path / "data", tmp_path / "nginx", upstream="127.0.0.1:80", listen=f"{BOX_ADDRESS}:443"
     )
