@@ -138,7 +138,12 @@ def import_cmd(data_dir, database_url, directory) -> None:
         with database.connection_context():
             stats = import_dir(Path(directory), app.config["DATA_DIR"],
                                app.config["CENTRAL_KEY"])
-    click.echo(", ".join(f"{k} {v}" for k, v in stats.items()))
+    refused = stats.pop("refused")
+    click.echo(", ".join(f"{k} {v}" for k, v in stats.items()) + f", refused {len(refused)}")
+    for name, why in refused:
+        click.echo(f"refused {name}: {why}", err=True)
+    if refused:
+        raise SystemExit(1)
 
 
 @cli.command("export")

@@ -7,14 +7,16 @@ sends is applied by its handler in :mod:`central.handlers`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import signal
+import socket
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -350,39 +352,130 @@ def protocol_hex(sha: str) -> bool:
     return len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
 
 
+BLOB_LEASE_SECONDS = 60.0  # a holder silent this long is stale (a link that died)
+
+
+class BlobLease:
+    """Who may append to a blob's partial file, on a directory several central
+    machines may share (NFS): ``<sha>.lock`` made with O_EXCL (atomic there too), its
+    mtime the holder's heartbeat, its content the holder's host and process. A newcomer
+    takes over a lease silent for :data:`BLOB_LEASE_SECONDS` (the holder's link died
+    without a FIN), or at once when the holder was a process of this machine that is
+    gone (central killed); the old holder sees its lock gone before its next write and
+    stops. No flock: it does not hold across machines."""
+
+    def __init__(self, path: Path, lease: float) -> None:
+        self.path, self.lease, self.ino = path, lease, 0
+
+    def acquire(self) -> bool:
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            except FileExistsError:
+                try:
+                    age = time.time() - self.path.stat().st_mtime
+                    holder = self.path.read_text().split()
+                except FileNotFoundError:
+                    continue
+                if age < self.lease and not _dead_here(holder):
+                    return False
+                with contextlib.suppress(FileNotFoundError):  # stale: drop the holder
+                    os.rename(self.path, self.path.with_name(
+                        f"{self.path.name}.{secrets.token_hex(4)}.stale"))
+                continue
+            self.ino = os.fstat(fd).st_ino
+            os.write(fd, f"{socket.gethostname()} {os.getpid()}".encode())
+            os.close(fd)
+            return True
+        return False
+
+    def held(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino == self.ino
+        except FileNotFoundError:
+            return False
+
+    def beat(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self.path)
+
+    def release(self) -> None:
+        if self.held():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        for stale in self.path.parent.glob(self.path.name + ".*.stale"):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
+
+def _dead_here(holder: list[str]) -> bool:
+    """True when the lock's holder was a process of this machine that has ended."""
+    if len(holder) != 2 or holder[0] != socket.gethostname() or not holder[1].isdigit():
+        return False
+    try:
+        os.kill(int(holder[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],
-                 tail_len: int) -> dict:
+                 tail_len: int, lease: float | None = None) -> dict:
     """Append a blob's tail as it streams in, verifying each 64 KiB piece against the
-    signed hashes; a cut keeps what arrived. Idempotent: a complete blob answers done,
-    an offset other than what central holds writes nothing and answers ``have``."""
-    sha, size, off = str(message.get("sha", "")), int(message["size"]), int(message["off"])
+    signed hashes; a cut keeps what arrived. Idempotent: a complete blob answers done.
+    A tail starting before what central holds (a USB stick carries the whole note)
+    is read past what central has; one starting after it writes nothing and answers
+    ``have``, where the box resumes. ``busy`` (another connection holds the partial
+    file) comes with ``have``; ``bad`` names the offset of a piece that did not match
+    its hash (a damaged stick)."""
+    sha, size, off = str(message.get("sha", "")), count(message.get("size"), BIG), \
+        count(message.get("off"), BIG)
+    if size is None or off is None:
+        raise CentralError("size and off must be whole numbers")
     hashes = list(message.get("ph", []))
     final = blob_path(data_dir, sha)
     if final.exists():
         return {"have": size, "done": True}
-    part = Path(data_dir) / "blobs" / "partial" / f"{sha}.part"
-    part.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(data_dir) / "blobs" / "partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    part = partial / f"{sha}.part"
+    holder = BlobLease(partial / f"{sha}.lock", BLOB_LEASE_SECONDS if lease is None else lease)
+    if not holder.acquire():
+        have = part.stat().st_size if part.exists() else 0
+        return {"have": have, "done": False, "busy": True}
+    try:
+        return _append_blob(part, final, sha, size, off, hashes, read, tail_len, holder)
+    finally:
+        holder.release()
+
+
+def _append_blob(part: Path, final: Path, sha: str, size: int, off: int, hashes: list,
+                 read: Callable[[int], bytes], tail_len: int, holder: BlobLease) -> dict:
     with open(part, "a+b") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return {"have": 0, "done": False, "busy": True}
         have = f.seek(0, os.SEEK_END)
         if have > size:
             f.truncate(0)
             have = 0
-        if off != have or tail_len <= 0:
+        if off > have or tail_len <= 0 or off + tail_len <= have:
             return {"have": have, "done": False}
+        skip = have - off  # already held: read past it (a stick's whole note)
+        while skip > 0:
+            got = read(min(READ_CHUNK, skip))
+            if not got:
+                return {"have": have, "done": False}
+            skip -= len(got)
         first = off // protocol.PIECE
-        pos, remaining = have, min(tail_len, size - have)
+        pos, remaining, bad = have, min(off + tail_len, size) - have, None
         while remaining > 0:
             try:
                 boundary = (pos // protocol.PIECE + 1) * protocol.PIECE
                 chunk = read(min(READ_CHUNK, remaining, boundary - pos))
             except OSError:
                 chunk = b""
-            if not chunk:
-                break  # the link was cut: keep what arrived
+            if not chunk or not holder.held():
+                break  # the link was cut, or a newer connection took over: keep it
             f.write(chunk)
             pos += len(chunk)
             remaining -= len(chunk)
@@ -398,21 +491,26 @@ def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],
                 i = k - first
                 if i < 0 or i >= len(hashes) or protocol.piece_hash(piece) != hashes[i]:
                     f.truncate(start)
-                    pos = start
+                    pos, bad = start, start
                     break
+                holder.beat()
         f.flush()
         os.fsync(f.fileno())
         if pos < size:
-            return {"have": pos, "done": False}
+            out = {"have": pos, "done": False}
+            if bad is not None:
+                out["bad"] = bad
+            return out
         digest = hashlib.sha256()
         with open(part, "rb") as r:
             while block := r.read(1 << 20):
                 digest.update(block)
         if digest.hexdigest() != sha:
             f.truncate(0)
-            return {"have": 0, "done": False}
+            return {"have": 0, "done": False, "bad": 0}
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(part, final)
+        fsync_dir(final.parent)
         return {"have": size, "done": True}
 
 

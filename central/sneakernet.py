@@ -20,32 +20,45 @@ from .models import FileEntry, Site
 
 
 def import_dir(directory: Path, data_dir: Path, key) -> dict:
-    """Apply every batch on the stick; answer each with a signed response file."""
-    stats = {"boxes": 0, "batches": 0, "records": 0, "blobs": 0, "refused": 0}
+    """Apply every batch on the stick; answer each with a signed response file.
+
+    ``refused`` lists each file that was not applied, with why (``refused`` in the
+    counts is its length); the CLI prints them and exits non-zero."""
+    stats: dict = {"boxes": 0, "batches": 0, "records": 0, "blobs": 0, "refused": []}
     for box_dir in usb.box_dirs(directory):
         stats["boxes"] += 1
         for path in sorted(box_dir.glob(usb.BLOB_GLOB)):
             frame = path.read_bytes()
             try:
-                site, req = service.verify(frame[:protocol.head_length(frame[:88])],
-                                           protocol.PATH_BLOB)
-            except (service.CentralError, protocol.ProtocolError):
-                stats["refused"] += 1
+                head = protocol.head_length(frame[:88])
+                site, req = service.verify(frame[:head], protocol.PATH_BLOB)
+                tail = frame[head:]
+                result = service.receive_blob(data_dir, req.message, io.BytesIO(tail).read,
+                                              len(tail))
+            except (service.CentralError, protocol.ProtocolError) as e:
+                stats["refused"].append((str(path), str(e)))
                 continue
-            tail = frame[protocol.head_length(frame[:88]):]
-            result = service.receive_blob(data_dir, req.message, io.BytesIO(tail).read, len(tail))
-            stats["blobs"] += int(result.get("done", False))
+            if result.get("done"):
+                stats["blobs"] += 1
+            elif "bad" in result:
+                stats["refused"].append((str(path), f"the piece at byte {result['bad']} does "
+                                         "not match its hash: a damaged copy, export it again"))
+            else:
+                stats["refused"].append((str(path), f"incomplete: central holds "
+                                         f"{result['have']} bytes, the file ends before"))
         for path in sorted(box_dir.glob(usb.UP_GLOB)):
             frame = path.read_bytes()
             try:
                 site, req = service.verify(frame, protocol.PATH_EXCHANGE)
-            except (service.CentralError, protocol.ProtocolError):
-                stats["refused"] += 1
+                before = Site.get_by_id(site.id).records
+                message = service.exchange(site, req.message, len(frame), carried=True)
+            except (service.CentralError, protocol.ProtocolError) as e:
+                stats["refused"].append((str(path), str(e)))
                 continue
-            before = Site.get_by_id(site.id).records
-            message = service.exchange(site, req.message, len(frame), carried=True)
             stats["records"] += Site.get_by_id(site.id).records - before
             stats["batches"] += 1
+            # Addressed to this box: a copy on another box's stick is refused there.
+            message["box"] = site.box_id
             response = protocol.encode_response(key, req.digest, message)
             write_atomic(box_dir / usb.down_name_for(path.name), req.digest + response)
     return stats
@@ -60,7 +73,8 @@ def export_dir(directory: Path, data_dir: Path, key, with_files: bool = False) -
         down, _more = service.pull(site, site.cursor, 64 * 2**20)
         if not down:
             continue
-        message = {"t": "exchange", "acks": {}, "down": down, "more": False}
+        message = {"t": "exchange", "acks": {}, "down": down, "more": False,
+                   "box": site.box_id}
         write_atomic(usb.box_dir(directory, site.box_id) / usb.down_name_central(down[-1][0]),
                      usb.NO_REQUEST + protocol.encode_response(key, usb.NO_REQUEST, message))
         stats["boxes"] += 1

@@ -130,6 +130,7 @@ class SyncClient:
         self.o = options
         self.conn: Connection | None = None
         self._probe: set[str] = set()  # blobs whose upload was cut: ask before sending
+        self._busy: set[str] = set()  # blobs central is receiving on another connection
         self.export_mode = False  # USB export: blobs travel on the stick with their events
         self._need = 0  # size of a down-event larger than the last want
         self._pieces: tuple[str, list[str]] = ("", [])  # the current download's hashes
@@ -440,7 +441,7 @@ class SyncClient:
         acks = state.acked()
         for e in outbox.pending_after(acks.get("blob", 0), 50, ("blob",)):
             for sha in blob_refs(e.kind, json.loads(e.payload)):
-                if not blobs.path_for(self.o.data_dir, sha).exists():
+                if sha in self._busy or not blobs.path_for(self.o.data_dir, sha).exists():
                     continue
                 row = state.SyncBlobTodo.get_or_none(state.SyncBlobTodo.sha256 == sha)
                 if row is None:
@@ -449,7 +450,8 @@ class SyncClient:
                     return sha
                 if not row.done:
                     return sha
-        row = state.SyncBlobTodo.select().where(state.SyncBlobTodo.done == 0) \
+        row = state.SyncBlobTodo.select().where(
+            (state.SyncBlobTodo.done == 0) & state.SyncBlobTodo.sha256.not_in(self._busy)) \
             .order_by(state.SyncBlobTodo.sha256).first()
         return row.sha256 if row else None
 
@@ -493,6 +495,12 @@ class SyncClient:
                 probe = False
                 self._probe.discard(sha)
                 crash_point("box:blob:piece")
+                if msg.get("busy"):
+                    # Another connection (a dead one, until central drops it) holds the
+                    # note: leave it for the next run instead of resending at once.
+                    self._busy.add(sha)
+                    self._probe.add(sha)
+                    return True
                 if msg.get("done"):
                     with database.atomic("IMMEDIATE"):
                         state.SyncBlobTodo.update(done=1).where(

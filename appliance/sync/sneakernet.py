@@ -83,6 +83,11 @@ def import_(directory: Path, options: Options) -> dict:
         except protocol.ProtocolError:
             stats["refused"] += 1
             continue
+        if msg.get("box") != client.box_id:
+            # Signed by central, but for another box (a stick copied between sites):
+            # its acknowledgements would make this box skip its own records.
+            stats["refused"] += 1
+            continue
         msg.pop("rewind", None)  # a stale stick never rewinds acknowledgements
         client._apply([], msg)
         stats["responses"] += 1

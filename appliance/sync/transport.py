@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import time
 from urllib.parse import urlsplit
 
@@ -96,6 +97,17 @@ class Connection:
         raise AssertionError("unreachable")
 
     def _round_trip(self, head: bytes, body: bytes) -> tuple[int, bytes]:
+        # The budget counts bytes that crossed the link: what the peer's TCP
+        # acknowledged, not what sat in our send buffer when central stopped reading.
+        acked0, sent0 = bytes_acked(self.sock), self.sent
+        try:
+            return self._exchange_bytes(head, body)
+        finally:
+            acked = bytes_acked(self.sock)
+            if acked0 is not None and acked is not None:
+                self.sent = sent0 + min(self.sent - sent0, acked - acked0)
+
+    def _exchange_bytes(self, head: bytes, body: bytes) -> tuple[int, bytes]:
         assert self.sock is not None and self.reader is not None
         start = time.monotonic()
         # Counted before sending: a cut mid-send may still have spent the bytes.
@@ -143,3 +155,21 @@ class Connection:
         if close:
             self.close()
         return status, data
+
+
+_TCP_INFO = getattr(socket, "TCP_INFO", None)
+_BYTES_ACKED = struct.Struct("=Q")  # tcpi_bytes_acked, at offset 120 since Linux 4.1
+
+
+def bytes_acked(sock) -> int | None:
+    """Bytes of this connection the peer acknowledged (Linux ``TCP_INFO``); None where
+    the kernel does not say."""
+    if sock is None or _TCP_INFO is None:
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 256)
+    except OSError:
+        return None
+    if len(info) < 128:
+        return None
+    return _BYTES_ACKED.unpack_from(info, 120)[0]

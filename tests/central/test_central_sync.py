@@ -127,8 +127,14 @@ def test_blob_pieces_are_verified_and_cut_uploads_resume(call, capp):
     msg = {"sha": sha, "size": len(data), "off": 0, "ph": ph}
     cut = io.BytesIO(data[:100_000]).read  # the link drops after 100,000 bytes
     assert service.receive_blob(d, msg, cut, len(data)) == {"have": 100_000, "done": False}
-    # A replay from 0 writes nothing and says where to resume.
-    assert service.receive_blob(d, msg, io.BytesIO(data).read, len(data))["have"] == 100_000
+    # A replay from 0 (cut again at the same byte) reads past what central holds and
+    # writes nothing twice; one that goes on (a USB stick's whole note) continues there.
+    replay = io.BytesIO(data[:100_000]).read
+    assert service.receive_blob(d, msg, replay, len(data))["have"] == 100_000
+    # One starting after what central holds writes nothing and says where to resume.
+    later = {**msg, "off": 200_000, "ph": ph[3:]}
+    assert service.receive_blob(d, later, io.BytesIO(data[200_000:]).read, 107_200) \
+        == {"have": 100_000, "done": False}
     first = 100_000 // protocol.PIECE
     bad = bytearray(data[100_000:])
     bad[50_000] ^= 1  # corrupted in transit: that piece is dropped, not the rest
