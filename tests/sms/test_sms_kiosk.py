@@ -28,3 +28,15 @@ def test_the_kiosk_shows_sms_posts_the_queue_and_the_budget(box):
     assert ">SMS</a>" in nav
     queue = client.get("/kiosk/moderation/answers").get_data(as_text=True)
     assert "Par SMS" in queue or "By SMS" in queue
+
+
+def test_the_visitors_board_marks_sms_posts(box):
+    rules.store(
+        Received("k2", "+22376000012", "Q: le marché de Nioro ferme trop tôt le soir", -1, False, 1)
+    )
+    rules.handle_pending()
+    client = box.test_client()
+    client.set_cookie("lang", "fr")
+    page = client.get("/board/").get_data(as_text=True)
+    assert "le marché de Nioro" in page
+    assert 'class="badge sms"' in page and "Par SMS" in page and "#b-sms" in page
