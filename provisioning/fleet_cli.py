@@ -45,9 +45,18 @@ def discover(timeout: float) -> None:
     if not boxes:
         click.echo("no box answered (same LAN? try a longer --timeout)", err=True)
         sys.exit(1)
-    click.echo(f"{'SITE':<20} {'ADDRESS':<16} {'VERSION':<10} NAME")
+    click.echo(f"{'SITE':<20} {'ADDRESS':<16} {'VERSION':<10} {'HOST':<32} NAME")
     for b in boxes:
-        click.echo(f"{b.site_id:<20} {b.address:<16} {b.version:<10} {b.site_name}")
+        click.echo(f"{b.site_id:<20} {b.address:<16} {b.version:<10} "
+                   f"{b.host.rstrip('.'):<32} {b.site_name}")
+    by_site: dict[str, list] = {}
+    for b in boxes:
+        by_site.setdefault(b.site_id, []).append(b)
+    for site_id, same in sorted(by_site.items()):
+        if len(same) > 1:  # two cards flashed with one site file
+            click.echo(f"warning: {len(same)} boxes announce site {site_id!r} ("
+                       + ", ".join(b.address for b in same) + "): give each card its own "
+                       "site file (site.id)", err=True)
 
 
 def _run(hosts, operation, accept, known_hosts, identity, port, user, jobs) -> None:

@@ -59,3 +59,21 @@ def test_advertiser_for_site(tmp_path):
     assert (adv.site_id, adv.site_name, adv.version, adv.port) == (
         "test-site", "Espace de test", __version__, 80)
     adv.close()  # never started: nothing to do
+
+
+def test_discover_lists_each_box_with_its_host_and_warns_of_a_shared_site_id(monkeypatch):
+    from click.testing import CliRunner
+
+    from appliance.cli import cli
+    from provisioning import mdns
+
+    boxes = [mdns.Box("a", "espace-diema-aaaa11.local.", ("192.168.1.23",), 80, "diema",
+                      "Espace de Diéma", "0.2.0", "aaaa1111"),
+             mdns.Box("b", "espace-diema-bbbb22.local.", ("192.168.1.24",), 80, "diema",
+                      "Espace de Diéma", "0.2.0", "bbbb2222")]
+    monkeypatch.setattr(mdns, "discover", lambda timeout: boxes)
+    r = CliRunner().invoke(cli, ["fleet", "discover"])
+    assert r.exit_code == 0, r.output
+    assert "espace-diema-aaaa11.local" in r.output and "espace-diema-bbbb22.local" in r.output
+    assert ("warning: 2 boxes announce site 'diema' (192.168.1.23, 192.168.1.24): give each "
+            "card its own site file") in r.output
