@@ -212,6 +212,44 @@ def language(value: Any) -> str:
 PIN_HASH = re.compile(r"(scrypt:\d+:\d+:\d+|pbkdf2:sha256:\d+)\$[^$]+\$[0-9a-f]{64,}")
 
 
+def bbox(value: Any) -> list[float]:
+    """[min_lon, min_lat, max_lon, max_lat] in degrees, or [] (no map)."""
+    if value == []:
+        return []
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise ValueError("must be four numbers: [min_lon, min_lat, max_lon, max_lat]")
+    w, s_, e, n = (float(v) for v in value)
+    if not (-180 <= w < e <= 180 and -85 <= s_ < n <= 85):
+        raise ValueError("needs west < east within -180..180 and south < north within -85..85")
+    if (e - w) * (n - s_) > 4:
+        raise ValueError("covers more than 4 square degrees: an offline map is for a commune "
+                         "or a cercle, not a country")
+    return [w, s_, e, n]
+
+
+def _point(value: Any) -> list[float]:
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise ValueError("must be two numbers: [latitude, longitude]")
+    lat, lon = float(value[0]), float(value[1])
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValueError("latitude must be within -90..90 and longitude within -180..180")
+    return [lat, lon]
+
+
+def optional_point(value: Any) -> list[float]:
+    return [] if value == [] else _point(value)
+
+
+def village(value: Any) -> dict:
+    if not isinstance(value, dict) or set(value) != {"name", "lat", "lon"}:
+        raise ValueError('must be a table { name = "...", lat = 14.45, lon = -11.43 }')
+    name = text(min_len=1, max_bytes=120)(value["name"])
+    lat, lon = _point([value["lat"], value["lon"]])
+    return {"name": name, "lat": lat, "lon": lon}
+
+
 def facilitator(value: Any) -> dict:
     if not isinstance(value, dict):
         raise ValueError("each facilitator is a table: { name = \"...\", pin_hash = \"...\" }")
@@ -399,6 +437,23 @@ SETTINGS: list[Setting] = [
     Setting("sms.messages_per_hour", "integer 1-200", 12, "Messages one number may send "
             "per hour; beyond that the box ignores them and replies at most once an hour.",
             12, integer(1, 200)),
+    # map (issue 18): the commune's offline map and its directory ---------------------
+    Setting("map.area", "[min_lon, min_lat, max_lon, max_lat] or empty", [], "The area the "
+            "box's offline map covers (WGS84 degrees, west, south, east, north); points "
+            "outside it are refused. Empty: no map.", [-11.46, 14.42, -11.40, 14.47], bbox),
+    Setting("map.budget_mb", "integer 1-2000", 60, "Largest map file `espace map build` "
+            "may make for the area; a bigger result is refused and the old map kept (lower "
+            "map.max_zoom or shrink map.area).", 60, integer(1, 2000)),
+    Setting("map.max_zoom", "integer 10-16", 15, "Most detailed zoom level of the offline "
+            "map (15 shows buildings; each level more roughly quadruples the size).", 15,
+            integer(10, 16)),
+    Setting("map.box_location", "[lat, lon] or empty", [], "Where the box stands, shown on "
+            "the map and used for distances when a phone gives none.", [14.445, -11.43],
+            optional_point),
+    Setting("map.villages", "list of tables {name, lat, lon}", [], "Villages and quarters "
+            "of the area: the directory is listed by village, and a phone without GPS picks "
+            "one to place a proposal.", [{"name": "Kayes N'Di", "lat": 14.455, "lon": -11.43}],
+            list_of(village)),
     # storage ------------------------------------------------------------------------
     Setting("storage.data_dir", "path", "/var/lib/espace", "Where all state lives: the "
             "database, content, voice notes, sync state. Relative paths are relative to "
@@ -433,8 +488,8 @@ def _example_line(setting: Setting) -> str:
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):

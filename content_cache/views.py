@@ -38,6 +38,7 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import wrap_file
 
 from appliance import i18n
+from appliance.http_range import parse_range
 from appliance.labels.web import labels_version
 
 from .library import Book, Library, library_for, trim_memory_sometimes
@@ -429,34 +430,6 @@ def _bar(b: Book, lang: str, path: str) -> bytes:
 
 def _with_next(bar: bytes, path: str) -> bytes:
     return bar.replace(_NEXT.encode(), quote(path, safe="").encode())
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
-    """One byte range ``(start, end_exclusive)``; None to serve everything (no or
-    ignorable header); False when unsatisfiable (416)."""
-    if not header or not header.startswith("bytes="):
-        return None
-    spec = header[6:].strip()
-    if "," in spec:
-        return None  # several ranges: answer with the whole entity (allowed)
-    first, sep, last = spec.partition("-")
-    if not sep:
-        return None
-    try:
-        if first == "":
-            n = int(last)
-            if n <= 0:
-                return False
-            return max(0, size - n), size
-        start = int(first)
-        end = int(last) + 1 if last else size
-    except ValueError:
-        return None
-    if start < 0 or end <= start:
-        return None if end <= start and last else False
-    if start >= size:
-        return False
-    return start, min(end, size)
 
 
 def _media(b: Book, r) -> Response:

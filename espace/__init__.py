@@ -26,6 +26,7 @@ def contributors() -> list[tuple[str, Contributor]]:
     import captive_portal
     import content_cache
     import image_build
+    import maps
     import provisioning
     import secure_origin
     import sms
@@ -38,6 +39,7 @@ def contributors() -> list[tuple[str, Contributor]]:
         ("image_build", image_build.contribute),
         ("secure_origin", secure_origin.contribute),
         ("sms", sms.contribute),
+        ("maps", maps.contribute),
     ]
 
 
