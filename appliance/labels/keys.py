@@ -34,7 +34,23 @@ def theme_key(theme: dict) -> str:
 def groups() -> dict[str, str]:
     return {"screens": gettext("Screens"), "officials": gettext("Officials"),
             "themes": gettext("Themes"), "sessions": gettext("Sessions"),
-            "signs": gettext("Digits and letters")}
+            "signs": gettext("Digits and letters"), "all": gettext("Every text")}
+
+
+def every_msgid() -> list[str]:
+    """Every string of the catalogues' template, in its order (read once)."""
+    global _EVERY
+    if _EVERY is None:
+        from babel.messages.pofile import read_po
+
+        from ..i18n import TRANSLATIONS
+
+        with open(TRANSLATIONS / "messages.pot", "rb") as f:
+            _EVERY = [m.id for m in read_po(f) if m.id and isinstance(m.id, str)]
+    return _EVERY
+
+
+_EVERY: list[str] | None = None
 
 
 def labels_of(group: str, site, lang: str = "") -> list[tuple[str, str]]:
@@ -63,4 +79,6 @@ def labels_of(group: str, site, lang: str = "") -> list[tuple[str, str]]:
         return [(f"session:{t}", t) for t in titles]
     if group == "signs":
         return [(f"char:{c}", c) for c in SIGNS]
+    if group == "all":
+        return [("msg:" + m, gettext(m)) for m in every_msgid()]
     return []
