@@ -290,3 +290,7 @@ def content_usage(p: Projector, ev: Incoming) -> None:
     views = sum(int(b.get("views", 0)) + int(b.get("plays", 0))
                 for b in ev.payload["books"] if isinstance(b, dict))
     p.bump(day_of(ev.payload["hour"], ev.created_at), "views", views)
+
+
+# Packages of central that register handlers of their own kinds (imported for it).
+from . import surveys as _surveys  # noqa: E402,F401

@@ -168,6 +168,29 @@ def _labels(db: peewee.Database) -> None:
     db.execute_sql("CREATE INDEX label_site ON label (site_id)")
 
 
+def _surveys(db: peewee.Database) -> None:
+    """0035: survey forms published, submissions and attachments boxes send."""
+    _sql(db, "CREATE TABLE survey_form (id SERIAL PRIMARY KEY, form_id VARCHAR(255) NOT NULL, "
+             "version VARCHAR(255) NOT NULL, title VARCHAR(255) NOT NULL, xml TEXT NOT NULL, "
+             "region_id INTEGER REFERENCES region (id) ON DELETE CASCADE, "
+             "published_at TIMESTAMP NOT NULL)")
+    _sql(db, "CREATE UNIQUE INDEX survey_form_form_id_version ON survey_form (form_id, version)")
+    _sql(db, "CREATE TABLE survey_submission (id SERIAL PRIMARY KEY, "
+             "site_id INTEGER NOT NULL REFERENCES site (id) ON DELETE CASCADE, "
+             "instance_id VARCHAR(255) NOT NULL, form_id VARCHAR(255) NOT NULL, "
+             "version VARCHAR(255) NOT NULL, xml TEXT NOT NULL, "
+             "enumerator VARCHAR(255) NOT NULL DEFAULT '', received_at VARCHAR(255) NOT NULL)")
+    _sql(db, "CREATE UNIQUE INDEX survey_submission_site_id_instance_id "
+             "ON survey_submission (site_id, instance_id)")
+    _sql(db, "CREATE INDEX survey_submission_form_id ON survey_submission (form_id)")
+    _sql(db, "CREATE TABLE survey_attachment (id SERIAL PRIMARY KEY, "
+             "site_id INTEGER NOT NULL REFERENCES site (id) ON DELETE CASCADE, "
+             "instance_id VARCHAR(255) NOT NULL, name VARCHAR(255) NOT NULL, "
+             "sha256 VARCHAR(255) NOT NULL, mime VARCHAR(255) NOT NULL, size BIGINT NOT NULL)")
+    _sql(db, "CREATE UNIQUE INDEX survey_attachment_site_id_instance_id_name "
+             "ON survey_attachment (site_id, instance_id, name)")
+
+
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_boxes", _boxes),
@@ -176,6 +199,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0015_login_throttle", _login_failures),
     ("0021_secure_origin", _secure_origin),
     ("0025_labels", _labels),
+    ("0035_surveys", _surveys),
 ]
 
 

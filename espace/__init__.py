@@ -30,6 +30,7 @@ def contributors() -> list[tuple[str, Contributor]]:
     import provisioning
     import secure_origin
     import sms
+    import surveys
 
     return [
         ("captive_portal", captive_portal.contribute),
@@ -40,6 +41,7 @@ def contributors() -> list[tuple[str, Contributor]]:
         ("secure_origin", secure_origin.contribute),
         ("sms", sms.contribute),
         ("maps", maps.contribute),
+        ("surveys", surveys.contribute),
     ]
 
 

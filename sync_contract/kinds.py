@@ -280,6 +280,18 @@ LABEL_RECORDED = up("label.recorded", stream="blob", blobs=("clip_sha256",), fie
                     optional=_LABEL_OPTIONAL,
                     doc="a label's text corrected and/or its clip recorded at the kiosk, in "
                         "one language (the newest per key and language wins)")
+# --- field surveys (OpenRosa on the box) ---------------------------------------------------
+
+SURVEY_SUBMISSION = up("survey.submission", stream="civic", fields={
+    "instance_id": str, "form_id": str, "version": str, "xml": str, "attachments": list,
+    "enumerator": str, "received_at": str},
+    optional=("enumerator",),
+    doc="a filled form received from ODK Collect, KoboCollect or a browser; attachments "
+        "lists {name, sha256, mime, size}, each sent as survey.attachment")
+
+SURVEY_ATTACHMENT = up("survey.attachment", stream="blob", blobs=("sha256",), fields={
+    "instance_id": str, "name": str, "sha256": str, "mime": str, "size": int},
+    doc="a submission's photo, audio or file: its bytes are at central")
 
 # --- what central sends --------------------------------------------------------------------
 
@@ -309,3 +321,10 @@ LABEL_SHARED = down("label.shared", fields={
 CATALOGUE_FILE = down("catalogue.file", fields={
     "sha": str, "name": str, "size": int, "pieces": list},
     doc="a file of the library (a ZIM) to download in verified pieces")
+
+SURVEY_FORM = down("survey.form", fields={
+    "form_id": str, "version": str, "title": str, "xml": str, "media": list, "state": str},
+    optional=("media", "state"),
+    doc="a survey form published at central for the region's boxes: its XForm (converted "
+        "and validated at central) and its media as {name, mime, data} with data in "
+        "base64 (at most 8 MB in all); state is open or closed")

@@ -1,0 +1,17 @@
+"""Field surveys on the hotspot: XLSForms converted and validated (pyxform, ODK
+Validate), an OpenRosa server for ODK Collect and KoboCollect (``/odk``), submissions
+stored atomically with their attachments and synced to central. See docs/surveys.md."""
+
+
+def contribute(registry) -> None:
+    """Its OpenRosa blueprint, kiosk tab, ``espace survey``, pull handler and sweep."""
+    from flask_babel import lazy_gettext
+
+    from . import cli, kiosk, openrosa, submissions, sync
+
+    registry.blueprint(openrosa.bp)
+    registry.blueprint(kiosk.bp)
+    registry.kiosk_tab("kiosk_surveys.index", lazy_gettext("Surveys"), "new", order=70)
+    registry.command(cli.survey)
+    registry.sync_handler(sync.register_sync)
+    registry.sweep("survey_submissions", submissions.sweep_site)

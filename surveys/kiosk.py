@@ -1,0 +1,87 @@
+"""The Surveys tab of the facilitator's kiosk: forms with their submission counts, an
+XLSForm upload (with its media files), open/close, enumerator accounts."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from werkzeug.utils import secure_filename
+
+from appliance import csrf
+from appliance.errors import EspaceError
+from appliance.kiosk import kiosk_context
+from appliance.kiosk.auth import facilitator_required
+from sync_contract.xlsform import FormRefused
+
+from . import digest, forms
+
+bp = Blueprint("kiosk_surveys", __name__, url_prefix="/kiosk/surveys", template_folder="templates")
+bp.context_processor(kiosk_context)
+
+
+@bp.get("/")
+@facilitator_required
+def index():
+    return render_template(
+        "surveys/kiosk.html",
+        forms=forms.forms(),
+        enumerators=digest.enumerators(),
+        server=request.host_url.rstrip("/") + "/odk",
+    )
+
+
+@bp.post("/import")
+@facilitator_required
+@csrf.protect
+def upload():
+    sheet = request.files.get("xlsform")
+    if sheet is None or not sheet.filename:
+        flash("Choose an XLSForm file (.xlsx).", "error")
+        return redirect(url_for(".index"))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / (secure_filename(sheet.filename) or "form.xlsx")
+        sheet.save(path)
+        media = folder / "media"
+        media.mkdir()
+        for f in request.files.getlist("media"):
+            name = Path(f.filename or "").name
+            if name and forms.MEDIA_NAME.fullmatch(name):
+                f.save(media / name)
+        try:
+            form = forms.import_xlsform(current_app.config["SITE"].data_dir, path, media)
+        except FormRefused as e:
+            flash(f"Form refused: {e}", "error")
+        except EspaceError as e:
+            flash(str(e), "error")
+        else:
+            flash(f"{form.title} ({form.form_id}) is offered to phones.", "ok")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<form_id>/state")
+@facilitator_required
+@csrf.protect
+def state(form_id: str):
+    try:
+        forms.set_state(form_id, request.form.get("state", ""))
+    except EspaceError as e:
+        flash(str(e), "error")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/enumerators")
+@facilitator_required
+@csrf.protect
+def enumerator():
+    try:
+        digest.add_enumerator(
+            request.form.get("username", "").strip(), request.form.get("password", "")
+        )
+    except EspaceError as e:
+        flash(str(e), "error")
+    else:
+        flash("Enumerator saved.", "ok")
+    return redirect(url_for(".index"))
