@@ -151,7 +151,7 @@ def receive_shared(payload: dict, data_dir: str | Path) -> str:
     except LabelError:
         return ""  # kept in sync_inbox, not applied
     sha = payload.get("clip_sha256") or ""
-    if sha and not blobs.HEX64.fullmatch(sha):
+    if sha and (not blobs.HEX64.fullmatch(sha) or payload.get("clip_mime") not in CLIP_MIMES):
         return ""
     Label.create(uuid=payload["uuid"], key=key, lang=lang, text=text, clip_sha256=sha,
                  clip_mime=payload.get("clip_mime") or "",
@@ -202,9 +202,17 @@ def missing_clips() -> bool:
             .exists())
 
 
+# What a clip may be served as: what check_clip accepts. A label synced from another
+# box names its own type; anything else (text/html from a stolen box key) would run as
+# a page on every box of the region.
+CLIP_MIMES = frozenset({"audio/webm", "audio/ogg"})
+
+
 def clip_mime(sha256: str) -> str | None:
     row = (Label.select(Label.clip_mime).where(Label.clip_sha256 == sha256).first())
-    return row.clip_mime if row else None
+    if row is None:
+        return None
+    return row.clip_mime if row.clip_mime in CLIP_MIMES else "application/octet-stream"
 
 
 def corrections(lang: str) -> dict[str, str]:

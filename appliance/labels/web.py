@@ -99,7 +99,11 @@ def clip(sha: str):
     path = blobs.path_for(current_app.config["DATA_DIR"], sha)
     if not path.is_file():
         abort(404)
-    return send_file(path, mimetype=mime, max_age=ONE_YEAR, conditional=True, etag=sha)
+    response = send_file(path, mimetype=mime, max_age=ONE_YEAR, conditional=True, etag=sha)
+    # Never rendered as a page, whatever its bytes (a clip comes from other boxes too).
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 @bp.get("/labels/photo/<sha>")

@@ -149,3 +149,30 @@ def test_a_clip_is_measured_by_what_it_holds():
     with pytest.raises(label_rules.LabelError) as e:
         label_rules.check_clip(samples.ogg_opus_lying(real_seconds=60, claimed_seconds=2))
     assert e.value.code == "clip_too_long"
+
+
+def test_a_synced_clip_is_never_served_as_a_page(app, db):
+    """A label shared from another box (or a stolen box key) naming its clip text/html:
+    not applied; a row that says so anyway is served as bytes, never as a page."""
+    import hashlib
+
+    from appliance import blobs
+    from appliance.labels import rules as label_rules
+    from appliance.labels.models import Label
+
+    page = b"<script>alert(document.cookie)</script>"
+    sha = hashlib.sha256(page).hexdigest()
+    path = blobs.path_for(app.config["DATA_DIR"], sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(page)
+    payload = {"uuid": "7b0c4f4e-0000-4000-8000-000000000001", "key": "msg:Home",
+               "lang": "fr", "text": "", "clip_sha256": sha, "clip_mime": "text/html",
+               "created_at": "2026-11-30T08:00:00Z"}
+    assert label_rules.receive_shared(payload, app.config["DATA_DIR"]) == ""
+    assert not Label.select().where(Label.clip_sha256 == sha).exists()
+    Label.create(uuid=payload["uuid"], key="msg:Home", lang="fr", text="", clip_sha256=sha,
+                 clip_mime="text/html", origin="central", created_at=payload["created_at"])
+    with app.test_client().get(f"/labels/clip/{sha}") as r:
+        assert r.status_code == 200 and r.mimetype == "application/octet-stream"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in r.headers["Content-Security-Policy"]
