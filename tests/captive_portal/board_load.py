@@ -41,7 +41,10 @@ def free_port() -> int:
 def start_server(site: Path, port: int, threads: int = 8, cpu: int | None = None,
                  log: Path | None = None) -> subprocess.Popen:
     cmd = [str(ESPACE), "serve", "--site", str(site), "--host", "127.0.0.1",
-           "--port", str(port), "--threads", str(threads)]
+           "--port", str(port), "--threads", str(threads),
+           # No kiosk listener: its fixed default port would collide between servers
+           # started side by side (parallel tests, a bench beside a dev server).
+           "--kiosk-port", "0"]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu)] + cmd
     out = open(log or os.devnull, "ab")  # noqa: SIM115 - handed to the child
