@@ -3,7 +3,6 @@ publish a file to the catalogue. Errors are one line; exit code 2 for usage erro
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import os
 import sys
@@ -37,21 +36,21 @@ def cli() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--insecure-cookies", is_flag=True,
               help="Session cookies without the Secure flag (plain-HTTP tests only).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Processes (each with its threads).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per process: concurrent requests each.")
 def serve(data_dir: str, database_url: str, host: str, port: int,
-          insecure_cookies: bool) -> None:
-    """Serve central (put it behind an HTTPS reverse proxy in production).
+          insecure_cookies: bool, workers: int, threads: int) -> None:
+    """Serve central under gunicorn (behind an HTTPS reverse proxy in production).
 
-    The server streams request bodies to the app, so a voice-note upload cut by the
-    link keeps what arrived."""
-    from werkzeug.serving import make_server
-
-    from .server import QuietHandler
+    Request bodies stream to the app, so a voice-note upload cut by the link keeps what
+    arrived; a box keeps one connection for its whole run."""
+    from .server import serve as run
 
     app = _app(data_dir, database_url, SESSION_COOKIE_SECURE=not insecure_cookies)
-    server = make_server(host, port, app, threaded=True, request_handler=QuietHandler)
-    click.echo(f"central on http://{host}:{server.server_port}/", err=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
+    click.echo(f"central on http://{host}:{port}/", err=True)
+    run(app, host, port, workers, threads)
 
 
 @cli.command("create-admin")

@@ -60,6 +60,9 @@ class CentralError(Exception):
 def crash_point(name: str) -> None:
     """Die here when CENTRAL_CRASH_AT names this point (SIGKILL tests only)."""
     if os.environ.get("CENTRAL_CRASH_AT") == name:
+        master = os.environ.get("CENTRAL_MASTER_PID", "")
+        if master.isdigit() and int(master) != os.getpid():
+            os.kill(int(master), signal.SIGKILL)  # the whole server, as a power cut
         os.kill(os.getpid(), signal.SIGKILL)
 
 
