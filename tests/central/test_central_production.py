@@ -108,9 +108,9 @@ def test_gunicorn_keeps_one_connection_and_what_a_cut_upload_delivered(app, db, 
         site = app.config["SITE"]
         # A cut in the middle of the voice note: what arrived stays at central.
         faults = {1: ("cut_up", 200_000), 2: ("cut_up", 100)}  # and its one retry
-        with FaultProxy(served.url, lambda i: faults.get(i, "pass")) as proxy:
-            with pytest.raises(LinkError), SyncClient(box_options(site, proxy.url)) as c:
-                c.run(force=True)
+        with FaultProxy(served.url, lambda i: faults.get(i, "pass")) as proxy, \
+                pytest.raises(LinkError), SyncClient(box_options(site, proxy.url)) as c:
+            c.run(force=True)
         part = central_dir / "blobs" / "partial" / f"{sha}.part"
         held = part.stat().st_size
         assert 65_536 <= held < 400_000
