@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
 from appliance import csrf
@@ -38,7 +39,7 @@ def index():
 def upload():
     sheet = request.files.get("xlsform")
     if sheet is None or not sheet.filename:
-        flash("Choose an XLSForm file (.xlsx).", "error")
+        flash(_("Choose an XLSForm file (.xlsx)."), "error")
         return redirect(url_for(".index"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -53,11 +54,14 @@ def upload():
         try:
             form = forms.import_xlsform(current_app.config["SITE"].data_dir, path, media)
         except FormRefused as e:
-            flash(f"Form refused: {e}", "error")
+            flash(_("Form refused: %(error)s", error=str(e)), "error")
         except EspaceError as e:
             flash(str(e), "error")
         else:
-            flash(f"{form.title} ({form.form_id}) is offered to phones.", "ok")
+            flash(
+                _("%(title)s (%(id)s) is offered to phones.", title=form.title, id=form.form_id),
+                "ok",
+            )
     return redirect(url_for(".index"))
 
 
@@ -83,5 +87,5 @@ def enumerator():
     except EspaceError as e:
         flash(str(e), "error")
     else:
-        flash("Enumerator saved.", "ok")
+        flash(_("Enumerator saved."), "ok")
     return redirect(url_for(".index"))
