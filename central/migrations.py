@@ -203,17 +203,14 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
 ]
 
 
-def migrate(db: peewee.Database) -> list[str]:
-    db.execute_sql("CREATE TABLE IF NOT EXISTS central_schema (name VARCHAR(100) PRIMARY KEY)")
-    done = {r[0] for r in db.execute_sql("SELECT name FROM central_schema").fetchall()}
-    ran = []
-    for name, step in STEPS:
-        if name in done:
-            continue
-        with db.atomic():
-            step(db)
-            db.execute_sql("INSERT INTO central_schema (name) VALUES (%s)"
-                           if isinstance(db, peewee.PostgresqlDatabase)
-                           else "INSERT INTO central_schema (name) VALUES (?)", (name,))
-        ran.append(name)
-    return ran
+def migrate(db: peewee.Database, steps=None, upto: str | None = None) -> list[str]:
+    """Apply central's pending steps with the runner the box uses too."""
+    from sync_contract.migrate import UnknownStep
+    from sync_contract.migrate import migrate as run
+
+    try:
+        return run(db, STEPS if steps is None else steps, "central_schema", upto=upto,
+                   stamped=False)
+    except UnknownStep as e:
+        raise RuntimeError(f"{e}: install the newer central again, or restore a backup") \
+            from None

@@ -9,7 +9,6 @@ A number may be missing (work landed out of order); order is by number.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import pkgutil
 import re
@@ -18,7 +17,11 @@ from types import ModuleType
 
 import peewee
 
+from sync_contract import migrate as runner
+
 from ..errors import DatabaseError
+
+TABLE = "schema_migrations"
 
 _NAME = re.compile(r"m(\d{4})_\w+")
 
@@ -29,37 +32,22 @@ def available() -> list[tuple[str, ModuleType]]:
 
 
 def applied(db: peewee.Database) -> list[str]:
-    db.execute_sql("CREATE TABLE IF NOT EXISTS schema_migrations "
-                   "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    return [r[0] for r in db.execute_sql("SELECT name FROM schema_migrations ORDER BY name")]
+    return runner.applied(db, TABLE)
 
 
 def migrate(db: peewee.Database, upto: str | None = None,
             log: Callable[[str], None] = lambda _m: None) -> list[str]:
-    """Apply every pending migration (up to and including ``upto``); return their names.
+    """Apply every pending migration (up to and including ``upto``); return their names,
+    with the runner central uses too (:mod:`sync_contract.migrate`).
 
     Idempotent: running it again applies nothing."""
-    done = set(applied(db))
-    known = {name for name, _ in available()}
-    unknown = done - known
-    if unknown:
-        raise DatabaseError(f"the database has migration {sorted(unknown)[-1]} that this "
-                            "version of Espace does not know",
-                            "install the newer Espace again, or restore a backup")
-    ran = []
-    for name, module in available():
-        if name in done:
-            continue
-        if upto and name > upto:
-            break
-        try:
-            with db.atomic("IMMEDIATE"):
-                module.up(db)
-                db.execute_sql("INSERT INTO schema_migrations VALUES (?, ?)",
-                               (name, dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
-        except peewee.DatabaseError as e:
-            raise DatabaseError(f"migration {name} failed: {e}",
-                                "report this with `espace doctor` output") from e
-        log(f"applied {name}")
-        ran.append(name)
-    return ran
+    steps = [(name, module.up) for name, module in available()]
+    try:
+        return runner.migrate(db, steps, TABLE, upto=upto, log=log,
+                              transaction=lambda: db.atomic("IMMEDIATE"))
+    except runner.UnknownStep as e:
+        raise DatabaseError(f"the database has migration {e.name} that this version of "
+                            "Espace does not know",
+                            "install the newer Espace again, or restore a backup") from None
+    except runner.StepFailed as e:
+        raise DatabaseError(str(e), "report this with `espace doctor` output") from e
