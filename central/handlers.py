@@ -238,6 +238,12 @@ def label_recorded(p: Projector, ev: Incoming) -> None:
         p.refuse(ev, why)
 
 
+@register(kinds.LEARNING_PROGRESS)
+def learning_progress(p: Projector, ev: Incoming) -> None:
+    """Kept as the latest snapshot per (learner hash, course) by ``keep_latest``;
+    central/learning.py counts learners from those snapshots, never from events."""
+
+
 # --- the programme ------------------------------------------------------------------------
 
 

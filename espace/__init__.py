@@ -26,6 +26,7 @@ def contributors() -> list[tuple[str, Contributor]]:
     import captive_portal
     import content_cache
     import image_build
+    import learning
     import maps
     import provisioning
     import secure_origin
@@ -42,6 +43,7 @@ def contributors() -> list[tuple[str, Contributor]]:
         ("sms", sms.contribute),
         ("maps", maps.contribute),
         ("surveys", surveys.contribute),
+        ("learning", learning.contribute),
     ]
 
 

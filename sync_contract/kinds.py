@@ -293,6 +293,18 @@ SURVEY_ATTACHMENT = up("survey.attachment", stream="blob", blobs=("sha256",), fi
     "instance_id": str, "name": str, "sha256": str, "mime": str, "size": int},
     doc="a submission's photo, audio or file: its bytes are at central")
 
+# --- learning groups (learning/) ----------------------------------------------------------
+
+LEARNING_PROGRESS = up("learning.progress", stream="civic",
+                       semantics=Snapshot(("learner", "course")), fields={
+    "learner": str, "course": str, "lessons": int, "opened": int, "done": int,
+    "state": str, "score_pct": int | None, "gender": str, "age_group": str,
+    "updated_at": str},
+    optional=("score_pct", "gender", "age_group"),
+    doc="one learner's progress in one course, as it now stands (learner is a box-salted "
+        "hash: no name, no code); state is started, progressed or completed; lessons is "
+        "the course's count, opened and done the learner's")
+
 # --- what central sends --------------------------------------------------------------------
 
 ANSWER = down("answer.created", fields={

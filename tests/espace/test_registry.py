@@ -72,15 +72,16 @@ def test_contribution_shows_in_the_app(extra_app):
 
         expected = [url_for(t.endpoint) for t in reg.tiles]
     assert [href for href, _label in labels] == expected  # every contributed tile, in order
+    core = {"/library/", "/board/", "/programme/", "/extra/", "/about"}
     assert (
-        labels[:5]
+        [label for label in labels if label[0] in core][:5]  # other packages' tiles between
         == [
             ("/library/", "Learn"),
             ("/board/", "Ask your officials"),
             ("/programme/", "Programme"),
             ("/extra/", "Extra things"),
             ("/about", "About this space"),
-        ][: len(labels[:5])]
+        ][: len([label for label in labels if label[0] in core][:5])]
     )
     assert client.get("/extra/").get_data(as_text=True) == "the extra page"
     assert client.post("/kiosk/login", data={"name": "Awa", "pin": "2468"}).status_code == 303

@@ -1,0 +1,56 @@
+"""Learning's tables (box migration 0050): learners, progress per lesson, groups."""
+
+from __future__ import annotations
+
+import peewee
+
+from appliance.models import BaseModel
+
+GENDERS = ("", "f", "m")
+AGE_GROUPS = ("", "under35", "35plus")  # the programme's groups, so figures compare
+
+
+class Learner(BaseModel):
+    code = peewee.CharField(unique=True)  # 6 digits, printed on the learner's card
+    ref = peewee.CharField(unique=True)  # box-salted hash: all central ever sees
+    first_name = peewee.CharField(default="")
+    gender = peewee.CharField(default="")
+    age_group = peewee.CharField(default="")
+    created_at = peewee.CharField()
+
+    class Meta:
+        table_name = "learning_learner"
+
+
+class Progress(BaseModel):
+    learner = peewee.ForeignKeyField(Learner, on_delete="CASCADE")
+    course = peewee.CharField()
+    lesson = peewee.CharField()
+    opened_at = peewee.CharField(default="")
+    listened_at = peewee.CharField(default="")
+    done_at = peewee.CharField(default="")
+    score = peewee.IntegerField(null=True)
+    answers = peewee.TextField(default="{}")
+    updated_at = peewee.CharField()
+
+    class Meta:
+        table_name = "learning_progress"
+
+
+class Group(BaseModel):
+    name = peewee.CharField()
+    course = peewee.CharField()
+    pace_days = peewee.IntegerField(default=7)
+    started_on = peewee.CharField()
+    created_at = peewee.CharField()
+
+    class Meta:
+        table_name = "learning_group"
+
+
+class Member(BaseModel):
+    group = peewee.ForeignKeyField(Group, on_delete="CASCADE")
+    learner = peewee.ForeignKeyField(Learner, on_delete="CASCADE")
+
+    class Meta:
+        table_name = "learning_member"

@@ -1,0 +1,203 @@
+"""The learner's pages on the phone (/learn): who is learning on this phone (several
+learners may share one), their courses, the path of a course as icons that need no
+reading, a lesson with its audio and exercises. Answers are checked on the box."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from appliance import csrf
+
+from . import catalogue, rules
+from . import course as course_mod
+from .models import Learner, Progress
+
+bp = Blueprint("learning", __name__, url_prefix="/learn", template_folder="templates")
+KEY = "learners"  # the codes of the learners of this phone, in the signed session cookie
+MAX_ON_PHONE = 8
+
+
+def _codes() -> list[str]:
+    codes = session.get(KEY) or []
+    return [c for c in codes if isinstance(c, str)][:MAX_ON_PHONE]
+
+
+def _learner(slot: int) -> Learner:
+    codes = _codes()
+    if not 0 <= slot < len(codes):
+        abort(404)
+    learner = rules.learner_by_code(codes[slot])
+    if learner is None:
+        abort(404)
+    return learner
+
+
+def _course(course_id: str):
+    found = catalogue.course(current_app.config["SITE"].content_dir, course_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.get("/")
+def index():
+    learners = [rules.learner_by_code(c) for c in _codes()]
+    return render_template("learning/index.html", learners=learners, error=request.args.get("e"))
+
+
+@bp.post("/enter")
+@csrf.protect
+def enter():
+    learner = rules.learner_by_code(request.form.get("code", ""))
+    if learner is None:
+        return redirect(url_for(".index", e="1"))
+    codes = _codes()
+    if learner.code not in codes:
+        codes = (codes + [learner.code])[-MAX_ON_PHONE:]
+    session[KEY] = codes
+    session.permanent = True
+    return redirect(url_for(".courses", slot=codes.index(learner.code)))
+
+
+@bp.post("/<int:slot>/leave")
+@csrf.protect
+def leave(slot: int):
+    codes = _codes()
+    if 0 <= slot < len(codes):
+        del codes[slot]
+        session[KEY] = codes
+    return redirect(url_for(".index"))
+
+
+@bp.get("/<int:slot>/")
+def courses(slot: int):
+    learner = _learner(slot)
+    rows = [
+        (c, rules.standing(c, learner))
+        for _p, c in catalogue.courses(current_app.config["SITE"].content_dir).values()
+    ]
+    return render_template("learning/courses.html", slot=slot, learner=learner, rows=rows)
+
+
+@bp.get("/<int:slot>/<course_id>/")
+def path(slot: int, course_id: str):
+    learner = _learner(slot)
+    _p, course = _course(course_id)
+    done = {
+        r.lesson: r
+        for r in Progress.select().where(
+            (Progress.learner == learner) & (Progress.course == course.id)
+        )
+    }
+    s = rules.standing(course, learner)
+    steps = [
+        [
+            (
+                x,
+                "done"
+                if rules.lesson_complete(course, x.id, done.get(x.id))
+                else "next"
+                if x.id == s.next_lesson
+                else "open"
+                if x.id in done
+                else "todo",
+            )
+            for x in m.lessons
+        ]
+        for m in course.modules
+    ]
+    return render_template(
+        "learning/path.html", slot=slot, learner=learner, course=course, steps=steps, s=s
+    )
+
+
+@bp.get("/<int:slot>/<course_id>/<lesson_id>")
+def lesson(slot: int, course_id: str, lesson_id: str):
+    learner = _learner(slot)
+    zim, course = _course(course_id)
+    x = course.lesson(lesson_id)
+    if x is None:
+        abort(404)
+    rules.record(course, learner, x.id, "opened")
+    row = Progress.get(learner=learner, course=course.id, lesson=x.id)
+    ids = [y.id for y in course.lessons()]
+    nxt = ids[ids.index(x.id) + 1] if ids.index(x.id) + 1 < len(ids) else ""
+    import json
+
+    return render_template(
+        "learning/lesson.html",
+        slot=slot,
+        learner=learner,
+        course=course,
+        lesson=x,
+        body=course_mod.lesson_body(zim, x.id),
+        given=json.loads(row.answers or "{}"),
+        row=row,
+        next_id=nxt,
+        checked=request.args.get("checked") == "1",
+    )
+
+
+@bp.post("/<int:slot>/<course_id>/<lesson_id>/listened")
+@csrf.protect
+def listened(slot: int, course_id: str, lesson_id: str):
+    learner = _learner(slot)
+    _zim, course = _course(course_id)
+    if course.lesson(lesson_id) is None:
+        abort(404)
+    rules.record(course, learner, lesson_id, "listened")
+    if request.form.get("js"):
+        return Response("", 204)
+    return redirect(url_for(".lesson", slot=slot, course_id=course.id, lesson_id=lesson_id))
+
+
+@bp.post("/<int:slot>/<course_id>/<lesson_id>/answer")
+@csrf.protect
+def answer(slot: int, course_id: str, lesson_id: str):
+    learner = _learner(slot)
+    _zim, course = _course(course_id)
+    x = course.lesson(lesson_id)
+    if x is None:
+        abort(404)
+    answers, read = {}, {}
+    for i, e in enumerate(x.exercises):
+        value = request.form.get(f"q{i}", "")
+        if e.type == "choice" and value.isdigit() and int(value) < len(e.choices):
+            answers[i] = int(value)
+        elif e.type == "read_aloud" and value == "read":
+            read[i] = 1
+    if answers:
+        rules.record(course, learner, x.id, "answered", answers)
+    if read:
+        rules.record(course, learner, x.id, "recorded", read)
+    return redirect(
+        url_for(".lesson", slot=slot, course_id=course.id, lesson_id=x.id, checked=1) + "#exercises"
+    )
+
+
+@bp.get("/media/<course_id>/<path:rel>")
+def media(course_id: str, rel: str):
+    zim, _course_obj = _course(course_id)
+    found = course_mod.media_bytes(zim, rel)
+    if found is None:
+        abort(404)
+    data, mime = found
+    resp = Response(data, mimetype=mime)
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
+@bp.app_template_global()
+def learner_label(learner: Learner) -> str:
+    return learner.first_name or _("Learner %(code)s", code=learner.code[:3] + "···")
