@@ -56,6 +56,9 @@ def form_error(e: rules.ProgrammeError) -> str:
         return gettext("Choose one of the kinds of session.")
     if field == "start":
         return gettext("Choose a date and a time: tap a day, an hour and minutes.")
+    if field == "capacity_below":
+        return gettext("%(n)d seats are already booked: the number of seats cannot be "
+                       "lower. Cancel bookings first, or keep %(n)d seats or more.", n=e.lo)
     if field == "reserved":
         return gettext("More kept seats than seats: lower the kept seats or raise the "
                        "number of seats.")
@@ -121,7 +124,10 @@ def session_form(session_id: int | None = None):
         # Every date of the series, ticked: untick one to skip it (an exception).
         return _render_form(s, form, preview=weekly(start_local, weeks))
     if s is not None:
-        s = rules.update_session(s.id, form, to_utc(start_local, tz()))
+        try:
+            s = rules.update_session(s.id, form, to_utc(start_local, tz()))
+        except rules.ProgrammeError as e:
+            return _render_form(s, {**_form_defaults(s), **form}, error=form_error(e))
         flash(gettext("Session saved."), "ok")
         return redirect(url_for("kiosk.session_view", session_id=s.id), code=303)
     if weeks > 1:
@@ -170,6 +176,14 @@ def session_checkin(session_id: int, booking_id: int):
     return _door(session_id, lambda: rules.check_in(booking_id))
 
 
+@bp.post("/sessions/<int:session_id>/uncheck/<int:booking_id>", endpoint="session_uncheck")
+@facilitator_required
+@csrf.protect
+def session_uncheck(session_id: int, booking_id: int):
+    """Undo "present" (a tap on the wrong line)."""
+    return _door(session_id, lambda: rules.undo_check_in(booking_id))
+
+
 @bp.post("/sessions/<int:session_id>/noshow/<int:booking_id>", endpoint="session_noshow")
 @facilitator_required
 def session_noshow(session_id: int, booking_id: int):
@@ -202,7 +216,10 @@ def session_walkin(session_id: int):
 @csrf.protect
 def session_cancel(session_id: int):
     _session(session_id)  # 404 for a session that does not exist
-    if request.form.get("restore"):
+    if not request.form.get("restore") and request.form.get("confirm") != "yes":
+        # Cancelling is asked twice (the page's confirm box sends confirm=yes).
+        flash(gettext("Not cancelled: confirm first."), "error")
+    elif request.form.get("restore"):
         rules.restore_session(session_id, tz=tz())
         flash(gettext("Session restored."), "ok")
     else:

@@ -223,6 +223,8 @@ def _why(e: rules.ProgrammeError) -> str:
         "cancelled": gettext("the session is cancelled"),
         "started": gettext("the session is over"),
         "invalid": gettext("check what you typed"),
+        "not_started": gettext("the session has not started yet: a no-show is marked "
+                               "after the start"),
     }.get(e.code, str(e))
 
 
@@ -266,3 +268,26 @@ def clock_view():
                 flash(gettext("The clock is set."), "ok")
                 return redirect(url_for("kiosk.clock_view"), code=303)
     return render_template("kiosk/clock.html", error=error)
+
+
+@bp.route("/shutdown", methods=["GET", "POST"])
+@facilitator_required
+@csrf.protect
+def shutdown_view():
+    """Shut the box down, after a confirmation (a separate page: a stray tap on the
+    Health tab never powers off)."""
+    from . import power
+
+    error = None
+    if request.method == "POST" and request.form.get("confirm") == "yes":
+        current_app.logger.warning("kiosk: shutdown asked by %s",
+                                   session.get("facilitator") or "?")
+        try:
+            power.power_off(current_app.config.get("POWEROFF_COMMAND", power.POWEROFF))
+        except power.PowerError as e:
+            current_app.logger.warning("kiosk: %s", e)
+            error = str(e)
+        else:
+            return render_template("kiosk/shutdown.html", done=True, error=None)
+    return render_template("kiosk/shutdown.html", done=False, error=error), \
+        (500 if error else 200)

@@ -51,6 +51,9 @@ class Session(BaseModel):
     # Reserved seats open to everyone this many minutes before the start.
     release_min = peewee.IntegerField(default=120)
     cancelled = peewee.BooleanField(default=False)
+    # The start it had before a facilitator moved it with bookings (m0045), shown on
+    # tickets and the programme; None when it never moved.
+    moved_from = peewee.DateTimeField(null=True)
     series = peewee.ForeignKeyField(Series, null=True, backref="sessions",
                                     on_delete="SET NULL")
 

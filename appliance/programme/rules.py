@@ -80,6 +80,10 @@ class TooManyBookings(ProgrammeError):
     code = "too_many"
 
 
+class NotStarted(ProgrammeError):
+    code = "not_started"
+
+
 def _per_phone() -> int:
     from flask import current_app, has_app_context
 
@@ -420,6 +424,19 @@ def check_in(booking_id: int, *, now: dt.datetime | None = None) -> Booking:
         return _set_attendance(b, "present", now)
 
 
+def undo_check_in(booking_id: int, *, now: dt.datetime | None = None) -> Booking:
+    """Undo "present" (a tap on the wrong line): the visitor is booked again, not yet
+    seen at the door. Idempotent."""
+    now = now or utcnow()
+    with database.atomic():
+        b = Booking.get_or_none(Booking.id == booking_id)
+        if b is None:
+            raise BookingNotFound("no such booking", "check the code")
+        if b.attendance == "present":
+            _set_attendance(b, "", now)
+        return b
+
+
 def check_in_code(session_ids: list[int], code: str, *,
                   now: dt.datetime | None = None) -> Booking:
     """Check in by the code a visitor shows, among the given sessions (today's)."""
@@ -441,6 +458,10 @@ def mark_no_show(booking_id: int, *, now: dt.datetime | None = None) -> Booking:
             raise BookingNotFound("no such booking", "check the code")
         if b.status != "booked":
             raise NotBooked("only a booked seat can be a no-show", "")
+        if now < b.session.starts_at:
+            # Before the start a late visitor may still come: giving their seat away
+            # hours early (issue 15) was a loss nobody could undo.
+            raise NotStarted("the session has not started yet", "wait for the start")
         if b.attendance != "no_show":
             _set_attendance(b, "no_show", now)
             _promote(b.session, now)
@@ -534,13 +555,26 @@ def create_weekly(data: dict[str, Any], first_local: dt.datetime, weeks: int, tz
 
 def update_session(session_id: int, data: dict[str, Any],
                    starts_at: dt.datetime, *, now: dt.datetime | None = None) -> Session:
-    """Edit one session (not the rest of its series). Lowering the capacity never
-    removes anyone's seat; raising it promotes the waiting list."""
+    """Edit one session (not the rest of its series). The capacity cannot go below the
+    seats already booked (refused, naming how many); raising it promotes the waiting
+    list. A new start time is kept beside the old one (``moved_from``) so the visitors'
+    tickets and the programme say the session moved."""
     fields = validate_session(data)
     with database.atomic():
         s = _session_for_update(session_id)
+        booked = (Booking.select().where((Booking.session == s)
+                                         & (Booking.status == "booked")).count())
+        if fields["capacity"] < booked:
+            raise InvalidInput(f"{booked} seats are booked: capacity cannot be lower",
+                               "cancel bookings first, or keep the capacity",
+                               field="capacity_below", lo=booked, hi=booked)
         for key, value in fields.items():
             setattr(s, key, value)
+        if starts_at != s.starts_at and booked:
+            # The first time it had when people booked stays the one to compare with.
+            s.moved_from = s.moved_from or s.starts_at
+        if starts_at == s.moved_from:
+            s.moved_from = None
         s.starts_at = starts_at
         s.save()
         _session_event(s)

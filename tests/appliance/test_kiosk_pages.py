@@ -146,7 +146,11 @@ def test_cancel_and_restore_a_session(kiosk):
     s = rules.create_session({"title": "Réunion", "kind": "officials_meeting",
                               "duration_min": 60, "capacity": 4},
                              rules.utcnow() + dt.timedelta(days=1))
+    # Not without the confirmation (the page asks twice).
     kiosk.post(f"/kiosk/sessions/{s.id}/cancel", data={"csrf": csrf(kiosk)})
+    assert not Session.get_by_id(s.id).cancelled
+    assert "confirm first" in kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    kiosk.post(f"/kiosk/sessions/{s.id}/cancel", data={"csrf": csrf(kiosk), "confirm": "yes"})
     assert Session.get_by_id(s.id).cancelled
     with pytest.raises(rules.SessionCancelled):
         rules.book(s.id, "Awa")
@@ -187,3 +191,85 @@ def test_cancel_and_clock_need_the_pages_token(kiosk, app):
                                          "hour": "9", "minute": "30"})
     assert r.status_code == 400
     assert 'name="csrf"' in kiosk.get("/kiosk/clock").data.decode()
+
+
+def test_door_actions_that_damage_data_are_guarded(kiosk, client):
+    """Issue 15: "present" can be undone; a no-show only after the start; the seats
+    cannot go below the bookings; a moved session says so on the visitor's ticket."""
+    now = rules.utcnow()
+    later = (now + dt.timedelta(hours=4, minutes=30)).replace(minute=0, second=0,
+                                                               microsecond=0)
+    s = rules.create_session({"title": "Atelier", "kind": "training", "duration_min": 60,
+                              "capacity": 4}, later)
+    a = rules.book(s.id, "Awa", "", "f", "under35", now=now)
+    b = rules.book(s.id, "Oumar", "", "m", "35plus", now=now)
+    c = rules.book(s.id, "Kadia", "", "f", "35plus", now=now)
+    # Present by mistake, then undone (with the page's token).
+    kiosk.post(f"/kiosk/sessions/{s.id}/checkin/{a.id}")
+    assert Booking.get_by_id(a.id).attendance == "present"
+    page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    assert f"/uncheck/{a.id}" in page
+    assert kiosk.post(f"/kiosk/sessions/{s.id}/uncheck/{a.id}").status_code == 400
+    kiosk.post(f"/kiosk/sessions/{s.id}/uncheck/{a.id}", data={"csrf": csrf(kiosk)})
+    assert Booking.get_by_id(a.id).attendance == ""
+    # 4h30 before the start no-show is refused (and not offered): the seat stays hers.
+    assert f"/noshow/{b.id}" not in kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    kiosk.post(f"/kiosk/sessions/{s.id}/noshow/{b.id}")
+    assert Booking.get_by_id(b.id).attendance == ""
+    assert "has not started yet" in kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    with pytest.raises(rules.NotStarted):
+        rules.mark_no_show(b.id, now=now)
+    assert rules.mark_no_show(b.id, now=later).attendance == "no_show"
+    # Seats below the bookings: refused, saying how many are booked.
+    local = later  # Bamako is UTC
+    form = {"title": "Atelier", "kind": "training", "date": local.date().isoformat(),
+            "hour": str(local.hour), "minute": "0",
+            "duration_min": "60", "capacity": "2", "reserved_women": "0",
+            "reserved_youth": "0", "release_min": "120"}
+    r = kiosk.post(f"/kiosk/sessions/{s.id}/edit", data=form)
+    assert r.status_code == 400 and "3 seats are already booked" in r.data.decode()
+    assert Session.get_by_id(s.id).capacity == 4
+    # Moved to the next day: the old time is kept and shown on the ticket.
+    moved = local + dt.timedelta(days=1)
+    form.update(capacity="4", date=moved.date().isoformat())
+    assert kiosk.post(f"/kiosk/sessions/{s.id}/edit", data=form).status_code == 303
+    after = Session.get_by_id(s.id)
+    assert after.moved_from == s.starts_at and after.starts_at.date() == moved.date()
+    assert "Moved: it was on" in kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
+    ticket = client.get(f"/programme/{s.id}/b/{c.code}")
+    assert ticket.status_code == 200
+    assert 'id="moved"' in ticket.data.decode()
+    assert "New time" in client.get("/programme/").data.decode()
+    # Moved back: no longer "moved".
+    form.update(date=local.date().isoformat())
+    kiosk.post(f"/kiosk/sessions/{s.id}/edit", data=form)
+    assert Session.get_by_id(s.id).moved_from is None
+
+
+def test_shutdown_asks_first_and_runs_the_fixed_command(kiosk, app, tmp_path):
+    marker = tmp_path / "powered-off"
+    app.config["POWEROFF_COMMAND"] = ["/usr/bin/touch", str(marker)]
+    page = kiosk.get("/kiosk/shutdown").data.decode()
+    assert 'id="shutdown-yes"' in page and not marker.exists()
+    assert kiosk.post("/kiosk/shutdown", data={"confirm": "yes"}).status_code == 400
+    kiosk.post("/kiosk/shutdown", data={"csrf": csrf(kiosk)})  # not confirmed
+    assert not marker.exists()
+    r = kiosk.post("/kiosk/shutdown", data={"csrf": csrf(kiosk), "confirm": "yes"})
+    assert r.status_code == 200 and marker.exists()
+    app.config["POWEROFF_COMMAND"] = ["/bin/false"]
+    r = kiosk.post("/kiosk/shutdown", data={"csrf": csrf(kiosk), "confirm": "yes"})
+    assert r.status_code == 500 and "polkit" in r.data.decode()
+
+
+def test_record_and_save_are_two_words_in_french():
+    """Issue 15: "Enregistrer" meant both; a facilitator could not tell recording a
+    sound from saving a form."""
+    from babel.messages.pofile import read_po
+
+    from appliance.i18n import TRANSLATIONS
+
+    with open(TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        fr = read_po(f)
+    record, save = fr.get("Record").string, fr.get("Save").string
+    assert record == "Enregistrer un son" and save == "Valider"
+    assert fr.get("Save the answer").string.startswith("Valider")
