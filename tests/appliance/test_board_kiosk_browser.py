@@ -65,6 +65,9 @@ def test_moderate_and_answer_by_voice(media_browser, live_server, app, db, artif
         page.tap(f"#q-{keep.code} >> text=Publish")
         page.wait_for_selector("p.notice")
         page.fill(f"#q-{dup.code} input[name=into]", keep.code)
+        # The on-screen keyboard opened with the field (it covers the screen's
+        # bottom): close it, as a facilitator does, before tapping the button.
+        page.tap('#osk button[data-k="✓"]')
         page.tap(f"#q-{dup.code} >> text=Merge into")
         page.wait_for_selector(f"p.notice:has-text('{keep.code}')")
         page.select_option(f"#q-{bad.code} select[name=reason]", index=0)
