@@ -80,9 +80,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from sync_contract import bidi
 
-    from . import admin, sync_views
+    from . import admin, learning, sync_views
 
     bidi.init_jinja(app)
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(learning.bp)
     return app
