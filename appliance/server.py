@@ -39,11 +39,14 @@ LISTENER_KEY = "espace.listener"
 HOTSPOT, KIOSK = "hotspot", "kiosk"
 
 UNREAD_BODY = 64 * 1024  # bodies above this from a phone whose uploads were refused
-REFUSED_TEXT = ("<!doctype html><meta charset=utf-8><title>Espace</title><p>Trop d'envois "
-                "refusés depuis ce téléphone : réessayez dans 10 minutes. <a href=/>Accueil</a>")
-REFUSED_BODY = (f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(REFUSED_TEXT.encode())}\r\nConnection: close\r\n\r\n"
-                ).encode() + REFUSED_TEXT.encode()
+REFUSED_TEXT = (
+    "<!doctype html><meta charset=utf-8><title>Espace</title><p>Trop d'envois "
+    "refusés depuis ce téléphone : réessayez dans 10 minutes. <a href=/>Accueil</a>"
+)
+REFUSED_BODY = (
+    f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/html; charset=utf-8\r\n"
+    f"Content-Length: {len(REFUSED_TEXT.encode())}\r\nConnection: close\r\n\r\n"
+).encode() + REFUSED_TEXT.encode()
 SWITCH_INTERVAL = 0.001
 PER_ADDRESS = 24  # default; hotspot.max_connections_per_phone, as nftables applies
 HEADER_SECONDS = 10.0  # a real phone sends its headers in one packet or two
@@ -89,8 +92,13 @@ class GuardedChannel(HTTPChannel):
             self.request_started = time.time()
         result = super().received(data)
         request = self.request
-        if (request is not None and request.headers_finished and not request.completed
-                and request.content_length > UNREAD_BODY and self.server.refuses_body(self)):
+        if (
+            request is not None
+            and request.headers_finished
+            and not request.completed
+            and request.content_length > UNREAD_BODY
+            and self.server.refuses_body(self)
+        ):
             self._refuse_unread()
         return result
 
@@ -131,8 +139,11 @@ class GuardedServer(TcpWSGIServer):
             return
         conn, addr = pair
         host = addr[0] if isinstance(addr, tuple) else addr
-        mine = sum(1 for c in list(self.active_channels.values())
-                   if isinstance(c.addr, tuple) and c.addr[0] == host)
+        mine = sum(
+            1
+            for c in list(self.active_channels.values())
+            if isinstance(c.addr, tuple) and c.addr[0] == host
+        )
         # The TLS listener carries every HTTPS phone from one address; it applies the
         # same per-phone limit itself (limit_conn in secure_origin.listener).
         if mine >= self.per_address and host != TRUSTED_PROXY:
@@ -151,8 +162,11 @@ class GuardedServer(TcpWSGIServer):
     def refuses_body(self, channel: GuardedChannel) -> bool:
         """A large body from a phone whose last uploads were refused is not read."""
         host = channel.addr[0] if isinstance(channel.addr, tuple) else ""
-        return (self.upload_refusals is not None and host != TRUSTED_PROXY
-                and self.upload_refusals.blocked(host))
+        return (
+            self.upload_refusals is not None
+            and host != TRUSTED_PROXY
+            and self.upload_refusals.blocked(host)
+        )
 
     def readable(self) -> bool:
         if len(self._map) >= self.adj.connection_limit * SHED_AT:
@@ -168,11 +182,14 @@ class GuardedServer(TcpWSGIServer):
     def shed(self, now: float) -> None:
         """Near the limit: close idle connections and requests stalled for over 2 s,
         oldest activity first, down to half the limit."""
-        candidates = [c for c in list(self.active_channels.values())
-                      if not c.will_close and (c.idle() or c.stalled(now, 2.0))]
+        candidates = [
+            c
+            for c in list(self.active_channels.values())
+            if not c.will_close and (c.idle() or c.stalled(now, 2.0))
+        ]
         candidates.sort(key=lambda c: c.last_activity)
         excess = len(self._map) - self.adj.connection_limit // 2
-        for channel in candidates[:max(excess, 0)]:
+        for channel in candidates[: max(excess, 0)]:
             channel.will_close = True
             channel.handle_close()
         if candidates:
@@ -193,16 +210,23 @@ def tag_listener(app, listener: str):
     return wrapped
 
 
-def make_server(app, host: str, port: int, *, threads: int, listener: str = HOTSPOT,
-                max_body: int | None = None, **overrides) -> GuardedServer:
+def make_server(
+    app,
+    host: str,
+    port: int,
+    *,
+    threads: int,
+    listener: str = HOTSPOT,
+    max_body: int | None = None,
+    **overrides,
+) -> GuardedServer:
     """One listener with its own socket map and thread pool, accepting; its loop runs
     in :meth:`run`."""
     adjustments = dict(ADJUSTMENTS, threads=threads, **overrides)
     if max_body is not None:
         adjustments["max_request_body_size"] = max_body
     server_class = KioskServer if listener == KIOSK else GuardedServer
-    server = server_class(tag_listener(app, listener), map={}, host=host, port=port,
-                          **adjustments)
+    server = server_class(tag_listener(app, listener), map={}, host=host, port=port, **adjustments)
     if hasattr(app, "extensions"):  # the app's count of refused uploads, shared
         from .throttle import upload_refusals
 
@@ -253,8 +277,7 @@ def quiet_logs(seconds: float = 60.0) -> None:
             logger.addFilter(_RateLimited(seconds))
 
 
-def run(app: Flask, host: str, port: int, threads: int = 8,
-        kiosk_port: int = KIOSK_PORT) -> None:
+def run(app: Flask, host: str, port: int, threads: int = 8, kiosk_port: int = KIOSK_PORT) -> None:
     """Serve phones on ``host:port`` and the kiosk on ``127.0.0.1:kiosk_port`` (0: none)
     until the process is stopped."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -266,8 +289,15 @@ def run(app: Flask, host: str, port: int, threads: int = 8,
     max_body = app.config["MAX_CONTENT_LENGTH"] + 65536
     hotspot = make_server(app, host, port, threads=threads, max_body=max_body)
     if kiosk_port:
-        kiosk = make_server(app, "127.0.0.1", kiosk_port, threads=2, listener=KIOSK,
-                            max_body=max_body, connection_limit=40)
+        kiosk = make_server(
+            app,
+            "127.0.0.1",
+            kiosk_port,
+            threads=2,
+            listener=KIOSK,
+            max_body=max_body,
+            connection_limit=40,
+        )
         threading.Thread(target=kiosk.run, name="kiosk-listener", daemon=True).start()
         _log.info("kiosk on http://127.0.0.1:%d/kiosk/", kiosk_port)
     _log.info("serving phones on http://%s:%d/", host, port)

@@ -33,7 +33,7 @@ class Recent:
         with self._lock:
             events = self._recent(key, now) + [now]
             self._events.pop(key, None)
-            self._events[key] = events[-self.limit:]
+            self._events[key] = events[-self.limit :]
             while len(self._events) > self.max_keys:
                 self._events.pop(next(iter(self._events)))
 
@@ -46,5 +46,6 @@ REFUSAL_WINDOW_S = 600.0
 
 def upload_refusals(app) -> Recent:
     """The app's count of refused uploads per phone address (memory only)."""
-    return app.extensions.setdefault("espace.upload_refusals",
-                                     Recent(REFUSAL_WINDOW_S, REFUSALS_ALLOWED))
+    return app.extensions.setdefault(
+        "espace.upload_refusals", Recent(REFUSAL_WINDOW_S, REFUSALS_ALLOWED)
+    )

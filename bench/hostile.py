@@ -41,13 +41,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVE = r'''
+SERVE = r"""
 import sys
 from espace.cli import main
 sys.argv = ["espace", "serve", "--site", sys.argv[1], "--host", "127.0.0.1",
             "--port", sys.argv[2], "--kiosk-port", sys.argv[3], "--threads", "8"]
 main()
-'''
+"""
 
 
 def free_port() -> int:
@@ -59,8 +59,9 @@ def free_port() -> int:
 def fetch(port: int, path: str, source: str = "127.0.0.1", timeout: float = 30.0) -> float:
     """Seconds to get ``path`` on a new connection (a timeout counts as ``timeout``)."""
     start = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                      source_address=(source, 0))
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
+    )
     try:
         conn.request("GET", path, headers={"Cookie": "lang=fr", "Accept-Encoding": "gzip"})
         response = conn.getresponse()
@@ -146,20 +147,31 @@ class Attack:
         cookie, token = "", ""
         while not self.stopping.is_set():
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
-                                                  source_address=(source, 0))
+                conn = http.client.HTTPConnection(
+                    "127.0.0.1", self.port, timeout=30, source_address=(source, 0)
+                )
                 if not token:
                     conn.request("GET", "/board/new", headers={"Cookie": "lang=fr"})
                     r = conn.getresponse()
                     page = r.read().decode()
                     cookie = (r.getheader("Set-Cookie") or "").split(";")[0]
                     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-                body, ctype = _multipart({"csrf": token, "kind": "question",
-                                          "target": "c:1", "theme": "water", "body": ""},
-                                         self.voice)
+                body, ctype = _multipart(
+                    {
+                        "csrf": token,
+                        "kind": "question",
+                        "target": "c:1",
+                        "theme": "water",
+                        "body": "",
+                    },
+                    self.voice,
+                )
                 conn.putrequest("POST", "/board/new")
-                for k, v in (("Content-Type", ctype), ("Cookie", f"lang=fr; {cookie}"),
-                             ("Content-Length", str(len(body)))):
+                for k, v in (
+                    ("Content-Type", ctype),
+                    ("Cookie", f"lang=fr; {cookie}"),
+                    ("Content-Length", str(len(body))),
+                ):
                     conn.putheader(k, v)
                 conn.endheaders()
                 self._paced_send(conn.sock, body)
@@ -178,7 +190,7 @@ class Attack:
         chunk, start = 64 * 1024, time.monotonic()
         for offset in range(0, len(body), chunk):
             try:
-                sock.sendall(body[offset:offset + chunk])
+                sock.sendall(body[offset : offset + chunk])
             except OSError:
                 return
             if self.rate:
@@ -196,11 +208,16 @@ class Attack:
 
 def _multipart(fields: dict[str, str], voice: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    parts = [f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-             .encode() for k, v in fields.items()]
-    parts.append(f"--{boundary}\r\nContent-Disposition: form-data; name=\"voice\"; "
-                 f"filename=\"a.webm\"\r\nContent-Type: audio/webm\r\n\r\n".encode()
-                 + voice + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="voice"; '
+        f'filename="a.webm"\r\nContent-Type: audio/webm\r\n\r\n'.encode()
+        + voice
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
@@ -209,8 +226,7 @@ def probe_costs() -> None:
     from appliance import audio
     from tests.appliance import board_samples as samples
 
-    print("CPU to refuse a crafted 3 MB voice note (appliance.audio.probe, "
-          "max_voice_seconds 180):")
+    print("CPU to refuse a crafted 3 MB voice note (appliance.audio.probe, max_voice_seconds 180):")
     for name in ("amr_no_data", "ogg_empty_packets", "webm_voids"):
         data = getattr(samples, name)(3_000_000)
         start = time.process_time()
@@ -233,11 +249,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seconds-between", type=float, default=0.02)
-    parser.add_argument("--phone-mbps", type=float, default=8.0,
-                        help="upload speed of each attacking phone (0: unlimited, as fast "
-                        "as loopback goes; a phone on the hotspot gets a few Mbit/s)")
-    parser.add_argument("--only", default="idle,slowloris,uploads",
-                        help="attackers to run, comma-separated (default: all three)")
+    parser.add_argument(
+        "--phone-mbps",
+        type=float,
+        default=8.0,
+        help="upload speed of each attacking phone (0: unlimited, as fast "
+        "as loopback goes; a phone on the hotspot gets a few Mbit/s)",
+    )
+    parser.add_argument(
+        "--only",
+        default="idle,slowloris,uploads",
+        help="attackers to run, comma-separated (default: all three)",
+    )
     args = parser.parse_args()
     from appliance.demo import create_demo
     from tests.appliance import board_samples as samples
@@ -246,9 +269,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         site = create_demo(Path(tmp) / "var", echo=lambda _m: None)
         port, kiosk_port = free_port(), free_port()
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, str(site), str(port),
-                                 str(kiosk_port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(site), str(port), str(kiosk_port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -262,8 +288,12 @@ def main() -> None:
             measure(port, "/", 20, 0)  # warm-up
             quiet = measure(port, "/", args.requests, args.seconds_between)
             quiet_kiosk = measure(kiosk_port, "/kiosk/login", 50, args.seconds_between)
-            attack = Attack(port, samples.webm_voids(3_000_000), set(args.only.split(",")),
-                            args.phone_mbps * 1e6 / 8)
+            attack = Attack(
+                port,
+                samples.webm_voids(3_000_000),
+                set(args.only.split(",")),
+                args.phone_mbps * 1e6 / 8,
+            )
             attack.start()
             time.sleep(3)  # let every attacker get going
             loud = measure(port, "/", args.requests, args.seconds_between)
@@ -273,14 +303,19 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=15)
     print(f"\nlanding page '/', {args.requests} requests, new connection each:")
-    print(f"  quiet   p50 {statistics.median(quiet) * 1000:7.1f} ms  "
-          f"p95 {p95(quiet) * 1000:7.1f} ms")
-    print(f"  attack  p50 {statistics.median(loud) * 1000:7.1f} ms  "
-          f"p95 {p95(loud) * 1000:7.1f} ms  (timeouts: {sum(t >= 30 for t in loud)})")
+    print(
+        f"  quiet   p50 {statistics.median(quiet) * 1000:7.1f} ms  p95 {p95(quiet) * 1000:7.1f} ms"
+    )
+    print(
+        f"  attack  p50 {statistics.median(loud) * 1000:7.1f} ms  "
+        f"p95 {p95(loud) * 1000:7.1f} ms  (timeouts: {sum(t >= 30 for t in loud)})"
+    )
     print(f"  ratio of p95: {p95(loud) / p95(quiet):.2f}x  (target <= 3x)")
     print("kiosk login on its loopback listener, 50 requests:")
-    print(f"  quiet p95 {p95(quiet_kiosk) * 1000:.1f} ms, attack p95 "
-          f"{p95(loud_kiosk) * 1000:.1f} ms ({p95(loud_kiosk) / p95(quiet_kiosk):.2f}x)")
+    print(
+        f"  quiet p95 {p95(quiet_kiosk) * 1000:.1f} ms, attack p95 "
+        f"{p95(loud_kiosk) * 1000:.1f} ms ({p95(loud_kiosk) / p95(quiet_kiosk):.2f}x)"
+    )
     print(f"uploads by the 8 phones ({args.phone_mbps:g} Mbit/s each): {attack.uploads}")
 
 

@@ -64,7 +64,8 @@ def start_session(admin: Admin) -> None:
     key = secrets.token_urlsafe(32)
     # Expired sessions are of no use: the table keeps only live ones.
     AdminSession.delete().where(
-        AdminSession.created_at < utcnow() - current_app.permanent_session_lifetime).execute()
+        AdminSession.created_at < utcnow() - current_app.permanent_session_lifetime
+    ).execute()
     AdminSession.create(key=_hash(key), admin=admin, created_at=utcnow())
     session.clear()
     session["sid"] = key
@@ -89,11 +90,16 @@ def load_admin() -> None:
     if not key:
         return
     lifetime = current_app.permanent_session_lifetime
-    row = (AdminSession.select(AdminSession, Admin).join(Admin)
-           .where((AdminSession.key == _hash(str(key)))
-                  & (AdminSession.created_at > utcnow() - lifetime)
-                  & (Admin.active == True))  # noqa: E712
-           .first())
+    row = (
+        AdminSession.select(AdminSession, Admin)
+        .join(Admin)
+        .where(
+            (AdminSession.key == _hash(str(key)))
+            & (AdminSession.created_at > utcnow() - lifetime)
+            & (Admin.active == True)  # noqa: E712 - peewee builds SQL from ==
+        )
+        .first()
+    )
     if row is not None:
         g.admin = row.admin
 
@@ -103,8 +109,11 @@ def load_admin() -> None:
 
 def _failures(scope: str) -> int:
     since = utcnow() - WINDOW
-    return LoginFailure.select().where((LoginFailure.scope == scope)
-                                       & (LoginFailure.at > since)).count()
+    return (
+        LoginFailure.select()
+        .where((LoginFailure.scope == scope) & (LoginFailure.at > since))
+        .count()
+    )
 
 
 def record_failure(*scopes: str) -> None:
@@ -150,8 +159,10 @@ def login_throttled(username: str) -> bool:
     device = device_for(username)
     if device:
         return _failures(f"device:{device}") >= DEVICE_LIMIT
-    return (_failures(f"addr:{address()}") >= ADDRESS_LIMIT
-            or _failures(f"user:{username.casefold()[:200]}") >= USER_LIMIT)
+    return (
+        _failures(f"addr:{address()}") >= ADDRESS_LIMIT
+        or _failures(f"user:{username.casefold()[:200]}") >= USER_LIMIT
+    )
 
 
 def enrol_throttled() -> bool:
@@ -196,8 +207,9 @@ def change_password(admin: Admin, password: str) -> None:
     if len(password) < 10:
         raise service.CentralError("passwords have at least 10 characters")
     with database.atomic():
-        Admin.update(password_hash=generate_password_hash(password)) \
-            .where(Admin.id == admin.id).execute()
+        Admin.update(password_hash=generate_password_hash(password)).where(
+            Admin.id == admin.id
+        ).execute()
         end_all_sessions(admin)
         service.audit(admin, "admin.password", admin.username)
 

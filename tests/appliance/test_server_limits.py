@@ -19,11 +19,11 @@ class Running:
     """A server of appliance.server looping in a thread; close() is idempotent."""
 
     def __init__(self, app, listener=srv.HOTSPOT, **overrides):
-        self.server = srv.make_server(app, "127.0.0.1", free_port(), threads=4,
-                                      listener=listener, **overrides)
+        self.server = srv.make_server(
+            app, "127.0.0.1", free_port(), threads=4, listener=listener, **overrides
+        )
         self.port = self.server.effective_port
-        self.thread = threading.Thread(target=self.server.run, name="test-server",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.run, name="test-server", daemon=True)
         self.thread.start()
 
     def close(self):
@@ -59,8 +59,9 @@ def kiosk(app):
 
 
 def get(port, path, timeout=10.0, source="127.0.0.1"):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
-                                      source_address=(source, 0))
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0)
+    )
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -72,8 +73,7 @@ def get(port, path, timeout=10.0, source="127.0.0.1"):
 def open_sockets(port, count, source, first_bytes=b""):
     sockets = []
     for _ in range(count):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10,
-                                     source_address=(source, 0))
+        s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
         if first_bytes:
             s.sendall(first_bytes)
         sockets.append(s)
@@ -91,8 +91,14 @@ def closed_by_server(s) -> bool:
 
 
 def test_the_kiosk_is_not_on_the_hotspot_listener(hotspot, kiosk):
-    for path in ("/kiosk/login", "/kiosk/", "/kiosk", "/kiosk/library/", "/kiosk/internet/",
-                 "/kiosk/labels"):
+    for path in (
+        "/kiosk/login",
+        "/kiosk/",
+        "/kiosk",
+        "/kiosk/library/",
+        "/kiosk/internet/",
+        "/kiosk/labels",
+    ):
         assert get(hotspot.port, path)[0] == 404, path
     assert get(kiosk.port, "/kiosk/login")[0] == 200
     assert get(hotspot.port, "/")[0] == 200
@@ -112,8 +118,11 @@ def test_200_idle_connections_from_one_phone_do_not_stop_the_others(hotspot, kio
     idle = []
     try:
         for _ in range(200):
-            idle.append(socket.create_connection(("127.0.0.1", hotspot.port), timeout=10,
-                                                 source_address=("127.0.0.2", 0)))
+            idle.append(
+                socket.create_connection(
+                    ("127.0.0.1", hotspot.port), timeout=10, source_address=("127.0.0.2", 0)
+                )
+            )
         assert get(hotspot.port, "/")[0] == 200
         assert get(kiosk.port, "/kiosk/login")[0] == 200
         # Beyond its share, the phone's connections are closed at once.
@@ -145,8 +154,9 @@ def test_slowloris_headers_are_dropped(app):
     running.server.adj.cleanup_interval = 0.1
     slow = []
     try:
-        slow = open_sockets(running.port, 20, "127.0.0.3",
-                            first_bytes=b"GET / HTTP/1.1\r\nHost: box\r\nX-a: 1\r\n")
+        slow = open_sockets(
+            running.port, 20, "127.0.0.3", first_bytes=b"GET / HTTP/1.1\r\nHost: box\r\nX-a: 1\r\n"
+        )
         for s in slow:
             s.sendall(b"X-b: 2\r\n")  # still trickling: activity alone does not save it
         assert all(closed_by_server(s) for s in slow)
@@ -204,20 +214,27 @@ def test_a_phone_whose_uploads_were_refused_is_answered_before_its_body(app):
     try:
         for _ in range(throttle.REFUSALS_ALLOWED):
             throttle.upload_refusals(app).note("127.0.0.4")
-        s = socket.create_connection(("127.0.0.1", running.port), timeout=10,
-                                     source_address=("127.0.0.4", 0))
+        s = socket.create_connection(
+            ("127.0.0.1", running.port), timeout=10, source_address=("127.0.0.4", 0)
+        )
         with s:
-            s.sendall(b"POST /board/new HTTP/1.1\r\nHost: box\r\nContent-Type: "
-                      b"multipart/form-data; boundary=X\r\nContent-Length: 3000000\r\n\r\n"
-                      + bytes(1000))
+            s.sendall(
+                b"POST /board/new HTTP/1.1\r\nHost: box\r\nContent-Type: "
+                b"multipart/form-data; boundary=X\r\nContent-Length: 3000000\r\n\r\n" + bytes(1000)
+            )
             answer = s.recv(4096)
             assert answer.startswith(b"HTTP/1.1 429")
             assert closed_by_server(s)
         # Another phone's upload is read and handled by the app as usual.
-        other = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10,
-                                           source_address=("127.0.0.5", 0))
-        other.request("POST", "/board/new", body=bytes(100_000),
-                      headers={"Content-Type": "application/octet-stream"})
+        other = http.client.HTTPConnection(
+            "127.0.0.1", running.port, timeout=10, source_address=("127.0.0.5", 0)
+        )
+        other.request(
+            "POST",
+            "/board/new",
+            body=bytes(100_000),
+            headers={"Content-Type": "application/octet-stream"},
+        )
         assert other.getresponse().status == 400
         other.close()
     finally:
@@ -228,8 +245,14 @@ def test_the_per_phone_limit_is_the_sites(tmp_path):
     from appliance import create_app
     from tests.support import make_site
 
-    app = create_app({"SITE": make_site(tmp_path, hotspot={"max_connections_per_phone": 40}),
-                      "SITE_DIR": tmp_path, "TESTING": True, "SECRET_KEY": "x"})
+    app = create_app(
+        {
+            "SITE": make_site(tmp_path, hotspot={"max_connections_per_phone": 40}),
+            "SITE_DIR": tmp_path,
+            "TESTING": True,
+            "SECRET_KEY": "x",
+        }
+    )
     running = Running(app)
     try:
         assert running.server.per_address == 40

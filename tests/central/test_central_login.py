@@ -26,9 +26,11 @@ def token(client):
 
 def attempt(client, username, password, next_=None, address="192.0.2.10"):
     path = "/login" if next_ is None else f"/login?next={next_}"
-    return client.post(path, data={"username": username, "password": password,
-                                   "csrf": token(client)},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        path,
+        data={"username": username, "password": password, "csrf": token(client)},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def test_a_name_is_throttled_but_its_owner_still_gets_in(call, capp):
@@ -38,8 +40,7 @@ def test_a_name_is_throttled_but_its_owner_still_gets_in(call, capp):
     owner.post("/logout", data={"csrf": token(owner)})
     attacker = capp.test_client()
     for n in range(auth.USER_LIMIT):
-        assert attempt(attacker, "awa", f"guess {n}", address=f"203.0.113.{n}") \
-            .status_code == 401
+        assert attempt(attacker, "awa", f"guess {n}", address=f"203.0.113.{n}").status_code == 401
     # The name is locked for browsers that never logged in as it, right password or not.
     assert attempt(attacker, "awa", PASSWORD, address="203.0.113.99").status_code == 429
     assert attempt(capp.test_client(), "awa", PASSWORD).status_code == 429
@@ -64,21 +65,29 @@ def test_failed_logins_are_audited_and_names_cost_the_same(call, capp, monkeypat
     seed(call, capp)
     checks = []
     real = werkzeug.security.check_password_hash
-    monkeypatch.setattr(werkzeug.security, "check_password_hash",
-                        lambda h, p: checks.append(h) or real(h, p))
+    monkeypatch.setattr(
+        werkzeug.security, "check_password_hash", lambda h, p: checks.append(h) or real(h, p)
+    )
     client = capp.test_client()
     attempt(client, "awa", "wrong password")
     attempt(client, "ghost", "wrong password")
     # One password hash checked for a known name and one for an unknown one.
     assert len(checks) == 2
-    failed = call(lambda: [a.detail for a in Audit.select().where(
-        Audit.action == "login.failed")])
+    failed = call(lambda: [a.detail for a in Audit.select().where(Audit.action == "login.failed")])
     assert len(failed) == 2 and "'ghost'" in failed[1] and "192.0.2.10" in failed[1]
 
 
-@pytest.mark.parametrize("target", ["/%09/evil.example", "//evil.example", "/\\evil.example",
-                                    "https://evil.example/", "/%0d%0aSet-Cookie:%20x=1",
-                                    "/%0aevil"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example/",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "/%0aevil",
+    ],
+)
 def test_next_stays_on_site(call, capp, target):
     seed(call, capp)
     resp = attempt(capp.test_client(), "awa", PASSWORD, next_=target)
@@ -119,13 +128,24 @@ def test_enrolment_codes_are_throttled(call, capp):
     key = protocol.new_private_key()
     body = {"box_id": str(uuid.uuid4()), "public_key": protocol.public_b64(key)}
     client = capp.test_client()
-    codes = [client.post(protocol.PATH_ENROLL, data=json.dumps(dict(body, code=f"AAAA-{n:04}")),
-                         environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code
-             for n in range(auth.ENROL_LIMIT + 5)]
+    codes = [
+        client.post(
+            protocol.PATH_ENROLL,
+            data=json.dumps(dict(body, code=f"AAAA-{n:04}")),
+            environ_base={"REMOTE_ADDR": "203.0.113.5"},
+        ).status_code
+        for n in range(auth.ENROL_LIMIT + 5)
+    ]
     assert codes == [403] * auth.ENROL_LIMIT + [429] * 5
     # Another address with the right code still enrols.
-    assert client.post(protocol.PATH_ENROLL, data=json.dumps(dict(body, code=code)),
-                       environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 200
+    assert (
+        client.post(
+            protocol.PATH_ENROLL,
+            data=json.dumps(dict(body, code=code)),
+            environ_base={"REMOTE_ADDR": "198.51.100.9"},
+        ).status_code
+        == 200
+    )
     # A JSON list where an object is expected is a 400, not a 500.
     assert client.post(protocol.PATH_ENROLL, data="[1, 2]").status_code == 400
 

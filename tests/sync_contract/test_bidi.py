@@ -10,14 +10,17 @@ from sync_contract.bidi import contain
 RLO, PDF, FSI, PDI = "\u202e", "\u202c", "\u2068", "\u2069"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Bonjour", "Bonjour"),
-    ("مرحبا 12", "مرحبا 12"),  # Arabic without controls: left to the page's dir=auto
-    (f"abc{RLO}evil", f"{FSI}abc{RLO}evil{PDF}{PDI}"),
-    (f"{RLO}{RLO}x{PDF}", f"{FSI}{RLO}{RLO}x{PDF}{PDF}{PDI}"),
-    (f"{PDF}{PDF}x", f"{FSI}{PDF}{PDF}x{PDI}"),
-    ("\u2067x", f"{FSI}\u2067x{PDI}{PDI}"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Bonjour", "Bonjour"),
+        ("مرحبا 12", "مرحبا 12"),  # Arabic without controls: left to the page's dir=auto
+        (f"abc{RLO}evil", f"{FSI}abc{RLO}evil{PDF}{PDI}"),
+        (f"{RLO}{RLO}x{PDF}", f"{FSI}{RLO}{RLO}x{PDF}{PDF}{PDI}"),
+        (f"{PDF}{PDF}x", f"{FSI}{PDF}{PDF}x{PDI}"),
+        ("\u2067x", f"{FSI}\u2067x{PDI}{PDI}"),
+    ],
+)
 def test_contain_closes_what_a_text_opens(text, expected):
     assert contain(text) == expected
 
@@ -33,8 +36,14 @@ def test_central_pages_contain_a_reversed_post(tmp_path):
     central_call(app, service.create_site, "nioro", "Espace Nioro", "Kayes", ["Nioro"])
 
     def add():
-        Post.create(site=Site.get(), uuid="u1", body=f"Question {RLO}lavitsef", commune="Nioro",
-                    theme="water", created_at="2026-11-20T10:00:00+00:00")
+        Post.create(
+            site=Site.get(),
+            uuid="u1",
+            body=f"Question {RLO}lavitsef",
+            commune="Nioro",
+            theme="water",
+            created_at="2026-11-20T10:00:00+00:00",
+        )
 
     central_call(app, add)
     client = app.test_client()
@@ -50,8 +59,10 @@ def test_box_pages_contain_a_reversed_booking_name(app, db):
     from appliance.programme import rules
     from tests.support import kiosk_login
 
-    s = rules.create_session({"title": "Atelier", "kind": "training", "duration_min": 60,
-                              "capacity": 3}, rules.utcnow() + dt.timedelta(days=1))
+    s = rules.create_session(
+        {"title": "Atelier", "kind": "training", "duration_min": 60, "capacity": 3},
+        rules.utcnow() + dt.timedelta(days=1),
+    )
     rules.book(s.id, f"Awa{RLO}xe")
     client = app.test_client()
     kiosk_login(client)
