@@ -11,6 +11,7 @@ block the stream behind it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections import Counter
@@ -81,7 +82,7 @@ class Projector:
                                     & (Snapshot.subject == subject))
         if held is not None and (held.box_ref, held.seq) >= (self.box.id, ev.seq):
             return False
-        day = day_of(str(ev.payload.get("day", "")), ev.created_at)
+        day = day_of(str(ev.payload.get("day", "")), ev.created_at, 400)
         values = dict(box=self.box.id, seq=ev.seq, day=day, payload=json.dumps(
             ev.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")))
         if held is None:
@@ -158,8 +159,20 @@ def person(payload: dict) -> tuple[int, int]:
     return int(payload.get("gender") == "f"), int(payload.get("age_group") in YOUTH)
 
 
-def day_of(value: str, fallback: str) -> str:
-    return value[:10] if isinstance(value, str) and len(value) >= 10 else fallback[:10]
+PLAUSIBLE_FROM = "2025-01-01"  # before: a box clock that went back (no RTC, a cut)
+
+
+def day_of(value: str, fallback: str, ahead_days: int = 1) -> str:
+    """The day a record counts for: ``value``'s, unless it is not a date this box can
+    have lived (a clock 20 years behind, or ahead of central), then the day central
+    got it. A session's day may be ahead (``ahead_days``)."""
+    now = utcnow()
+    today = now.date().isoformat()
+    latest = (now + dt.timedelta(days=ahead_days)).date().isoformat()
+    for day in (value, fallback):
+        if isinstance(day, str) and len(day) >= 10 and PLAUSIBLE_FROM <= day[:10] <= latest:
+            return day[:10]
+    return today
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -249,7 +262,7 @@ def learning_progress(p: Projector, ev: Incoming) -> None:
 
 @register(kinds.BOOKING_CREATED)
 def booking_created(p: Projector, ev: Incoming) -> None:
-    p.bump(ev.created_at[:10], "bookings", 1, *person(ev.payload))
+    p.bump(day_of(ev.created_at, ev.created_at), "bookings", 1, *person(ev.payload))
     if ev.payload.get("channel") == "sms":
         p.bump(ev.created_at[:10], "sms_bookings", 1, *person(ev.payload))
 
@@ -258,7 +271,7 @@ def booking_created(p: Projector, ev: Incoming) -> None:
 def attendance(p: Projector, ev: Incoming) -> None:
     """A session's attendance is a snapshot: the day's figures are derived again from
     the latest snapshot of each of its sessions (never added up)."""
-    p.recount.add(("attendance", day_of(ev.payload["day"], ev.created_at)))
+    p.recount.add(("attendance", day_of(ev.payload["day"], ev.created_at, 400)))
     if p.replaced is not None and p.replaced.day:
         p.recount.add(("attendance", p.replaced.day))  # the session moved to another day
 

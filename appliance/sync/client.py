@@ -161,7 +161,7 @@ class SyncClient:
     def run(self, force: bool = False) -> RunResult:
         """One sync; ``force`` ignores the time windows (not the budget)."""
         key, central_key, enr = self._identity()
-        now = self.o.now()
+        now = state.trusted_now(self.o.now())
         res = RunResult()
         if not force and not in_windows(self.o.windows, now, self.o.timezone):
             res.result = "outside the sync windows"
@@ -368,6 +368,8 @@ class SyncClient:
             return None
         msg, _ = self._post(protocol.PATH_EXCHANGE, frame)
         crash_point("box:exchange:answered")
+        if isinstance(msg.get("now"), int) and not isinstance(msg.get("now"), bool):
+            state.learn_time(msg["now"], self.o.now())
         self._apply(push, msg)
         need = msg.get("need", 0)
         if need and self._need and not msg.get("down"):

@@ -188,3 +188,31 @@ def skip_requests_to(n: int) -> None:
     with database.atomic("IMMEDIATE"):
         if cursor("request") < n:
             set_cursor(n, "request")
+
+
+# A clock before this is wrong (the box has no battery-backed clock; a cut may bring it
+# back to 1970, or an operator's SIM to 2006): trust central's time instead.
+PLAUSIBLE_FROM = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+
+
+def learn_time(central_unix: int, local: dt.datetime) -> None:
+    """Keep how far central's clock (signed in its answer) is from this box's."""
+    offset = central_unix - int(local.timestamp())
+    Meta.set_value("sync:clock_offset", str(offset))
+
+
+def trusted_now(local: dt.datetime) -> dt.datetime:
+    """The time for budgets and dates: the box's clock when it is plausible, else the
+    box's clock corrected by central's last answer, else the last day the sync spent
+    bytes on (a wrong clock must not open a fresh day's budget)."""
+    if local >= PLAUSIBLE_FROM:
+        return local
+    offset = Meta.get_value("sync:clock_offset", "")
+    if offset.lstrip("-").isdigit():
+        corrected = local + dt.timedelta(seconds=int(offset))
+        if corrected >= PLAUSIBLE_FROM:
+            return corrected
+    last = SyncUsage.select(SyncUsage.day).order_by(SyncUsage.day.desc()).scalar()
+    if last:
+        return dt.datetime.fromisoformat(last).replace(hour=12, tzinfo=dt.UTC)
+    return local

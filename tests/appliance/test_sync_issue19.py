@@ -107,3 +107,48 @@ def test_a_response_for_another_box_is_refused(box, central, app, tmp_path):  # 
     stats = import_(stick, box_options(box, central.url))
     assert (stats["responses"], stats["refused"], stats["pulled"]) == (0, 1, 0)
     assert state.SyncInbox.select().count() == 0
+
+
+def test_a_clock_20_years_behind_gets_no_fresh_budget(box, central, app):  # noqa: F811
+    import datetime as dt
+
+    from tests.central.harness import add_events
+
+    real = dt.datetime.now(dt.UTC)
+    behind = real.replace(year=real.year - 20)
+    add_events(3)
+    with SyncClient(box_options(box, central.url)) as client:  # learns central's time
+        assert client.run(force=True).result == "ok"
+    today = real.date().isoformat()
+    state.SyncUsage.update(bytes_up=10**12).where(state.SyncUsage.day == today).execute()
+    add_events(3, start=3)
+    with SyncClient(box_options(box, central.url, now=lambda: behind)) as client:
+        res = client.run(force=True)
+    # It used to open the faked day's budget (1.17 MB more on a real day already spent).
+    assert res.result == "daily budget spent" and res.round_trips == 0
+    assert state.SyncUsage.get_or_none(state.SyncUsage.day == behind.date().isoformat()) \
+        is None
+    # Without an answer from central yet, the last day it spent on stands in.
+    from appliance.models import Meta
+
+    Meta.delete().where(Meta.key == "sync:clock_offset").execute()
+    with SyncClient(box_options(box, central.url, now=lambda: behind)) as client:
+        assert client.run(force=True).result == "daily budget spent"
+
+
+def test_records_from_a_wrong_clock_count_on_the_day_central_got_them(box, central,  # noqa: F811
+                                                                      app):
+    import datetime as dt
+
+    from appliance import outbox
+    from appliance.db import database
+    from central.models import UsageDay
+    from tests.central.harness import post
+
+    with database.atomic():
+        outbox.append("post.created", post(created_at="2006-11-20T10:00:00+00:00"))
+    with SyncClient(box_options(box, central.url)) as client:
+        client.run(force=True)
+    days = central_call(central.app, lambda: [u.day for u in UsageDay.select().where(
+        UsageDay.metric == "posts")])
+    assert days == [dt.datetime.now(dt.UTC).date().isoformat()]
