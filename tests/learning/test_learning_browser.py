@@ -1,0 +1,80 @@
+"""Chromium at 360x640: two learners share one phone, each on their own path through a
+lesson and a multiple choice; the facilitator's kiosk at 800x480 shows the group."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.db import database
+from tests.support import LiveServer, kiosk_login
+
+pytestmark = pytest.mark.browser
+
+
+def test_two_learners_on_one_phone_and_the_group_at_the_kiosk(
+    course_app, phone, touchscreen, artifacts
+):
+    from learning import rules
+
+    app = course_app
+    with app.app_context(), database.connection_context():
+        group = rules.new_group("Élus de Nioro", "alpha-1")
+        awa = rules.new_learner("Awa", "f", "under35")
+        moussa = rules.new_learner("Moussa", "m", "35plus")
+        rules.join(group, awa)
+        rules.join(group, moussa)
+    server = LiveServer(app)
+    try:
+        page = phone
+        page.goto(server.url + "/learn/")
+        page.fill("input[name=code]", awa.code)
+        page.click("form[action$='/learn/enter'] button")
+        page.wait_for_url("**/learn/0/")
+        page.click("#courses a")
+        page.wait_for_url("**/learn/0/alpha-1/")
+        page.screenshot(path=str(artifacts / "learning-path-360x640.png"))
+        assert page.get_attribute("li[data-lesson=a]", "data-state") == "next"
+        page.click("li[data-lesson=a] a")
+        page.click("#listened button")  # without waiting for the clip's end
+        page.wait_for_selector("#listened .ok")
+        page.click("#next")
+        page.click("input[name=q0][value='0']")  # the wrong picture first
+        page.click("#exercises button[type=submit]")
+        page.wait_for_selector("[data-result=wrong]")
+        page.click("input[name=q0][value='1']")
+        page.click("#exercises button[type=submit]")
+        page.wait_for_selector("[data-result=right]")
+        page.screenshot(path=str(artifacts / "learning-exercise-360x640.png"), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"the lesson is {width}px wide on a 360px phone"
+
+        # Moussa on the same phone
+        page.goto(server.url + "/learn/")
+        page.fill("input[name=code]", moussa.code)
+        page.click("form[action$='/learn/enter'] button")
+        page.wait_for_url("**/learn/1/")
+        page.goto(server.url + "/learn/")
+        assert page.locator("#learners a").all_inner_texts() == ["Awa", "Moussa"]
+        page.click("#learners a[data-learner='1']")
+        page.click("#courses a")
+        assert page.get_attribute("li[data-lesson=a]", "data-state") == "next"
+        page.goto(server.url + "/learn/0/alpha-1/")
+        assert page.get_attribute("li[data-lesson=chat]", "data-state") == "done"
+        assert page.get_attribute("li[data-lesson=lire]", "data-state") == "next"
+
+        # the facilitator's kiosk
+        client = app.test_client()
+        kiosk_login(client)
+        cookie = client.get_cookie("session")
+        touchscreen.context.add_cookies(
+            [{"name": "session", "value": cookie.value, "url": server.url}]
+        )
+        touchscreen.goto(server.url + f"/kiosk/learning/groups/{group.id}")
+        touchscreen.screenshot(path=str(artifacts / "learning-kiosk-group-800x480.png"))
+        rows = touchscreen.locator("#members tr[data-code]")
+        assert rows.count() == 2
+        assert touchscreen.locator(f"tr[data-code='{awa.code}'] td").nth(2).inner_text() == "2 / 3"
+        width = touchscreen.evaluate("document.documentElement.scrollWidth")
+        assert width <= 800, f"the group page is {width}px wide on the 800px kiosk"
+    finally:
+        server.close()
