@@ -192,7 +192,8 @@ def post_created(p: Projector, ev: Incoming) -> None:
         # Not yet moderated (board.moderation = "before"), hidden or merged: not on
         # the admins' list of questions to answer until the box publishes it.
         status="hidden" if payload.get("status") in HIDDEN else "open",
-        created_at=payload["created_at"]))
+        created_at=payload["created_at"],
+        channel="sms" if payload.get("channel") == "sms" else "web"))
     p.bump(day_of(payload["created_at"], ev.created_at), "posts", 1, *person(payload))
     if payload.get("channel") == "sms":  # basic phones' reach, counted apart (issue 16)
         p.bump(day_of(payload["created_at"], ev.created_at), "sms_posts", 1, *person(payload))

@@ -168,6 +168,11 @@ def _labels(db: peewee.Database) -> None:
     db.execute_sql("CREATE INDEX label_site ON label (site_id)")
 
 
+def _sms_channel(db: peewee.Database) -> None:
+    # How a post came: "web" or "sms" (issue 16): the board marks SMS posts.
+    db.execute_sql("ALTER TABLE post ADD COLUMN channel VARCHAR(16) NOT NULL DEFAULT 'web'")
+
+
 def _surveys(db: peewee.Database) -> None:
     """0035: survey forms published, submissions and attachments boxes send."""
     _sql(db, "CREATE TABLE survey_form (id SERIAL PRIMARY KEY, form_id VARCHAR(255) NOT NULL, "
@@ -199,6 +204,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0015_login_throttle", _login_failures),
     ("0021_secure_origin", _secure_origin),
     ("0025_labels", _labels),
+    ("0030_sms_channel", _sms_channel),
     ("0035_surveys", _surveys),
 ]
 

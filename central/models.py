@@ -122,6 +122,7 @@ class Post(BaseModel):
     status = peewee.CharField(default="open")  # open, answered, hidden
     created_at = peewee.CharField(default="")
     answered_at = peewee.DateTimeField(null=True)
+    channel = peewee.CharField(default="web")  # "sms": came from a basic phone (0030)
 
 
 class Admin(BaseModel):

@@ -24,7 +24,7 @@ def test_0025_applies_over_an_existing_central(database_url, tmp_path, monkeypat
                 "('nioro', 'Espace de Nioro', 1, '', '', '', FALSE, 0, 0, '', 0, 0, 0)")
         monkeypatch.undo()
         with database.connection_context():
-            assert migrations.migrate(database)[-1:] == ["0025_labels"]
+            assert "0025_labels" in migrations.migrate(database)  # and any later steps
             assert migrations.migrate(database) == []
             from central.labels import Label, receive
             from central.models import DownEvent, Site
