@@ -19,7 +19,7 @@ def test_box_0030_over_a_database_with_posts_and_bookings(tmp_path):
             "INSERT INTO board_post (uuid, code, kind, commune_id, theme, body, status, "
             "created_at) VALUES ('u1', 'ABC234', 'question', 1, 'water', 'x', 'published', 't')"
         )
-        assert migrations.migrate(db) == ["m0030_sms"]
+        assert "m0030_sms" in migrations.migrate(db)  # and any later ones
         assert db.execute_sql("SELECT channel FROM board_post").fetchall() == [("web",)]
         cols = {r[1] for r in db.execute_sql("PRAGMA table_info(programme_booking)")}
         assert "channel" in cols
