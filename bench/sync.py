@@ -3,12 +3,15 @@ box's sync against central on loopback, each figure beside its target and, for T
 beside a naive baseline (one uncompressed JSON POST per record, as ODK does).
 
 Every byte is counted by a loopback proxy between the box and central (the "link"),
-HTTP headers included. Run: ``.venv/bin/python bench/sync.py`` (about 3 minutes;
-``--quick`` skips T7 and the 500 MB download of T9).
+HTTP headers included. Run: ``.venv/bin/python bench/sync.py`` (about 5 minutes;
+``--quick`` skips T7 and the 500 MB download of T9). T10 runs issue 19's scenarios (a
+replaced box, a busy voice note, USB after a partial upload); T11 counts round trips
+and TCP connections of one run through the production server (gunicorn).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -80,15 +83,17 @@ def usage_payload(i: int) -> dict:
 class Box:
     """A fresh box database enrolled with central (one at a time: the models' proxy)."""
 
-    def __init__(self, central: CentralServer, budget: int = 10**9) -> None:
+    def __init__(self, central: CentralServer, budget: int = 10**9, code: str = "") -> None:
         from central import service
 
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-box-"))
         self.data = self.tmp / "data"
         self.db = open_database(self.data)
         migrations.migrate(self.db)
-        slug = "b" + uuid.uuid4().hex[:10]
-        _s, code = central_call(central.app, service.create_site, slug, slug, "Kayes")
+        self.slug = "b" + uuid.uuid4().hex[:10]
+        if not code:
+            _s, code = central_call(central.app, service.create_site, self.slug, self.slug,
+                                    "Kayes")
         enroll(central.url, code, self.data)
         self.budget = budget
 
@@ -385,6 +390,136 @@ def t9(tmp: Path, quick: bool) -> None:
         server.wait(timeout=30)
 
 
+# --- T10 / T11: issue 19's scenarios ------------------------------------------------------
+
+
+def delivered(central: CentralServer, box_id: str) -> int:
+    from central.models import Box as CentralBox
+    from central.models import Record
+
+    return central_call(central.app, lambda: Record.select().join(CentralBox).where(
+        CentralBox.box_id == box_id).count())
+
+
+def t10(central: CentralServer, tmp: Path) -> None:
+    from appliance.models import OutboxEvent
+    from central import service
+    from central.models import Site
+
+    print("T10 a replaced box, a busy voice note, USB after a partial upload")
+    budget = 2_000_000
+    old = Box(central)
+    add("post.created", "civic", [post_payload(i) for i in range(40)])
+    old.sync(central.url)
+    slug = old.slug
+    old.close()
+    site = central_call(central.app, lambda: Site.get(Site.slug == slug))
+    central_call(central.app, service.revoke, site)
+    code = central_call(central.app, service.reissue_code, site)
+    new = Box(central, budget=budget, code=code)  # a new SD card for the same site
+    try:
+        add("post.created", "civic", [post_payload(i) for i in range(9)])
+        with FaultProxy(central.url) as proxy:
+            new.sync(proxy.url)
+        got = delivered(central, state.box_id())
+        row("replaced box: its first records at central", f"{got}/9, {proxy.up + proxy.down:,} B",
+            f"9/9 within {budget:,} B", got == 9 and proxy.up + proxy.down <= budget)
+    finally:
+        new.close()
+    box = Box(central, budget=budget)
+    try:
+        add("post.created", "civic", [post_payload(i) for i in range(100)])
+        shas = [add_voice(box.data, 200_000, -1) for _ in range(5)]
+        partial = central.app.config["DATA_DIR"] / "blobs" / "partial"
+        partial.mkdir(parents=True, exist_ok=True)
+        (partial / f"{shas[0]}.lock").write_text("a-stalled-link")  # held by a dead link
+        with FaultProxy(central.url) as proxy:
+            result = box.sync(proxy.url)
+        wire = proxy.up + proxy.down
+        got = delivered(central, state.box_id())
+        row("busy note: records and notes delivered", f"{got} rec, {result.blobs}/5 notes",
+            "100 records, 4/5 notes", got >= 100 and result.blobs == 4)
+        row("busy note: bytes spent", f"{wire:,} B", f"<= {budget:,} B, no resend storm",
+            wire <= 5 * 200_000 + 200_000)
+        (partial / f"{shas[0]}.lock").unlink()
+    finally:
+        box.close()
+    box = Box(central, budget=budget)
+    try:
+        sha = add_voice(box.data, 300_000, 11)
+        plan = {1: ("cut_up", 150_000), 2: ("cut_up", 100)}
+        with FaultProxy(central.url, lambda i: plan.get(i, "pass")) as proxy, \
+                contextlib.suppress(LinkError):
+            box.sync(proxy.url)
+        wire = proxy.up + proxy.down
+        from appliance.sync.sneakernet import export
+        from central.sneakernet import import_dir
+
+        stick = tmp / "t10-stick"
+        export(stick, box.options(central.url))
+        stats = central_call(central.app, import_dir, stick, central.app.config["DATA_DIR"],
+                             central.app.config["CENTRAL_KEY"])
+        have = (central.app.config["DATA_DIR"] / "blobs" / sha[:2] / sha).exists()
+        events = OutboxEvent.select().count()
+        row("USB after a partial upload", f"note {'in' if have else 'missing'}, "
+            f"{stats['records']}/{events} rec", "note delivered, all records",
+            have and stats["records"] == events and not stats["refused"])
+        row("USB after a partial upload: online bytes", f"{wire:,} B", f"<= {budget:,} B",
+            wire <= budget)
+    finally:
+        box.close()
+
+
+def t11(tmp: Path) -> None:
+    """Round trips and TCP connections of one run through the production server."""
+    print("T11 one run through `central serve` (gunicorn): round trips and connections")
+    bin_dir = Path(sys.executable).parent
+    data = tmp / "t11-central"
+    out = subprocess.run([str(bin_dir / "central"), "create-site", "t11", "--name", "T11",
+                          "--region", "Kayes", "--data-dir", str(data)],
+                         capture_output=True, text=True, check=True).stdout
+    code = out.strip().rsplit(" ", 1)[-1]
+    port = free_port()
+    server = subprocess.Popen([str(bin_dir / "central"), "serve", "--data-dir", str(data),
+                               "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        class Remote:
+            url = f"http://127.0.0.1:{port}"
+            app = None
+
+        box = Box.__new__(Box)
+        box.tmp = Path(tempfile.mkdtemp(prefix="bench-box-"))
+        box.data = box.tmp / "data"
+        box.db = open_database(box.data)
+        migrations.migrate(box.db)
+        enroll(Remote.url, code, box.data)
+        box.budget = 10**9
+        try:
+            add("post.created", "civic", [post_payload(i) for i in range(1000)])
+            for _ in range(5):
+                add_voice(box.data, 300_000, -1)
+            with FaultProxy(Remote.url) as proxy:
+                result = box.sync(proxy.url)
+                conns = len(proxy._threads)
+            row("round trips of the run", f"{result.round_trips}", "as before (werkzeug)",
+                True)
+            row("TCP connections of the run", f"{conns}", "1 (werkzeug: one per request)",
+                conns == 1)
+        finally:
+            box.close()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def main() -> None:
     import logging
 
@@ -400,6 +535,8 @@ def main() -> None:
             if not quick:
                 t7(central)  # before T6 publishes a ZIM the slow link would then fetch
             t6(central, tmp)
+            t10(central, tmp)
+        t11(tmp)
         t9(tmp, quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
