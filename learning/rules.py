@@ -129,9 +129,10 @@ def record(
         raise LearningError(f"event {event!r} is not one of {', '.join(EVENTS)}")
     stamp = now()
     with database.atomic():
-        row, _ = Progress.get_or_create(
+        row, created = Progress.get_or_create(
             learner=learner, course=course.id, lesson=lesson_id, defaults={"updated_at": stamp}
         )
+        before = (row.opened_at, row.listened_at, row.done_at, row.score, row.answers)
         row.opened_at = row.opened_at or stamp
         if event == "listened":
             row.listened_at = row.listened_at or stamp
@@ -157,6 +158,14 @@ def record(
         given = json.loads(row.answers or "{}")
         if lesson.exercises and all(str(i) in given for i in range(len(lesson.exercises))):
             row.done_at = row.done_at or stamp
+        if not created and before == (
+            row.opened_at,
+            row.listened_at,
+            row.done_at,
+            row.score,
+            row.answers,
+        ):
+            return row  # a lesson seen again: nothing new, no snapshot to send
         row.updated_at = stamp
         row.save()
         send_snapshot(course, learner)
@@ -181,15 +190,6 @@ def send_snapshot(course: Course, learner: Learner) -> None:
             "updated_at": now(),
         },
     )
-
-
-def correct(course: Course, lesson_id: str, answers: dict) -> dict[int, bool]:
-    lesson = course.lesson(lesson_id)
-    return {
-        int(i): lesson.exercises[int(i)].answer == int(c)
-        for i, c in answers.items()
-        if lesson and 0 <= int(i) < len(lesson.exercises)
-    }
 
 
 # --- groups --------------------------------------------------------------------------------
