@@ -258,6 +258,15 @@ def learning_progress(p: Projector, ev: Incoming) -> None:
     central/learning.py counts learners from those snapshots, never from events."""
 
 
+@register(kinds.PLACE_SAVED)
+def place_saved(p: Projector, ev: Incoming) -> None:
+    from . import directory
+
+    why = directory.receive(p.site, ev.payload)
+    if why:
+        p.refuse(ev, why)
+
+
 # --- the programme ------------------------------------------------------------------------
 
 

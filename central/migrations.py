@@ -196,6 +196,13 @@ def _surveys(db: peewee.Database) -> None:
              "ON survey_attachment (site_id, instance_id, name)")
 
 
+def _directory(db: peewee.Database) -> None:
+    # The region's directory of organisations and services (central/directory.py).
+    from .directory import create_table
+
+    create_table(db)
+
+
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_boxes", _boxes),
@@ -206,6 +213,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0025_labels", _labels),
     ("0030_sms_channel", _sms_channel),
     ("0035_surveys", _surveys),
+    ("0040_directory", _directory),
 ]
 
 

@@ -5,13 +5,19 @@ and facilitators moderate at the kiosk. See docs/maps.md.
 
 A capability package: it imports the core (``appliance``) and ``sync_contract``, and
 nothing of another capability; :func:`contribute` gives the composition root its
-blueprints, ``espace map`` command, sweep and kiosk tab.
+blueprints, ``espace map`` command, sweep, home tile, kiosk tab and pull handler.
 """
 
 
 def contribute(registry) -> None:
-    from . import build, cli, views
+    from flask_babel import lazy_gettext
+
+    from . import build, cli, kiosk, sync, views
 
     registry.blueprint(views.bp)
+    registry.blueprint(kiosk.bp)
+    registry.tile("maps.map_page", lazy_gettext("Map"), "map", order=60)
+    registry.kiosk_tab("maps_kiosk.index", lazy_gettext("Map"), "map", order=60)
     registry.command(cli.map_group)
     registry.sweep("map_builds", build.sweep_site)
+    registry.sync_handler(sync.register_sync)

@@ -36,6 +36,8 @@ def map_status() -> tuple[object | None, str]:
 
 def serve_tiles() -> Response:
     path = served_path()
+    if not path.exists():
+        return Response("No offline map on this box yet.\n", status=404, mimetype="text/plain")
     try:
         CHECKED.get(path)
     except MapFileError as e:

@@ -305,6 +305,19 @@ LEARNING_PROGRESS = up("learning.progress", stream="civic",
         "hash: no name, no code); state is started, progressed or completed; lessons is "
         "the course's count, opened and done the learner's")
 
+# --- the commune's directory (maps/, issue 18) --------------------------------------------
+
+_PLACE = {"uuid": str, "name": str, "kind": str, "village": str, "lat": float, "lon": float,
+          "contact": str, "activities": str, "languages": list, "led_by_women": bool,
+          "led_by_youth": bool, "removed": bool, "updated_at": str}
+_PLACE_OPTIONAL = ("village", "contact", "activities", "languages", "removed")
+
+PLACE_SAVED = up("place.saved", stream="civic", semantics=Snapshot(("uuid",)), fields=_PLACE,
+                 optional=_PLACE_OPTIONAL,
+                 doc="an organisation or public service of the site's directory, as last "
+                     "published at the kiosk (a citizen's proposal, moderated; never who "
+                     "proposed it)")
+
 # --- what central sends --------------------------------------------------------------------
 
 ANSWER = down("answer.created", fields={
@@ -340,3 +353,8 @@ SURVEY_FORM = down("survey.form", fields={
     doc="a survey form published at central for the region's boxes: its XForm (converted "
         "and validated at central) and its media as {name, mime, data} with data in "
         "base64 (at most 8 MB in all); state is open or closed")
+
+PLACE_SHARED = down("place.shared", fields={**_PLACE, "origin": str},
+                    optional=_PLACE_OPTIONAL,
+                    doc="an entry of the region's directory published at another box (origin "
+                        "is its site), for every box of the region; the newest updated_at wins")

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from appliance import settings
+
+# central's fixtures (SQLite and a real PostgreSQL) for the region's directory tests
+from tests.central.conftest import call, capp, cclient, database_url, pg_base  # noqa: F401
 from tests.support import make_site, require_program
 
 from .osm_sample import AREA, VILLAGES, write_commune

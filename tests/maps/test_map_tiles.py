@@ -256,4 +256,4 @@ def test_a_corrupted_served_file_is_refused_not_served(box_with_map):
     r = client.get("/map/area.pmtiles", headers={"Range": "bytes=0-9"})
     assert r.status_code == 503 and b"PMTiles" not in r.data
     target.unlink()
-    assert client.get("/map/area.pmtiles").status_code == 503
+    assert client.get("/map/area.pmtiles").status_code == 404
