@@ -86,13 +86,14 @@ def test_contribution_shows_in_the_app(extra_app):
     assert client.get("/extra/").get_data(as_text=True) == "the extra page"
     assert client.post("/kiosk/login", data={"name": "Awa", "pin": "2468"}).status_code == 303
     kiosk = client.get("/kiosk/week").get_data(as_text=True)
-    tabs = re.findall(r'<nav class="kiosk">(.*?)</nav>', kiosk, re.S)[0]
+    tabs = re.findall(r'<nav class="kiosk"[^>]*>(.*?)</nav>', kiosk, re.S)[0]
     hrefs = re.findall(r'<a href="([^"]+)"', tabs)
     with extra_app.test_request_context():
         from flask import url_for
 
         assert hrefs == [url_for(t.endpoint) for t in reg.kiosk_tabs]  # all, in order
-    shown = re.findall(r">([^<]+)</a>", tabs)
+    # each tab's text, whatever markup (icon, span) it is wrapped in
+    shown = [re.sub(r"<[^>]+>", "", a).strip() for a in re.findall(r"<a [^>]*>(.*?)</a>", tabs)]
     # By order: the kiosk's own (10-40), the extra package's (45), Health (80)...
     assert shown[shown.index("New session") + 1] == "Extra tab"
     assert shown.index("Extra tab") < shown.index("Health")
