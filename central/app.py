@@ -80,11 +80,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from sync_contract import bidi
 
-    from . import admin, directory_views, learning, sync_views
+    from . import admin, directory_views, learning, surveys_views, sync_views
 
     bidi.init_jinja(app)
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(learning.bp)
     app.register_blueprint(directory_views.bp)
+    app.register_blueprint(surveys_views.bp)
     return app
