@@ -14,6 +14,8 @@ from . import migrations, settings
 from .errors import ConfigError
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
+# The date this software was built (appliance.app's BUILD_DATE): a clock before it is wrong.
+BUILD_DATE = "2026-11-01"
 
 # program -> Debian package, for the box's system services.
 PROGRAMS = {"hostapd": "hostapd", "dnsmasq": "dnsmasq", "nft": "nftables"}
@@ -42,6 +44,8 @@ def run_checks(site_path: str, path_env: str | None = None) -> Iterator[tuple[st
         yield OK, "data directory", str(data_dir)
 
     yield from _database_checks(data_dir)
+    yield from _sync_and_clock_checks(data_dir)
+    yield from _service_checks(path_env)
 
     disk = shutil.disk_usage(data_dir)
     free_mb, reserve = disk.free // 2**20, site.storage.reserve_mb
@@ -124,6 +128,88 @@ def _database_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:
             "applied at the next start of espace-web"
     else:
         yield OK, "database schema", f"up to date ({len(done)} migrations)"
+
+
+# The box's own units (provisioning/templates): each must be running on a box.
+SERVICES = ("espace-web", "espace-worker", "espace-hotspot")
+
+
+def _sync_and_clock_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:
+    """Enrolment, whether the sync works (the last error and since when, from
+    ``sync_run``), and whether the clock can be right (issue 15)."""
+    import datetime as dt
+
+    from . import health
+    from .kiosk import clock
+
+    if not (data_dir / dbmod.DB_NAME).exists():
+        return
+    try:
+        database = dbmod.open_database(data_dir)
+        try:
+            if "m0005_sync" not in set(migrations.applied(database)):
+                return
+            sync = health.sync_state()
+        finally:
+            database.close()
+    except Exception:  # noqa: BLE001 - a broken database is reported by its own check
+        return
+    where = "; fix: "
+    if sync["state"] == "not_enrolled":
+        yield WARN, "enrolment", "not enrolled with central: nothing is sent" + where + \
+            "`espace sync enroll --central URL --code CODE` with the code central's admin gives"
+    else:
+        yield OK, "enrolment", "enrolled"
+    if sync["state"] == "revoked":
+        yield FAIL, "sync", f"central refuses this box since {sync['failing_since']} " \
+            f"({sync['last_error']})" + where + "ask the regional admin for a new code, " \
+            "then `espace sync enroll` again"
+    elif sync["state"] == "failing":
+        yield WARN, "sync", f"failing since {sync['failing_since']} " \
+            f"({sync['failed_runs']} attempts; last error: {sync['last_error']}); last " \
+            f"success {sync['last_success'] or 'never'}" + where + "check the uplink " \
+            "(`espace network status`) and central.url, then `espace sync now`"
+    elif sync["state"] == "never":
+        yield WARN, "sync", "enrolled but never synced" + where + "`espace sync now`"
+    elif sync["state"] == "ok":
+        yield OK, "sync", f"last success {sync['last_success']}"
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    build = dt.date.fromisoformat(BUILD_DATE)
+    problems = clock.problems(now, build, clock.parse_iso_utc(sync["last_success"]))
+    if any(p in problems for p in ("before_build", "before_last_sync")):
+        yield FAIL, "clock", f"{now:%Y-%m-%d %H:%M} UTC is before " + (
+            f"this software's build ({build})" if "before_build" in problems else
+            f"the last sync ({sync['last_success']})") + where + "set it at the kiosk " \
+            "(Health, Set the clock) or `timedatectl set-time`"
+    elif problems:
+        yield WARN, "clock", f"{now:%Y-%m-%d %H:%M} UTC, months after the last sync" + \
+            where + "check it at the kiosk"
+    else:
+        yield OK, "clock", f"{now:%Y-%m-%d %H:%M} UTC"
+
+
+def _service_checks(path_env: str | None, systemd_dir: Path = Path("/run/systemd/system")
+                    ) -> Iterator[tuple[str, str, str]]:
+    """Each of the box's units is active (``systemctl is-active``, a fixed argv)."""
+    import subprocess
+
+    systemctl = shutil.which("systemctl", path=path_env) or shutil.which(
+        "systemctl", path="/usr/bin:/bin")
+    if not systemctl or not systemd_dir.is_dir():
+        yield WARN, "services", "not checked: systemd is not running here"
+        return
+    for unit in SERVICES:
+        try:
+            out = subprocess.run([systemctl, "is-active", f"{unit}.service"],  # noqa: S603
+                                 capture_output=True, text=True, timeout=10,
+                                 check=False).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired) as e:
+            out = str(e)
+        if out == "active":
+            yield OK, f"service {unit}", "active"
+        else:
+            yield FAIL, f"service {unit}", f"{out or 'unknown'}; fix: `systemctl restart " \
+                f"{unit}`, then `journalctl -u {unit}` for why it stopped"
 
 
 def _secure_origin_checks(data_dir: Path, path_env: str | None) -> Iterator[tuple[str, str, str]]:

@@ -66,4 +66,64 @@ def _sync_figures() -> dict:
     from .sync.client import pending_count
 
     return {"sync_last_success_at": Meta.get_value("sync:last_success_at"),
-            "sync_outbox_lag": pending_count()}
+            "sync_outbox_lag": pending_count(),
+            "sync": sync_state()}
+
+
+# What the judgements below call bad: kept here, once, for the kiosk and doctor.
+HOT_C = 75.0            # the Pi 4 throttles at 80 °C
+LOW_DISK_MB = 1024      # below, ZIM imports and voice notes start failing
+LOW_MEMORY_MB = 100
+
+
+def judge(snap: dict) -> dict:
+    """Each figure's verdict, "ok" or what is wrong: what a facilitator reads instead of
+    raw numbers (issue 15: "charge 2.75" meant nothing)."""
+    cores = psutil.cpu_count() or 1
+    temp = snap.get("cpu_temp_c")
+    sync = snap.get("sync") or {}
+    return {
+        "temperature": "unknown" if temp is None else ("hot" if temp >= HOT_C else "ok"),
+        "load": "high" if snap["load_1m"] > cores else "normal",
+        "disk": "low" if snap["disk_free_mb"] < LOW_DISK_MB else "ok",
+        "memory": "low" if snap["memory_available_mb"] < LOW_MEMORY_MB else "ok",
+        "sync": sync.get("state", "unknown"),
+    }
+
+
+def sync_state() -> dict:
+    """Whether the sync works, from the sync's own records (``sync_run``): ``state`` is
+    "ok", "never" (enrolled, no success yet), "failing" (the runs since the last
+    success stopped on an error), "revoked" (central refuses this box) or
+    "not_enrolled"; ``last_error`` and ``failing_since`` (ISO UTC) say what and since
+    when; ``last_success`` and ``last_attempt`` (ISO UTC) when. A run that stopped
+    for the budget or a running sync is not a failure."""
+    from .models import Meta
+    from .sync import state
+
+    enrolled = state.enrolment() is not None
+    last_success = Meta.get_value("sync:last_success_at")
+    runs = list(state.SyncRun.select().order_by(state.SyncRun.id.desc()).limit(200))
+    failed = []
+    for run in runs:  # newest first: the streak of failures since the last good run
+        if not run.result.startswith("stopped"):
+            if run.finished_at:
+                break
+            continue
+        failed.append(run)
+    last_attempt = runs[0].started_at if runs else None
+    out = {"enrolled": enrolled, "last_success": last_success, "last_attempt": last_attempt,
+           "failing_since": failed[-1].started_at if failed else None,
+           "failed_runs": len(failed),
+           "last_error": failed[0].result.removeprefix("stopped: ")[:200] if failed else ""}
+    if not enrolled:
+        out["state"] = "not_enrolled"
+    elif failed:
+        error = out["last_error"].lower()
+        out["state"] = "revoked" if ("revoked" in error or "answered 403" in error
+                                     or "answered 401" in error) else "failing"
+    elif not last_success:
+        out["state"] = "never"
+    else:
+        out["state"] = "ok"
+    return out

@@ -19,7 +19,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext, ngettext
 
 from .. import announcements, csrf, health, outbox
 from ..db import database
@@ -226,6 +226,41 @@ def _why(e: rules.ProgrammeError) -> str:
         "not_started": gettext("the session has not started yet: a no-show is marked "
                                "after the start"),
     }.get(e.code, str(e))
+
+
+@bp.app_template_global("in_words")
+def in_words(when: dt.datetime | str | None, now: dt.datetime | None = None) -> str:
+    """How long ago, in words and in the facilitator's language ("3 hours ago"), for
+    a naive-UTC datetime or an ISO UTC string; "never" for None."""
+    if isinstance(when, str):
+        when = clock.parse_iso_utc(when)
+    if when is None:
+        return gettext("never")
+    seconds = ((now or rules.utcnow()) - when).total_seconds()
+    if seconds < 0:
+        return gettext("in the future (check the clock)")
+    if seconds < 120:
+        return gettext("just now")
+    if seconds < 3600:
+        return ngettext("%(num)d minute ago", "%(num)d minutes ago", int(seconds // 60))
+    if seconds < 2 * 86400:
+        return ngettext("%(num)d hour ago", "%(num)d hours ago", int(seconds // 3600))
+    return ngettext("%(num)d day ago", "%(num)d days ago", int(seconds // 86400))
+
+
+@bp.app_template_global("duration_words")
+def duration_words(seconds: int) -> str:
+    """An uptime in words: "2 days", "5 hours", "12 minutes"."""
+    if seconds >= 2 * 86400:
+        return ngettext("%(num)d day", "%(num)d days", seconds // 86400)
+    if seconds >= 3600:
+        return ngettext("%(num)d hour", "%(num)d hours", seconds // 3600)
+    return ngettext("%(num)d minute", "%(num)d minutes", seconds // 60)
+
+
+@bp.app_template_global("health_verdict")
+def health_verdict(snap: dict) -> dict:
+    return health.judge(snap)
 
 
 @bp.get("/health", endpoint="health")

@@ -162,7 +162,46 @@ def test_health_panel(kiosk):
     page = kiosk.get("/kiosk/health")
     assert page.status_code == 200
     text = page.data.decode()
-    assert "records to send" in text and "MB disk free" in text and "Box time" in text
+    assert "records to send" in text and "GB free" in text and "Box time" in text
+    assert "disk: ok" in text and 'id="load"' in text
+    assert "not enrolled" in text  # a fresh box: the sync says why nothing is sent
+
+
+def test_health_panel_says_when_the_sync_fails(kiosk, app):
+    """Issue 15: the panel showed only the last success; it now says the sync fails,
+    since when, the last error, and a revoked box apart."""
+    from appliance import health
+    from appliance.models import Meta
+    from appliance.sync import state
+
+    Meta.set_value("sync:central_url", "https://central.example")
+    Meta.set_value("sync:central_key", "k")
+    Meta.set_value("sync:site_id", "nioro")
+    now = rules.utcnow()
+
+    def iso(hours_ago: float) -> str:
+        return (now - dt.timedelta(hours=hours_ago)).isoformat() + "Z"
+
+    Meta.set_value("sync:last_success_at", iso(30))
+    state.SyncRun.create(started_at=iso(30), finished_at=iso(30), result="done")
+    assert health.sync_state()["state"] == "ok"
+    for hours in (5, 3, 1):
+        state.SyncRun.create(started_at=iso(hours), finished_at=iso(hours),
+                             result="stopped: central unreachable: connection refused")
+    st = health.sync_state()
+    assert st["state"] == "failing" and st["failed_runs"] == 3
+    assert st["failing_since"] == iso(5) and "connection refused" in st["last_error"]
+    text = kiosk.get("/kiosk/health").data.decode()
+    assert "Sync is failing since 5 hours ago (3 attempts)" in text
+    assert "Last success: 30 hours ago" in text and "connection refused" in text
+    # A budget stop is not a failure, and does not end the streak either.
+    state.SyncRun.create(started_at=iso(0.5), finished_at=iso(0.5), result="budget reached")
+    assert health.sync_state()["state"] == "ok"
+    state.SyncRun.create(started_at=iso(0.2), finished_at=iso(0.2),
+                         result="stopped: central answered 403: unknown or revoked box")
+    text = kiosk.get("/kiosk/health").data.decode()
+    assert health.sync_state()["state"] == "revoked"
+    assert "Central refuses this box (revoked)" in text and "enrolled again" in text
 
 
 def test_cached_today_page_follows_every_change(kiosk):
