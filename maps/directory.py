@@ -113,8 +113,18 @@ class Proposal(BaseModel):
         return [c for c in self.languages.split(",") if c]
 
 
-FIELDS = ("name", "kind", "village", "lat", "lon", "contact", "activities", "languages",
-          "led_by_women", "led_by_youth")
+FIELDS = (
+    "name",
+    "kind",
+    "village",
+    "lat",
+    "lon",
+    "contact",
+    "activities",
+    "languages",
+    "led_by_women",
+    "led_by_youth",
+)
 
 
 def now_iso() -> str:
@@ -136,8 +146,9 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371008.8 * math.asin(math.sqrt(min(1.0, a)))
 
 
-def _text(form: dict, field: str, max_chars: int, required: bool = False,
-          multiline: bool = False) -> str:
+def _text(
+    form: dict, field: str, max_chars: int, required: bool = False, multiline: bool = False
+) -> str:
     value = form.get(field) or ""
     if not isinstance(value, str):
         raise DirectoryError(field, "must be text")
@@ -155,8 +166,9 @@ def _text(form: dict, field: str, max_chars: int, required: bool = False,
     if not multiline:
         text = " ".join(text.split())
     if MARKUP.search(text):
-        raise DirectoryError(field, "looks like code or markup (< >, javascript:); "
-                                    "write plain words")
+        raise DirectoryError(
+            field, "looks like code or markup (< >, javascript:); write plain words"
+        )
     if len(text) > max_chars:
         raise DirectoryError(field, f"is {len(text)} characters; at most {max_chars}")
     if required and len(text) < 2:
@@ -229,8 +241,10 @@ def duplicates(fields: dict, exclude: str = "") -> list[Place]:
             continue
         d = distance_m(fields["lat"], fields["lon"], p.lat, p.lon)
         same = p.name_key == key and d <= SAME_NAME_M
-        close = (d <= CLOSE_NAME_M
-                 and difflib.SequenceMatcher(None, p.name_key, key).ratio() >= CLOSE_RATIO)
+        close = (
+            d <= CLOSE_NAME_M
+            and difflib.SequenceMatcher(None, p.name_key, key).ratio() >= CLOSE_RATIO
+        )
         if same or close:
             found.append((d, p))
     return [p for _, p in sorted(found, key=lambda t: t[0])]
@@ -238,9 +252,12 @@ def duplicates(fields: dict, exclude: str = "") -> list[Place]:
 
 def pending_duplicates(fields: dict) -> list[Proposal]:
     key = name_key(fields["name"])
-    return [p for p in Proposal.select().where(Proposal.status == "pending")
-            if name_key(p.name) == key
-            and distance_m(fields["lat"], fields["lon"], p.lat, p.lon) <= SAME_NAME_M]
+    return [
+        p
+        for p in Proposal.select().where(Proposal.status == "pending")
+        if name_key(p.name) == key
+        and distance_m(fields["lat"], fields["lon"], p.lat, p.lon) <= SAME_NAME_M
+    ]
 
 
 @dataclass
@@ -249,8 +266,9 @@ class Proposed:
     similar: list[Place]
 
 
-def propose(form, site, client_hash: str, *, correction_of: str = "",
-            confirm_new: bool = False) -> Proposed:
+def propose(
+    form, site, client_hash: str, *, correction_of: str = "", confirm_new: bool = False
+) -> Proposed:
     """Keep a citizen's proposal for moderation. When it looks like a published entry
     and the citizen has not said it is a different one, nothing is kept: ``similar``
     lists the entries to offer as a correction (the merge)."""
@@ -265,16 +283,24 @@ def propose(form, site, client_hash: str, *, correction_of: str = "",
             return Proposed(None, similar)
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with database.atomic():
-        if client_hash and Proposal.select().where(
-                (Proposal.client_hash == client_hash)
-                & (Proposal.created_at >= since)).count() >= PROPOSALS_PER_HOUR:
-            raise DirectoryError("name", "too many proposals from this phone; try again "
-                                         "in an hour")
+        if (
+            client_hash
+            and Proposal.select()
+            .where((Proposal.client_hash == client_hash) & (Proposal.created_at >= since))
+            .count()
+            >= PROPOSALS_PER_HOUR
+        ):
+            raise DirectoryError("name", "too many proposals from this phone; try again in an hour")
         for p in pending_duplicates(fields):
             if p.place_uuid == correction_of:
                 return Proposed(p, [])  # the same proposal again: kept once
-        proposal = Proposal.create(uuid=str(uuidlib.uuid4()), place_uuid=correction_of,
-                                   client_hash=client_hash, created_at=now_iso(), **fields)
+        proposal = Proposal.create(
+            uuid=str(uuidlib.uuid4()),
+            place_uuid=correction_of,
+            client_hash=client_hash,
+            created_at=now_iso(),
+            **fields,
+        )
     return Proposed(proposal, [])
 
 
@@ -283,12 +309,21 @@ def queue() -> list[Proposal]:
 
 
 def payload(place: Place) -> dict:
-    return {"uuid": place.uuid, "name": place.name, "kind": place.kind,
-            "village": place.village, "lat": place.lat, "lon": place.lon,
-            "contact": place.contact, "activities": place.activities,
-            "languages": place.language_list, "led_by_women": place.led_by_women,
-            "led_by_youth": place.led_by_youth, "removed": place.removed,
-            "updated_at": place.updated_at}
+    return {
+        "uuid": place.uuid,
+        "name": place.name,
+        "kind": place.kind,
+        "village": place.village,
+        "lat": place.lat,
+        "lon": place.lon,
+        "contact": place.contact,
+        "activities": place.activities,
+        "languages": place.language_list,
+        "led_by_women": place.led_by_women,
+        "led_by_youth": place.led_by_youth,
+        "removed": place.removed,
+        "updated_at": place.updated_at,
+    }
 
 
 def _decide(proposal: Proposal, status: str, who: str) -> None:
@@ -305,8 +340,9 @@ def publish(proposal: Proposal, who: str) -> Place:
         _decide(proposal, "published", who)
         values = {f: getattr(proposal, f) for f in FIELDS}
         values.update(name_key=name_key(proposal.name), updated_at=now_iso())
-        place = Place.get_or_none(Place.uuid == proposal.place_uuid) if proposal.place_uuid \
-            else None
+        place = (
+            Place.get_or_none(Place.uuid == proposal.place_uuid) if proposal.place_uuid else None
+        )
         if place is None:
             place = Place.create(uuid=proposal.uuid, **values)
         else:
@@ -353,8 +389,7 @@ def listing(query: str = "", kind: str = "", include_removed: bool = False) -> l
     places = list(q)
     if query:
         key = name_key(query)
-        places = [p for p in places
-                  if key in name_key(" ".join((p.name, p.village, p.activities)))]
+        places = [p for p in places if key in name_key(" ".join((p.name, p.village, p.activities)))]
     return places
 
 
@@ -375,12 +410,19 @@ def receive_shared(data: dict) -> str:
         return "maps"  # refused, as central should have: nothing applied
     kind = data["kind"] if data["kind"] in KINDS else "association"
     langs = [c for c in data.get("languages") or [] if c in LANGUAGES]
-    values = {**fields, "kind": kind, "lat": lat, "lon": lon, "languages": ",".join(langs),
-              "led_by_women": bool(data.get("led_by_women")),
-              "led_by_youth": bool(data.get("led_by_youth")),
-              "removed": bool(data.get("removed")), "origin": str(data.get("origin", ""))[:64]
-              or "central", "updated_at": str(data["updated_at"])[:40],
-              "name_key": name_key(fields["name"])}
+    values = {
+        **fields,
+        "kind": kind,
+        "lat": lat,
+        "lon": lon,
+        "languages": ",".join(langs),
+        "led_by_women": bool(data.get("led_by_women")),
+        "led_by_youth": bool(data.get("led_by_youth")),
+        "removed": bool(data.get("removed")),
+        "origin": str(data.get("origin", ""))[:64] or "central",
+        "updated_at": str(data["updated_at"])[:40],
+        "name_key": name_key(fields["name"]),
+    }
     held = Place.get_or_none(Place.uuid == data["uuid"])
     if held is None:
         Place.create(uuid=data["uuid"], **values)
@@ -390,6 +432,18 @@ def receive_shared(data: dict) -> str:
 
 
 def as_json(places: list[Place]) -> str:
-    return json.dumps([{"uuid": p.uuid, "name": p.name, "kind": p.kind, "village": p.village,
-                        "lat": p.lat, "lon": p.lon, "icon": KINDS.get(p.kind, ("", "●"))[1]}
-                       for p in places], ensure_ascii=False)
+    return json.dumps(
+        [
+            {
+                "uuid": p.uuid,
+                "name": p.name,
+                "kind": p.kind,
+                "village": p.village,
+                "lat": p.lat,
+                "lon": p.lon,
+                "icon": KINDS.get(p.kind, ("", "●"))[1],
+            }
+            for p in places
+        ],
+        ensure_ascii=False,
+    )

@@ -35,10 +35,15 @@ def _rows() -> list[tuple[Proposal, Place | None, list[Place]]]:
 @bp.get("/")
 @facilitator_required
 def index():
-    return render_template("maps/kiosk.html", rows=_rows(), kinds=KINDS,
-                           csrf_token=csrf.token, message=request.args.get("message", ""),
-                           error=request.args.get("error", ""),
-                           published=Place.select().where(~Place.removed).count())
+    return render_template(
+        "maps/kiosk.html",
+        rows=_rows(),
+        kinds=KINDS,
+        csrf_token=csrf.token,
+        message=request.args.get("message", ""),
+        error=request.args.get("error", ""),
+        published=Place.select().where(~Place.removed).count(),
+    )
 
 
 def _back(message: str = "", error: str = ""):

@@ -4,7 +4,18 @@ entry, and the proposal form (a point tapped on the map, or a village chosen).""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+import json
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext
 
 from appliance import csrf, privacy
@@ -70,9 +81,16 @@ def directory_page():
     kind = request.args.get("kind", "")
     places = directory.listing(q, kind)
     origin = _origin()
-    return render_template("maps/directory.html", groups=_by_village(places, origin),
-                           origin=origin, q=q, kind=kind, kinds=_kind_options(),
-                           villages=_site().map.villages, count=len(places))
+    return render_template(
+        "maps/directory.html",
+        groups=_by_village(places, origin),
+        origin=origin,
+        q=q,
+        kind=kind,
+        kinds=_kind_options(),
+        villages=_site().map.villages,
+        count=len(places),
+    )
 
 
 @bp.get("/place/<uuid>")
@@ -105,34 +123,55 @@ def propose():
             error, field = gettext("The form expired; send it again."), "name"
         else:
             try:
-                done = directory.propose(request.form, site, _client(),
-                                         correction_of=target.uuid if target else "",
-                                         confirm_new=request.form.get("confirm_new") == "1")
+                done = directory.propose(
+                    request.form,
+                    site,
+                    _client(),
+                    correction_of=target.uuid if target else "",
+                    confirm_new=request.form.get("confirm_new") == "1",
+                )
             except DirectoryError as e:
                 error, field = _error_text(e), e.field
             else:
                 if done.proposal is not None:
                     return redirect(url_for("maps.sent"), code=303)
                 similar = done.similar
-    return render_template("maps/propose.html", form=form, error=error, field=field,
-                           similar=similar, target=target, kinds=_kind_options(),
-                           languages=LANGUAGES, villages=site.map.villages,
-                           csrf_token=csrf.token), 400 if error else 200
+    return render_template(
+        "maps/propose.html",
+        form=form,
+        error=error,
+        field=field,
+        similar=similar,
+        target=target,
+        kinds=_kind_options(),
+        languages=LANGUAGES,
+        villages=site.map.villages,
+        csrf_token=csrf.token,
+    ), 400 if error else 200
 
 
 def _error_text(e: DirectoryError) -> str:
-    labels = {"name": gettext("Name"), "kind": gettext("Kind"), "village": gettext("Village"),
-              "lat": gettext("Place on the map"), "lon": gettext("Place on the map"),
-              "contact": gettext("Contact"), "activities": gettext("Activities"),
-              "languages": gettext("Languages"), "place": gettext("Entry"),
-              "proposal": gettext("Proposal")}
+    labels = {
+        "name": gettext("Name"),
+        "kind": gettext("Kind"),
+        "village": gettext("Village"),
+        "lat": gettext("Place on the map"),
+        "lon": gettext("Place on the map"),
+        "contact": gettext("Contact"),
+        "activities": gettext("Activities"),
+        "languages": gettext("Languages"),
+        "place": gettext("Entry"),
+        "proposal": gettext("Proposal"),
+    }
     messages = {
         "is required": gettext("is required"),
-        "this point is outside the area of this box's map":
-            gettext("this point is outside the area of this box's map"),
+        "this point is outside the area of this box's map": gettext(
+            "this point is outside the area of this box's map"
+        ),
         "tap the map or choose a village": gettext("tap the map or choose a village"),
-        "looks like code or markup (< >, javascript:); write plain words":
-            gettext("looks like code; write plain words"),
+        "looks like code or markup (< >, javascript:); write plain words": gettext(
+            "looks like code; write plain words"
+        ),
         "choose a kind from the list": gettext("choose a kind from the list"),
     }
     text = str(e.args[0])
@@ -148,15 +187,55 @@ def sent():
 
 @bp.app_context_processor
 def _kind_helpers() -> dict:
-    return {"kinds_icon": lambda k: KINDS.get(k, ("", "●"))[1],
-            "kind_label": lambda k: str(KINDS.get(k, (k, ""))[0])}
+    return {
+        "kinds_icon": lambda k: KINDS.get(k, ("", "●"))[1],
+        "kind_label": lambda k: str(KINDS.get(k, (k, ""))[0]),
+    }
 
 
 @bp.get("/")
 def map_page():
     site = _site()
-    summary, why = tiles_view.map_status()
+    summary, _why = tiles_view.map_status()
     places = directory.listing()
-    return render_template("maps/map.html", places_json=directory.as_json(places),
-                           area=list(site.map.area), box=list(site.map.box_location),
-                           has_tiles=summary is not None, count=len(places))
+    data = {
+        "area": list(site.map.area) or [-180, -85, 180, 85],
+        "box": list(site.map.box_location) or None,
+        "boxName": site.site.name,
+        "tiles": url_for("maps.tiles") if summary is not None else "",
+        "maxZoom": summary.max_zoom if summary is not None else 15,
+        "lang": getattr(getattr(g, "language", None), "code", "fr"),
+        "places": json.loads(directory.as_json(places)),
+        "focus": (request.args.get("place") or "")[:64],
+        "placeUrl": url_for("maps.place", uuid="UUID"),
+        "proposeUrl": url_for("maps.propose"),
+        "proposeText": gettext("Add an organisation here"),
+        "sessions": _next_sessions(),
+    }
+    return render_template("maps/map.html", map_data=data, area=list(site.map.area))
+
+
+def _next_sessions(limit: int = 5) -> list[dict]:
+    """The programme's next sessions, shown on the espace's marker (they take place
+    there)."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from appliance.programme.models import Session
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    tz = ZoneInfo(_site().site.timezone)
+    rows = (
+        Session.select()
+        .where((Session.starts_at >= now) & ~Session.cancelled)
+        .order_by(Session.starts_at)
+        .limit(limit)
+    )
+    return [
+        {
+            "title": s.title,
+            "when": s.starts_at.replace(tzinfo=dt.UTC).astimezone(tz).strftime("%d/%m %H:%M"),
+            "url": url_for("programme.session", session_id=s.id),
+        }
+        for s in rows
+    ]
