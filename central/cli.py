@@ -230,6 +230,34 @@ def announce(data_dir, database_url, text, region, lang, translations, expires) 
     click.echo("announcement queued" + (f" until {expires_at}" if expires_at else ""))
 
 
+@cli.command("survey-forward")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("target")
+@click.option("--region", default="", help="Only this region's sites (default: all).")
+def survey_forward(data_dir, database_url, target, region) -> None:
+    """Send survey submissions to an ODK Central (app user's token URL, e.g.
+    https://odk.example/v1/key/TOKEN/projects/1) or KoboToolbox server; run it again
+    (cron) to resume after a cut: what the server acknowledged is never sent twice."""
+    from .db import database
+    from .models import Region, Site
+    from .surveys_forward import forward
+
+    app = _app(data_dir, database_url)
+    with app.app_context(), database.connection_context():
+        query = Site.select()
+        if region:
+            reg = Region.get_or_none(Region.name == region)
+            if reg is None:
+                raise click.BadParameter(f"no region {region!r}", param_hint="--region")
+            query = query.where(Site.region == reg)
+        run = forward(target, Path(app.config["DATA_DIR"]), [s.id for s in query])
+    click.echo(f"forwarded {run.sent}, already there {run.duplicates}, refused {run.refused}"
+               + (f"; stopped: {run.stopped} (run again to resume)" if run.stopped else ""))
+    if run.stopped:
+        raise SystemExit(1)
+
+
 @cli.command("domain")
 @DATA_OPTION
 @DB_OPTION

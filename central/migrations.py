@@ -203,6 +203,15 @@ def _directory(db: peewee.Database) -> None:
     create_table(db)
 
 
+def _survey_forwarding(db: peewee.Database) -> None:
+    """0036: which submissions each ODK Central / KoboToolbox target has acknowledged."""
+    _sql(db, "CREATE TABLE survey_forwarded (id SERIAL PRIMARY KEY, "
+             "target VARCHAR(1000) NOT NULL, site_id INTEGER NOT NULL REFERENCES site (id) "
+             "ON DELETE CASCADE, instance_id VARCHAR(255) NOT NULL, status INTEGER NOT NULL)")
+    _sql(db, "CREATE UNIQUE INDEX survey_forwarded_target_site_instance "
+             "ON survey_forwarded (target, site_id, instance_id)")
+
+
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_boxes", _boxes),
@@ -213,6 +222,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0025_labels", _labels),
     ("0030_sms_channel", _sms_channel),
     ("0035_surveys", _surveys),
+    ("0036_survey_forwarding", _survey_forwarding),
     ("0040_directory", _directory),
 ]
 
