@@ -25,7 +25,7 @@ def test_the_kiosk_shows_sms_posts_the_queue_and_the_budget(box):
     assert "le forage de Nioro" in page and "#i-sms" in page
     assert "22376000011" not in page
     nav = client.get("/kiosk/week").get_data(as_text=True)
-    assert ">SMS</a>" in nav
+    assert "<span>SMS</span>" in nav or ">SMS</a>" in nav
     queue = client.get("/kiosk/moderation/answers").get_data(as_text=True)
     assert "Par SMS" in queue or "By SMS" in queue
 
