@@ -190,3 +190,21 @@ def test_bad_learner_fields_are_refused(course_app):
             rules.new_learner(age_group="old")
     assert rules.learner_by_code("12345") is None
     assert rules.learner_by_code("١٢٣٤٥٦") is None  # Arabic-Indic digits are not a code
+
+
+def test_other_and_broken_zims_are_not_courses(course_app):
+    from appliance.demo_zim import build_demo_zim
+    from learning import catalogue
+
+    content = course_app.config["SITE"].content_dir
+    build_demo_zim(content / "demo.zim")  # a book, not a course
+    (content / "broken.zim").write_bytes(b"ZIM\x04" + b"\x00" * 100)  # cut short
+    assert list(catalogue.courses(content)) == ["alpha-1"]
+    awa = _learner(course_app, first_name="Awa")
+    phone = course_app.test_client()
+    phone.post("/learn/enter", data={"csrf": csrf(phone), "code": awa.code})
+    page = phone.get("/learn/0/")
+    assert page.status_code == 200 and page.get_data(as_text=True).count('class="big"') == 1
+    assert phone.get("/learn/0/demo/").status_code == 404
+    assert phone.get("/learn/media/alpha-1/media/nope.png").status_code == 404
+    assert phone.get("/learn/media/alpha-1/../../etc/passwd").status_code == 404
