@@ -29,7 +29,9 @@ def index():
         "surveys/kiosk.html",
         forms=forms.forms(),
         enumerators=digest.enumerators(),
-        server=request.host_url.rstrip("/") + "/odk",
+        # What phones type into Collect: the hotspot's address (this page is served on
+        # the kiosk's own loopback listener, whose address no phone can reach).
+        server=f"http://{current_app.config['SITE'].hotspot.address}/odk",
     )
 
 

@@ -50,6 +50,7 @@ def test_upload_count_and_enumerators_at_the_kiosk(client, db, app, tmp_path, ja
         submissions.store(data_dir, submission_xml(instance=f"uuid:{uuid.uuid4()}"), [])
     page = client.get("/kiosk/surveys/").get_data(as_text=True)
     assert 'data-form="menage">3</span>' in page and "Enquête ménage" in page
+    assert f"http://{app.config['SITE'].hotspot.address}/odk" in page
 
     resp = client.post(
         "/kiosk/surveys/enumerators",

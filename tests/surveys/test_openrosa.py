@@ -200,3 +200,23 @@ def test_a_50_mb_attachment_is_refused_cleanly(box, collect, db, app):
     resp.read()
     conn.close()
     assert _count(db) == 0
+
+
+def test_an_old_nonce_with_the_right_password_is_answered_stale(box, collect, app):
+    """Collect retries at once, without asking the enumerator, on stale=true."""
+    from surveys import digest
+
+    secret = app.config["SECRET_KEY"]
+    stamp = f"{1_000_000_000}.abcd1234"  # 2001: far older than a day
+    collect.challenge = {
+        "realm": digest.REALM,
+        "nonce": f"{stamp}.{digest._sign(secret, stamp)}",
+        "opaque": "",
+    }
+    status, headers, _ = collect.raw("GET", "/formList")
+    assert status == 401 and "stale=true" in headers["www-authenticate"]
+    assert collect.request("GET", "/formList")[0] == 200  # the new nonce works
+    forged = {"realm": digest.REALM, "nonce": f"{stamp}.{'0' * 32}", "opaque": ""}
+    collect.challenge = forged
+    status, headers, _ = collect.raw("GET", "/formList")
+    assert status == 401 and "stale=true" not in headers["www-authenticate"]
