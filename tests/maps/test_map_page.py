@@ -140,3 +140,44 @@ def test_phone_loads_pans_zooms_and_taps_to_propose(live_box, phone):
     assert f"lat={p.lat:.6f}" in href and f"lon={p.lon:.6f}" in href
     w, s, e, n = app.config["SITE"].map.area
     assert s <= p.lat <= n and w <= p.lon <= e
+
+
+@pytest.mark.browser
+def test_kiosk_tab_publishes_by_touch_at_800x480(tmp_path, touchscreen):
+    from espace import create_app
+    from tests.support import csrf, kiosk_login
+
+    app = create_app({"SITE": map_site(tmp_path), "TESTING": True, "SECRET_KEY": "t"})
+    phone = app.test_client()
+    assert (
+        phone.post(
+            "/map/propose",
+            data={
+                "csrf": csrf(phone),
+                "name": "Association des jeunes de Lafiabougou",
+                "kind": "youth_group",
+                "village": "Lafiabougou",
+                "led_by_youth": "1",
+            },
+        ).status_code
+        == 303
+    )
+    k = app.test_client()
+    kiosk_login(k)
+    cookie = k.get_cookie("session")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with LiveServer(app) as server:
+        touchscreen.context.add_cookies(
+            [{"name": "session", "value": cookie.value, "url": server.url}]
+        )
+        touchscreen.goto(server.url + "/kiosk/map/")
+        touchscreen.screenshot(path=str(SHOTS / "kiosk-map-proposals-800x480.png"))
+        button = touchscreen.locator("button.publish")
+        bb = button.bounding_box()
+        assert bb["height"] >= 48 and bb["width"] >= 48  # a finger's target
+        button.tap()
+        touchscreen.wait_for_selector("#message")
+        touchscreen.screenshot(path=str(SHOTS / "kiosk-map-published-800x480.png"))
+        assert "No proposal waiting" in touchscreen.content()
+    with app.app_context(), database.connection_context():
+        assert Place.get().name == "Association des jeunes de Lafiabougou"
