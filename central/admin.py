@@ -81,6 +81,20 @@ def _csv(name: str, header: list[str], rows) -> Response:
                     headers={"Content-Disposition": f"attachment; filename={name}.csv"})
 
 
+def french_csv(name: str, header: list[str], rows) -> Response:
+    """A CSV a French spreadsheet opens as it is (issue 15): UTF-8 with a BOM (else
+    Excel reads Latin-1 and "Kayes é" breaks), ';' between cells (',' is the decimal
+    separator there), French headers; cells defused as :func:`csv_cell` says."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([csv_cell(c) for c in row])
+    return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+
+
 # --- login ---------------------------------------------------------------------------------
 
 
@@ -129,10 +143,13 @@ def logout():
 
 
 def _site_rows():
+    """Sites, the longest without contact first (never-synced ones on top): the ones
+    that need a call come first (issue 15)."""
     now = utcnow()
-    for s in auth.visible_sites():
-        age = (now - s.last_contact) if s.last_contact else None
-        yield s, age
+    rows = [(s, (now - s.last_contact) if s.last_contact else None)
+            for s in auth.visible_sites()]
+    rows.sort(key=lambda r: (r[1] is not None, -(r[1].total_seconds() if r[1] else 0)))
+    yield from rows
 
 
 def _age_text(age: dt.timedelta | None) -> str:
@@ -168,9 +185,10 @@ def sites_csv():
                 int(s.revoked), tls["name"],
                 tls["not_after"].isoformat() if tls["not_after"] else ""]
 
-    return _csv("sites", ["site", "name", "region", "last_contact", "outbox_lag", "version",
-                          "disk_free_mb", "content_mb", "records", "revoked",
-                          "certificate_name", "certificate_until"],
+    return french_csv("sites", ["site", "nom", "région", "dernier_contact",
+                                "en_attente_d_envoi", "version", "disque_libre_mo",
+                                "contenu_mo", "enregistrements", "révoqué", "nom_certificat",
+                                "certificat_jusqu_au"],
                 (row(s) for s, _ in _site_rows()))
 
 
@@ -184,8 +202,15 @@ def _own_site(slug: str) -> Site:
 @bp.post("/sites/<slug>/revoke")
 @auth.writer_required
 def revoke(slug: str):
-    service.revoke(_own_site(slug), g.admin)
-    flash(f"{slug} revoked: its box can no longer sync until enrolled again.")
+    site = _own_site(slug)
+    if request.form.get("confirm") != "yes":
+        # The page asks first; a bare POST (a stray or forged button) changes nothing.
+        flash(f"{slug} not revoked: confirm first.")
+        return redirect(url_for("admin.sites"))
+    service.revoke(site, g.admin)
+    flash(f"{slug} revoked: its box can no longer sync. To recover it: press "
+          "'New code' here, then on the box run `espace sync enroll --central URL --code "
+          "CODE` with that code (its records wait on the box and are sent then).")
     return redirect(url_for("admin.sites"))
 
 
@@ -237,8 +262,8 @@ def board():
 @auth.login_required
 def board_csv():
     query, _f, _s = _board_query()
-    return _csv("board", ["site", "code", "uuid", "created_at", "commune", "theme", "kind",
-                          "status", "text", "voice_sha256", "answers"],
+    return french_csv("board", ["site", "code", "uuid", "créé_le", "commune", "thème",
+                                "type", "état", "texte", "voix_sha256", "réponses"],
                 ([p.site.slug, p.code, p.uuid, p.created_at, p.commune, p.theme, p.kind,
                   p.status, p.body, p.voice_sha256,
                   " | ".join(f"{a.official_name}: {a.body}" for a in p.answers)]
@@ -314,7 +339,7 @@ def usage_csv():
     for s, _chart, _totals, table in per_site:
         for (day, metric), r in sorted(table.items()):
             rows.append([s.slug, day, metric, r.count, r.women, r.youth])
-    return _csv("usage", ["site", "day", "metric", "count", "women", "youth"], rows)
+    return french_csv("usage", ["site", "jour", "mesure", "nombre", "femmes", "jeunes"], rows)
 
 
 # --- audit ---------------------------------------------------------------------------------
@@ -341,6 +366,6 @@ def audit_log():
 @bp.get("/audit.csv")
 @auth.login_required
 def audit_csv():
-    return _csv("audit", ["at", "admin", "action", "detail"],
+    return french_csv("audit", ["le", "administrateur", "action", "détail"],
                 ([a.at.isoformat(), a.admin.username if a.admin else "", a.action, a.detail]
                  for a in _audit_query()))

@@ -113,7 +113,8 @@ def test_board_filters_and_oldest_unanswered_first(call, capp, cclient):
     resp = cclient.post(f"/board/{first.id}", data={"csrf": token, "official_name": "Maire",
                                                     "body": "Les travaux commencent lundi."})
     assert resp.status_code == 302
-    rows = list(csv.reader(io.StringIO(cclient.get("/board.csv").get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(cclient.get("/board.csv").get_data(as_text=True)
+                                       .removeprefix("\ufeff")), delimiter=";"))
     bodies = [r[8] for r in rows[1:]]
     assert bodies[:4] == [f"nioro question {i}" for i in (2, 3, 4, 5)]
     assert bodies[-1] == "nioro question 1"  # answered: after the unanswered ones
@@ -136,13 +137,16 @@ def test_answer_without_csrf_is_refused(call, capp, cclient):
 def test_sites_usage_and_csv_exports(call, capp, cclient):
     seed(call, capp)
     login(cclient, "awa")
-    sites = list(csv.reader(io.StringIO(cclient.get("/sites.csv").get_data(as_text=True))))
-    assert sites[0][:5] == ["site", "name", "region", "last_contact", "outbox_lag"]
+    raw = cclient.get("/sites.csv").data
+    # A French spreadsheet: UTF-8 with a BOM, ';' between cells, French headers.
+    assert raw.startswith(b"\xef\xbb\xbf")
+    sites = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert sites[0][:5] == ["site", "nom", "région", "dernier_contact", "en_attente_d_envoi"]
     assert sites[1][0] == "nioro" and sites[1][5] == "0.1.0" and sites[1][6] == "900"
     page = cclient.get("/usage?days=30").get_data(as_text=True)
     assert "<svg" in page and "<script" not in page
     usage = cclient.get("/usage.csv?days=3650").get_data(as_text=True)
-    assert "nioro,2026-11-20,bookings,4,3,2" in usage
+    assert "nioro;2026-11-20;bookings;4;3;2" in usage
     audit = cclient.get("/audit.csv").get_data(as_text=True)
     assert "login" in audit
 
@@ -187,4 +191,4 @@ def test_regional_audit_log_stays_in_the_region(call, capp, cclient):
     seed(call, capp)
     login(cclient, "awa")
     audit = cclient.get("/audit.csv").get_data(as_text=True)
-    assert "site.enrolled,nioro box" in audit and "kita" not in audit
+    assert "site.enrolled;nioro box" in audit and "kita" not in audit
