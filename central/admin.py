@@ -270,6 +270,36 @@ def board_csv():
                  for p in query))
 
 
+# Containers a voice note may be in, by their first bytes; anything else is served as
+# bytes to download, never as something a browser would render (a box's key could be
+# stolen: what it sends is not trusted to be audio).
+AUDIO_MAGIC = ((b"OggS", "audio/ogg"), (b"\x1a\x45\xdf\xa3", "audio/webm"))
+
+
+@bp.get("/board/<int:post_id>/voice")
+@auth.login_required
+def post_voice(post_id: int):
+    """A post's voice note, to play on central (issue 15: only its hash was shown)."""
+    from flask import send_file
+
+    post = Post.get_or_none(Post.id == post_id)
+    if post is None or not auth.can_see(post.site) or not post.voice_sha256:
+        abort(404)
+    try:
+        path = service.blob_path(current_app.config["DATA_DIR"], post.voice_sha256)
+    except service.CentralError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    with path.open("rb") as f:
+        head = f.read(4)
+    mime = next((m for magic, m in AUDIO_MAGIC if head.startswith(magic)),
+                "application/octet-stream")
+    response = send_file(path, mimetype=mime, conditional=True, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @bp.route("/board/<int:post_id>", methods=["GET", "POST"])
 @auth.login_required
 def post_detail(post_id: int):

@@ -61,3 +61,36 @@ def test_every_page_fits_the_screen(tmp_path, browser, artifacts, size):
                     assert not small, f"{path}: targets under 44 px: {small}"
         finally:
             context.close()
+
+
+def test_a_voice_note_plays_on_central(call, capp, cclient):
+    """Issue 15: a voice post showed only its hash; it now plays (served as audio only
+    when its bytes are an Ogg or WebM container, never rendered otherwise)."""
+    import hashlib
+
+    from central import service
+    from central.models import Post
+
+    seed(call, capp)
+    login(cclient, "awa")
+    clip = b"OggS" + bytes(range(256)) * 8
+    sha = hashlib.sha256(clip).hexdigest()
+    path = service.blob_path(capp.config["DATA_DIR"], sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(clip)
+    post = call(lambda: Post.select().first())
+    call(lambda: Post.update(voice_sha256=sha).where(Post.id == post.id).execute())
+    page = cclient.get(f"/board/{post.id}").get_data(as_text=True)
+    assert f'src="/board/{post.id}/voice"' in page
+    r = cclient.get(f"/board/{post.id}/voice")
+    assert r.status_code == 200 and r.mimetype == "audio/ogg" and r.data == clip
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    r.close()
+    # Not audio: bytes to download, not a page.
+    path.write_bytes(b"<html><script>alert(1)</script>")
+    r = cclient.get(f"/board/{post.id}/voice")
+    assert r.mimetype == "application/octet-stream"
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    r.close()
+    # Another region's admin cannot fetch it; a logged-out visitor neither.
+    assert capp.test_client().get(f"/board/{post.id}/voice").status_code in (302, 401)
