@@ -11,6 +11,7 @@ failed build leaves the old map serving.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -118,6 +119,10 @@ def build(extract: str | Path, site, progress: Progress | None = None) -> BuildR
     # The work happens beside the target (same file system: the final rename is atomic);
     # a cut build leaves a .build-* folder that the start-up sweep removes.
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    # Held while the build runs: the sweep leaves a locked build alone (a build run from
+    # the CLI while the web app or the worker starts and sweeps).
+    lock = os.open(work / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         say(1, f"clipping {extract.name} to the area")
         clipped = work / "area.osm.pbf"
@@ -194,6 +199,7 @@ def build(extract: str | Path, site, progress: Progress | None = None) -> BuildR
         summary.path = str(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        os.close(lock)
     return BuildResult(summary, time.monotonic() - started, area_km2(area))
 
 
@@ -222,6 +228,8 @@ def install(source: str | Path, site) -> MapSummary:
     target = map_path(site.data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".pmtiles", dir=target.parent)
+    lock = os.open(tmp, os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # held to the end: the sweep leaves the copy alone
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
             shutil.copyfileobj(src, out, 1 << 20)
@@ -237,15 +245,35 @@ def install(source: str | Path, site) -> MapSummary:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        os.close(lock)
     summary.path = str(target)
     return summary
 
 
+def _in_use(p: Path) -> bool:
+    """A live build or install holds its lock (the folder's .lock, or the copy itself)."""
+    target = p / ".lock" if p.is_dir() else p
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def sweep(data_dir: Path) -> int:
-    """Remove what a cut build left (``.build-*`` beside the map); returns how many."""
+    """Remove what a cut build left (``.build-*`` beside the map), leaving a live one
+    alone; returns how many were removed."""
     folder = Path(data_dir) / "maps"
     n = 0
     for p in folder.glob(".build-*") if folder.is_dir() else ():
+        if _in_use(p):
+            continue
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
         else:

@@ -180,8 +180,18 @@ def test_sweep_removes_what_a_cut_build_left(tmp_path):
     (folder / ".build-abc" / "area.mbtiles").write_bytes(b"x")
     (folder / ".build-x.pmtiles").write_bytes(b"x")
     (folder / "area.pmtiles").write_bytes(b"kept")
-    assert sweep(tmp_path) == 2
-    assert [p.name for p in folder.iterdir()] == ["area.pmtiles"]
+    # a build still running (its folder's lock held) is left alone
+    import fcntl
+
+    (folder / ".build-live").mkdir()
+    fd = os.open(folder / ".build-live" / ".lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert sweep(tmp_path) == 2
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in folder.iterdir()) == [".build-live", "area.pmtiles"]
+    assert sweep(tmp_path) == 1
 
 
 # --- served by ranges ---------------------------------------------------------------
@@ -257,3 +267,48 @@ def test_a_corrupted_served_file_is_refused_not_served(box_with_map):
     assert r.status_code == 503 and b"PMTiles" not in r.data
     target.unlink()
     assert client.get("/map/area.pmtiles").status_code == 404
+
+
+def test_kill_9_during_a_build_keeps_the_old_map_and_the_sweep_cleans_up(tmp_path, built_map):
+    """Power cut mid-build: the process group is killed once tilemaker is at work (seen
+    on the progress line, no sleep); the map in service is the old one, whole, and the
+    next start's sweep removes the cut build's folder."""
+    import signal
+
+    from tests.sms.conftest import write_site
+
+    doc = map_site(tmp_path)
+    site_file = write_site(tmp_path / "site.toml", doc)
+    target = tmp_path / "data" / "maps" / "area.pmtiles"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(built_map, target)
+    before = target.read_bytes()
+    osm = write_commune(tmp_path / "big.osm", buildings=3000)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "espace"),
+            "map",
+            "build",
+            "--site",
+            str(site_file),
+            str(osm),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in proc.stderr:
+            if line.startswith("[2/4]"):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        proc.wait(timeout=60)
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert target.read_bytes() == before and check(target).tiles > 0
+    assert list(target.parent.glob(".build-*"))  # what the cut left
+    from espace import create_app
+
+    create_app({"SITE": doc, "TESTING": True})  # start-up sweeps
+    assert not list(target.parent.glob(".build-*"))
