@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, abort, request
 from werkzeug.routing import IntegerConverter
 
 from . import db as dbmod
@@ -68,6 +68,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     with database.connection_context():
         migrations.migrate(database)
     app.config["CENTRAL_KEY"] = service.central_key(data_dir)
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # PostgreSQL text cannot hold NUL: a %00 in a path, query or form field would
+        # reach a lookup and fail as a 500. No page of central takes one.
+        values = [request.path, *(v for vs in request.args.listvalues() for v in vs)]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [v for vs in request.form.listvalues() for v in vs]
+        if any("\x00" in v for v in values):
+            abort(400)
 
     @app.before_request
     def _connect() -> None:
