@@ -447,3 +447,24 @@ def as_json(places: list[Place]) -> str:
         ],
         ensure_ascii=False,
     )
+
+
+def posts_naming(place: Place, limit: int = 5) -> list:
+    """Published posts of the citizens' board whose text names this place (its name,
+    accents, case and punctuation aside), newest first: the board's questions about a
+    health centre or a school are read beside it."""
+    from appliance.board.models import Post
+
+    key = name_key(place.name)
+    if len(key) < 4:
+        return []
+    found = []
+    # the newest 500 published posts, compared in Python: SQLite's LIKE folds the case
+    # of ASCII letters only ("École" would miss "école")
+    candidates = Post.select().where(Post.status == "published").order_by(Post.id.desc()).limit(500)
+    for post in candidates:
+        if key in name_key(post.body):
+            found.append(post)
+            if len(found) >= limit:
+                break
+    return found

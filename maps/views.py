@@ -96,7 +96,7 @@ def directory_page():
 @bp.get("/place/<uuid>")
 def place(uuid: str):
     p = Place.get_or_none((Place.uuid == uuid[:64]) & ~Place.removed) or abort(404)
-    return render_template("maps/place.html", p=p, kinds=KINDS)
+    return render_template("maps/place.html", p=p, kinds=KINDS, posts=directory.posts_naming(p))
 
 
 def _client() -> str:

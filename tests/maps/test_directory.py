@@ -277,3 +277,37 @@ def test_home_has_a_map_tile_and_the_map_page_lists_nothing_without_js(box):
     assert 'href="/map/"' in home
     page = c.get("/map/").get_data(as_text=True)
     assert "/map/directory" in page and "<noscript>" in page
+
+
+def test_an_entry_shows_the_board_posts_that_name_it(box):
+    from appliance.board import rules
+    from appliance.board.models import Post
+    from appliance.models import Commune
+
+    c = box.test_client()
+    _post(c)
+    _publish_all(box)
+    with box.app_context(), database.connection_context():
+        commune = Commune.get_or_none() or Commune.create(name="Kayes")
+        site = box.config["SITE"]
+        for body in (
+            "Quand l'association BENKADI des femmes aura-t-elle un local ?",
+            "Le forage de Lafiabougou est en panne",
+        ):
+            rules.create_post(
+                rules.Draft(
+                    kind="question",
+                    target=f"c:{commune.id}",
+                    theme=site.board.themes[0]["id"],
+                    body=body,
+                ),
+                None,
+                site=site,
+                data_dir=box.config["DATA_DIR"],
+            )
+        Post.update(status="published").execute()
+        uuid = Place.get().uuid
+        code = Post.get(Post.body.contains("local")).code
+    page = c.get(f"/map/place/{uuid}").get_data(as_text=True)
+    assert 'id="posts"' in page and f"/board/p/{code}" in page
+    assert "forage" not in page

@@ -108,7 +108,9 @@ def test_phone_loads_pans_zooms_and_taps_to_propose(live_box, phone):
     # zoom in by touch on the + button, then pan by dragging
     z0 = phone.evaluate("espaceMap.getZoom()")
     phone.tap(".leaflet-control-zoom-in")
-    phone.wait_for_function(f"espaceMap.getZoom() === {z0 + 1}")
+    # the zoom animation over (a drag during it is ignored by Leaflet)
+    phone.wait_for_function(f"espaceMap.getZoom() === {z0 + 1} && !espaceMap._animatingZoom"
+                            " && !document.querySelector('.leaflet-zoom-anim')")
     c0 = phone.evaluate("[espaceMap.getCenter().lat, espaceMap.getCenter().lng]")
     box = phone.locator("#map").bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
