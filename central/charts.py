@@ -27,7 +27,7 @@ def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640
                      f'{escape(days[0])}</text>')
         parts.append(f'<text x="{pad_l + w}" y="{height - 6}" font-size="11" '
                      f'text-anchor="end">{escape(days[-1])}</text>')
-    for i, (name, values) in enumerate(series.items()):
+    for i, values in enumerate(series.values()):
         colour = COLOURS[i % len(COLOURS)]
         points = " ".join(f"{pad_l + w * j / n:.1f},{pad_t + h - h * v / top:.1f}"
                           for j, v in enumerate(values))
@@ -37,8 +37,12 @@ def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640
         elif values:
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                          f'points="{points}"/>')
-        parts.append(f'<rect x="{pad_l + 8 + i * 120}" y="4" width="10" height="10" '
-                     f'fill="{colour}"/><text x="{pad_l + 22 + i * 120}" y="13" '
-                     f'font-size="11">{escape(name)}</text>')
     parts.append("</svg>")
+    # The legend and the axes' ends in HTML under the chart, at the page's own text size:
+    # text inside the SVG shrinks with it (about 4 px on a 360 px phone, issue 15).
+    legend = "".join(f'<span><i style="background:{COLOURS[i % len(COLOURS)]}"></i>'
+                     f'{escape(name)}</span>' for i, name in enumerate(series))
+    ends = (f'<span class="ends">{escape(days[0])} → {escape(days[-1])} · 0–{top:g}</span>'
+            if days else "")
+    parts.append(f'<p class="legend">{legend}{ends}</p>')
     return Markup("".join(parts))  # noqa: S704 - every value above is escaped
