@@ -61,6 +61,10 @@ def crash_point(name: str) -> None:
     """Die here when CENTRAL_CRASH_AT names this point (SIGKILL tests only)."""
     if os.environ.get("CENTRAL_CRASH_AT") == name:
         master = os.environ.get("CENTRAL_MASTER_PID", "")
+        if master.isdigit() and os.getpgid(0) == int(master):
+            # The master leads its own process group (the tests start it so): every
+            # worker dies at once, as in a power cut, none left serving the port.
+            os.killpg(int(master), signal.SIGKILL)
         if master.isdigit() and int(master) != os.getpid():
             os.kill(int(master), signal.SIGKILL)  # the whole server, as a power cut
         os.kill(os.getpid(), signal.SIGKILL)
@@ -422,7 +426,13 @@ def _dead_here(holder: list[str]) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    # A worker killed with its master is a zombie until init reaps the orphan: the
+    # signal reaches it, yet it will never write again.
+    try:
+        stat = Path(f"/proc/{int(holder[1])}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def receive_blob(data_dir: Path, message: dict, read: Callable[[int], bytes],

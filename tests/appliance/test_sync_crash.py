@@ -5,6 +5,7 @@ nothing stored twice, both SQLite databases stay sound, and the next sync resume
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -35,7 +36,7 @@ class Central:
         self.proc = subprocess.Popen(
             [str(BIN / "central"), "serve", "--data-dir", str(self.data_dir), "--port",
              str(self.port), "--insecure-cookies"], env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until it listens (readiness, not timing)
             assert self.proc.poll() is None, "central did not start"
@@ -47,9 +48,11 @@ class Central:
         raise AssertionError("central did not listen")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        # The whole process group: gunicorn's workers would otherwise outlive their
+        # master for a moment and keep answering on the port the next server takes.
         if self.proc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
 
 
