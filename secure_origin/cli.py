@@ -8,15 +8,7 @@ from pathlib import Path
 
 import click
 
-SITE_OPTION = click.option(
-    "--site",
-    "site_path",
-    envvar="ESPACE_SITE",
-    default="/etc/espace/site.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="The site file.",
-)
+from appliance.cli_options import SITE_OPTION
 
 
 @click.group()
