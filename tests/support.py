@@ -83,7 +83,12 @@ class LiveServer:
             for dispatcher in list(server._map.values()):
                 dispatcher.close()
 
-        server.trigger.pull_trigger(stop)
+        try:
+            server.trigger.pull_trigger(stop)
+        except OSError:
+            # The loop closed its trigger itself (seen once, EBADF, in a full run: the
+            # loop was ending on its own); its worker threads must still be stopped.
+            pass
         self.thread.join(timeout=10)
         server.task_dispatcher.shutdown()
 
