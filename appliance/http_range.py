@@ -30,3 +30,16 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     if start >= size:
         return False
     return start, min(end, size)
+
+
+def finish(resp, start: int, end: int, size: int, partial: bool, etag: str,
+           cache_control: str):
+    """The headers every streamed answer carries: its length, that ranges are
+    accepted, the range served (when ``partial``), its ETag and caching."""
+    resp.headers["Content-Length"] = str(end - start)
+    resp.headers["Accept-Ranges"] = "bytes"
+    if partial:
+        resp.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = cache_control
+    return resp

@@ -38,7 +38,7 @@ from werkzeug.utils import get_content_type
 from werkzeug.wsgi import wrap_file
 
 from appliance import i18n
-from appliance.http_range import parse_range
+from appliance.http_range import finish, parse_range
 from appliance.labels.web import labels_version
 
 from .library import Book, Library, library_for, trim_memory_sometimes
@@ -467,13 +467,7 @@ def _media(b: Book, r) -> Response:
         data = r.item.content
         resp = Response(bytes(data[start:end]), status=206 if rng else 200,
                         mimetype=r.mimetype)
-    resp.headers["Content-Length"] = str(length)
-    resp.headers["Accept-Ranges"] = "bytes"
-    if rng:
-        resp.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    resp.set_etag(etag)
-    resp.headers["Cache-Control"] = MEDIA_CACHE
-    return resp
+    return finish(resp, start, end, size, bool(rng), etag, MEDIA_CACHE)
 
 
 # --- search ------------------------------------------------------------------------------

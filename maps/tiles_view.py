@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Response, current_app, request
 from werkzeug.wsgi import wrap_file
 
-from appliance.http_range import parse_range
+from appliance.http_range import finish, parse_range
 
 from .build import map_path
 from .pmtiles_file import Checked, MapFileError
@@ -76,13 +76,7 @@ def serve_tiles() -> Response:
             mimetype="application/octet-stream",
             direct_passthrough=True,
         )
-    resp.headers["Content-Length"] = str(length)
-    resp.headers["Accept-Ranges"] = "bytes"
-    if rng:
-        resp.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    resp.set_etag(etag)
-    resp.headers["Cache-Control"] = CACHE
-    return resp
+    return finish(resp, start, end, size, bool(rng), etag, CACHE)
 
 
 class _Limited:
