@@ -132,6 +132,19 @@ def login():
     return render_template("central/login.html", error=error), status
 
 
+@bp.post("/language")
+@auth.login_required
+def set_language():
+    """The header's language switch: this admin's pages speak it from now on (other
+    admins keep theirs); back to the page it was pressed on."""
+    with database.atomic():
+        try:
+            service.set_language(g.admin, request.form.get("language", ""))
+        except service.CentralError:
+            abort(400, "unknown language")
+    return redirect(auth.safe_next(request.form.get("next")) or url_for("admin.sites"))
+
+
 @bp.post("/logout")
 def logout():
     with database.atomic():

@@ -1,5 +1,5 @@
-"""The ``central`` command: serve, create-admin, create-site, import/export a USB stick,
-publish a file to the catalogue. Errors are one line; exit code 2 for usage errors."""
+"""The ``central`` command: serve, create-admin, set-language, create-site, import/export
+a USB stick, publish a file to the catalogue. Errors are one line; exit code 2 for usage errors."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 
 import click
 
+from .i18n import LANGUAGES
+
+LANGUAGE_CODES = list(LANGUAGES)
 DATA_OPTION = click.option("--data-dir", envvar="CENTRAL_DATA_DIR", default="central-data",
                            show_default=True, type=click.Path(file_okay=False),
                            help="Central's data directory (blobs, files, key).")
@@ -61,7 +64,9 @@ def serve(data_dir: str, database_url: str, host: str, port: int,
 @click.option("--region", default=None, help="Region a regional admin looks after.")
 @click.option("--password", envvar="CENTRAL_PASSWORD", default=None,
               help="Default: asked, not echoed.")
-def create_admin(data_dir, database_url, username, role, region, password) -> None:
+@click.option("--language", type=click.Choice(LANGUAGE_CODES), default="fr", show_default=True,
+              help="Language of central's pages for this admin (they can change it).")
+def create_admin(data_dir, database_url, username, role, region, password, language) -> None:
     """Create an admin account (regional: one region's sites; national: all, read-only)."""
     from . import service
 
@@ -72,7 +77,7 @@ def create_admin(data_dir, database_url, username, role, region, password) -> No
         from .db import database
 
         with database.connection_context():
-            service.create_admin(username, password, role, region)
+            service.create_admin(username, password, role, region, language)
     click.echo(f"admin {username} ({role}) created")
 
 
@@ -99,6 +104,28 @@ def set_password(data_dir, database_url, username, password) -> None:
                 raise click.ClickException(f"no admin {username!r}: see `central create-admin`")
             auth.change_password(admin, password)
     click.echo(f"password of {username} changed; their sessions ended")
+
+
+@cli.command("set-language")
+@DATA_OPTION
+@DB_OPTION
+@click.argument("username")
+@click.argument("language", type=click.Choice(LANGUAGE_CODES))
+def set_language(data_dir, database_url, username, language) -> None:
+    """Choose the language of central's pages for an admin (also in every page's header)."""
+    from . import service
+    from .models import Admin
+
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            admin = Admin.get_or_none(Admin.username == username)
+            if admin is None:
+                raise click.ClickException(f"no admin {username!r}: see `central create-admin`")
+            service.set_language(admin, language)
+    click.echo(f"central speaks {language} to {username}")
 
 
 @cli.command("create-site")

@@ -212,6 +212,11 @@ def _survey_forwarding(db: peewee.Database) -> None:
              "ON survey_forwarded (target, site_id, instance_id)")
 
 
+def _admin_language(db: peewee.Database) -> None:
+    """0041: each admin's language for central's pages (French unless they choose)."""
+    _sql(db, "ALTER TABLE admin ADD COLUMN language VARCHAR(16) NOT NULL DEFAULT 'fr'")
+
+
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_boxes", _boxes),
@@ -224,6 +229,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0035_surveys", _surveys),
     ("0036_survey_forwarding", _survey_forwarding),
     ("0040_directory", _directory),
+    ("0041_admin_language", _admin_language),
 ]
 
 

@@ -131,6 +131,8 @@ class Admin(BaseModel):
     role = peewee.CharField()  # regional, national
     region = peewee.ForeignKeyField(Region, null=True, on_delete="RESTRICT")
     active = peewee.BooleanField(default=True)
+    # The language central's pages speak to this admin (central/i18n.py), step 0041.
+    language = peewee.CharField(default="fr")
 
 
 class Answer(BaseModel):

@@ -615,8 +615,11 @@ def announce(text: str, admin: Admin | None, region: Region | None = None, *,
 # --- admins ------------------------------------------------------------------------------
 
 
-def create_admin(username: str, password: str, role: str, region: str | None) -> Admin:
+def create_admin(username: str, password: str, role: str, region: str | None,
+                 language: str = "fr") -> Admin:
     from werkzeug.security import generate_password_hash
+
+    from .i18n import LANGUAGES
 
     if role not in ("regional", "national"):
         raise CentralError("role is regional or national")
@@ -624,15 +627,28 @@ def create_admin(username: str, password: str, role: str, region: str | None) ->
         raise CentralError("a regional admin needs --region")
     if len(password) < 10:
         raise CentralError("passwords have at least 10 characters")
+    if language not in LANGUAGES:
+        raise CentralError(f"language is one of {', '.join(LANGUAGES)}")
     with database.atomic():
         reg = Region.get_or_create(name=region)[0] if region else None
         try:
             admin = Admin.create(username=username, role=role, region=reg,
+                                 language=language,
                                  password_hash=generate_password_hash(password))
         except peewee.IntegrityError:
             raise CentralError(f"admin {username!r} exists already") from None
         audit(None, "admin.create", f"{username} ({role})")
     return admin
+
+
+def set_language(admin: Admin, language: str) -> None:
+    """The language central's pages speak to ``admin`` from their next page on."""
+    from .i18n import LANGUAGES
+
+    if language not in LANGUAGES:
+        raise CentralError(f"language is one of {', '.join(LANGUAGES)}")
+    Admin.update(language=language).where(Admin.id == admin.id).execute()
+    admin.language = language
 
 
 def check_password(admin: Admin, password: str) -> bool:

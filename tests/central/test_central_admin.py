@@ -170,7 +170,7 @@ def test_dashboard_in_chromium(tmp_path, browser, artifacts):
             page.wait_for_selector("#sites")
             assert page.locator("#sites tbody tr").count() == 1
             page.screenshot(path=str(artifacts / "central-sites.png"), full_page=True)
-            page.click("text=Board")
+            page.click("header a[href$='/board']")
             page.select_option("select[name=theme]", "water")
             page.click("text=Filter")
             page.click("text=nioro question 1")
@@ -179,7 +179,7 @@ def test_dashboard_in_chromium(tmp_path, browser, artifacts):
             page.click("button:has-text('Record the answer')")
             page.wait_for_selector(".answer")
             assert "Le forage sera réparé." in page.inner_text(".answer")
-            page.click("text=Usage")
+            page.click("header a[href$='/usage']")
             page.wait_for_selector("section.usage svg")
             page.screenshot(path=str(artifacts / "central-usage.png"), full_page=True)
         finally:
