@@ -437,6 +437,11 @@ SETTINGS: list[Setting] = [
     Setting("sms.messages_per_hour", "integer 1-200", 12, "Messages one number may send "
             "per hour; beyond that the box ignores them and replies at most once an hour.",
             12, integer(1, 200)),
+    Setting("sms.reply_parts_per_day", "integer 1-1000", 20, "SMS parts one number may "
+            "receive in 24 hours in reply to what it sends (receipts, lists, refusals, "
+            "help), so one phone cannot spend the day's budget; beyond it its messages are "
+            "still handled, without a reply. Answers to its questions and reminders of its "
+            "bookings always go.", 20, integer(1, 1000)),
     # map (issue 18): the commune's offline map and its directory ---------------------
     Setting("map.area", "[min_lon, min_lat, max_lon, max_lat] or empty", [], "The area the "
             "box's offline map covers (WGS84 degrees, west, south, east, north); points "

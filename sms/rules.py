@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 from zoneinfo import ZoneInfo
 
@@ -37,10 +38,17 @@ from . import outgoing, parse, replies
 from .gammu import Received
 from .models import Contact, Inbound, Link, Outgoing, SmsBooking
 
+log = logging.getLogger("espace.sms")
+
 LISTING_DAYS = 7
 LISTING_MAX = 9
 LISTING_VALID = dt.timedelta(days=2)
 REFUSAL_EVERY = dt.timedelta(hours=1)
+# Replies to what a number sends (receipts, lists, refusals, help) are capped per number
+# over 24 hours, so one phone cannot spend the day's budget; what the number asked for
+# (the answer to its question, the reminder of its booking) always goes.
+ALWAYS_SENT = ("answer", "reminder")
+REPLY_WINDOW = dt.timedelta(hours=24)
 
 
 def iso(t: dt.datetime) -> str:
@@ -147,10 +155,35 @@ def _reply(
     more: str = "",
     now: dt.datetime,
 ) -> None:
+    site = _site()
     with replies.language(lang):
         text = render()
         tail = replies.more(ref) if more else ""
-    outgoing.queue(contact, text, purpose, _site(), ref=ref, more=tail, now=now)
+    if purpose not in ALWAYS_SENT:
+        parts = sum(cost.parts for _piece, cost in outgoing.prepare(text, site, tail))
+        if _replied_parts(contact, now) + parts > site.sms.reply_parts_per_day:
+            log.info(
+                "sms: reply (%s) not sent: contact %s reached its daily replies",
+                purpose,
+                contact.id,
+            )
+            return
+    outgoing.queue(contact, text, purpose, site, ref=ref, more=tail, now=now)
+
+
+def _replied_parts(contact: Contact, now: dt.datetime) -> int:
+    """Parts queued or sent to ``contact`` in the last 24 hours, answers and reminders
+    apart."""
+    total = (
+        Outgoing.select(peewee.fn.COALESCE(peewee.fn.SUM(Outgoing.parts), 0))
+        .where(
+            (Outgoing.number_hash == contact.number_hash)
+            & (Outgoing.created_at >= iso(now - REPLY_WINDOW))
+            & Outgoing.purpose.not_in(ALWAYS_SENT)
+        )
+        .scalar()
+    )
+    return int(total or 0)
 
 
 def _refuse(contact: Contact, lang: str, why: str, now: dt.datetime, render=None) -> str:

@@ -201,3 +201,38 @@ def test_modem_unplugged_mid_send_loses_nothing(box, gammu_smsd, caplog):
     assert outgoing.reconcile(spool) == (0, 0, 1)
     failed = Outgoing.get_by_id(row.id)
     assert failed.status == "failed" and failed.number == ""
+
+
+def test_one_number_cannot_spend_the_day_on_replies(box, gammu_smsd, sms_site):
+    """Twelve valid questions an hour each get a receipt, up to the number's daily reply
+    cap; the posts all stand and the answer to one still goes past the cap."""
+    phone, spool, _daemon = gammu_smsd
+    set_sms(box, sms_site, messages_per_hour=50, reply_parts_per_day=3)
+    busy, other = "+22370000080", "+22370000081"
+    for i in range(6):
+        phone.inject(busy, f"Q Question {i} sur le forage du quartier et la pompe")
+    wait_until(lambda: handled(6), "six questions handled")
+    assert Post.select().count() == 6  # every message handled
+    busy_hash = Contact.get(Contact.number == busy).number_hash
+    receipts = Outgoing.select().where(
+        (Outgoing.purpose == "ack") & (Outgoing.number_hash == busy_hash)
+    )
+    assert sum(r.parts for r in receipts) == 3  # one part each, three of them
+    phone.inject(other, "Q Le marché de Diéma est-il ouvert le dimanche ?")
+    wait_sent(spool, other, 1)  # the cap is per number
+
+    from appliance.board import rules as board
+
+    asked = Link.get(Link.contact == Contact.get(Contact.number == busy).id).post
+    board.answer(
+        asked,
+        official_id=None,
+        official_name="Maire",
+        body="La pompe sera réparée lundi.",
+        voice_data=None,
+        recorded_by="Awa",
+        site=box.config["SITE"],
+        data_dir=box.config["DATA_DIR"],
+    )
+    answers = Outgoing.select().where(Outgoing.purpose == "answer")
+    assert [a.number_hash for a in answers] == [busy_hash]
