@@ -28,6 +28,27 @@ OFFICIALS = [
     ("Mamadou Camara", "Maire", "Yélimané", "m"),
 ]
 
+# The directory (issue 18) around Nioro du Sahel: approximate points, for the demo only.
+MAP_AREA = [-9.64, 15.19, -9.54, 15.27]
+BOX_LOCATION = [15.2306, -9.5906]
+VILLAGES = [
+    {"name": "Nioro centre", "lat": 15.2306, "lon": -9.5906},
+    {"name": "Diaye Coura", "lat": 15.2550, "lon": -9.5600},
+    {"name": "Tourounguoumbé", "lat": 15.2050, "lon": -9.6200},
+]
+PLACES = [  # name, kind, village, activities, languages, led by women, led by youth
+    ("Mairie de Nioro", "town_hall", "Nioro centre", "État civil, budget de la commune",
+     ["fr", "bm", "snk"], False, False),
+    ("CSCom de Nioro", "health_centre", "Nioro centre", "Consultations, vaccination, "
+     "maternité", ["fr", "bm"], False, False),
+    ("Association des femmes Benkadi", "women_association", "Diaye Coura", "Maraîchage, "
+     "tontine, alphabétisation", ["bm", "snk"], True, False),
+    ("Jeunesse active de Tourounguoumbé", "youth_group", "Tourounguoumbé", "Salubrité, "
+     "sport, débats", ["bm", "fr"], False, True),
+    ("Espace connecté (démo)", "espace_connecte", "Nioro centre", "MOOC, débats, "
+     "formations au numérique", ["fr", "bm", "snk"], False, False),
+]
+
 SESSIONS = [  # title, kind, days from today, hour (Bamako = UTC), minutes, capacity, women, youth
     ("Utiliser WhatsApp pour sa commune", "training", 0, 10, 90, 12, 4, 4),
     ("Groupe MOOC : gestion communale", "mooc_group", 1, 15, 120, 10, 3, 3),
@@ -48,6 +69,11 @@ default_language = "fr"
 
 [hotspot]
 ssid = "Espace connecté démo"
+
+[map]
+area = {settings.toml_value(MAP_AREA)}
+box_location = {settings.toml_value(BOX_LOCATION)}
+villages = {settings.toml_value(VILLAGES)}
 
 [kiosk]
 facilitators = [{{ name = "Awa (démo)", pin_hash = "{pin_hash}" }}]
@@ -93,5 +119,19 @@ def create_demo(data_dir: Path, echo: Callable[[str], None] = print) -> Path:
                                duration_min=minutes, capacity=cap,
                                reserved_women=women, reserved_youth=youth,
                                room="Salle principale", facilitator="Awa")
+        _directory(site)
     database.close()
     return site_file
+
+
+def _directory(site) -> None:
+    """Publish the demo's directory entries once, through the directory's own rules."""
+    from maps import directory
+
+    if directory.Place.select().exists() or not site.map.area:
+        return
+    for name, kind, village, activities, langs, women, youth in PLACES:
+        form = {"name": name, "kind": kind, "village": village, "activities": activities,
+                "languages": langs, "led_by_women": women, "led_by_youth": youth}
+        proposed = directory.propose(form, site, "", confirm_new=True)
+        directory.publish(proposed.proposal, "Awa (démo)")

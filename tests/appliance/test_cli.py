@@ -153,3 +153,14 @@ def test_demo_creates_everything_and_is_idempotent(tmp_path):
     assert "budget" in list(search.getResults(0, 10))
     doctor = espace("doctor", "--site", str(var / "site.toml"))
     assert doctor.returncode == 0, doctor.stdout
+    # The directory is there to try (published once, not again on the second run).
+    from appliance import create_app, demo
+
+    app = create_app({"SITE_FILE": str(var / "site.toml"), "SECRET_KEY": "x"})
+    listing = app.test_client().get("/map/directory").get_data(as_text=True)
+    for name, *_ in demo.PLACES:
+        assert listing.count(name) >= 1, name
+    import sqlite3
+
+    with sqlite3.connect(var / "espace.sqlite3") as con:
+        assert con.execute("select count(*) from map_place").fetchone()[0] == len(demo.PLACES)
