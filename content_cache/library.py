@@ -26,8 +26,10 @@ from libzim.reader import Archive
 from libzim.search import Query, Searcher
 from libzim.suggestion import SuggestionSearcher
 
+from appliance.http_range import RangeFile
+from appliance.zimfile import DirectAccess
+
 from .precompressed import Packed, Store, open_store
-from .zimfile import DirectAccess
 
 # ZIM metadata uses ISO 639-3; our language codes are in appliance.languages.
 ISO639_3 = {"fra": "fr", "eng": "en", "bam": "bm", "snk": "snk", "ful": "ff", "fuf": "ff",
@@ -525,39 +527,6 @@ def snippet(page: bytes, words: list[str], width: int = 220) -> str:
     for w in words:
         out = re.sub(f"({re.escape(html.escape(w))})", r"<b>\1</b>", out, flags=re.I)
     return ("… " if start else "") + out + (" …" if start + width < len(text) else "")
-
-
-class RangeFile:
-    """A read-only window [offset, offset+length) of a file, as a file object, so
-    waitress's ``wsgi.file_wrapper`` streams it from disk (seek/tell/read are
-    relative to the window). Closing it closes its descriptor."""
-
-    def __init__(self, path: Path, offset: int, length: int) -> None:
-        self.fd = os.open(path, os.O_RDONLY)
-        self.offset, self.length, self.pos = offset, length, 0
-
-    def read(self, n: int = -1) -> bytes:
-        left = self.length - self.pos
-        if n is None or n < 0 or n > left:
-            n = left
-        if n <= 0:
-            return b""
-        data = os.pread(self.fd, n, self.offset + self.pos)
-        self.pos += len(data)
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.length}[whence]
-        self.pos = max(0, min(self.length, base + pos))
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
 
 _LIBRARIES: dict[Path, Library] = {}

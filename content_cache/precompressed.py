@@ -39,8 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from appliance.blobs import fsync_dir
-
-from .zimfile import DirectAccess
+from appliance.zimfile import DirectAccess
 
 DIR = ".precompressed"
 LEVEL = 9  # compressed once, sent thousands of times

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from appliance.blobs import fsync_dir, remove_unlocked
 from appliance.errors import EspaceError
+from appliance.zimfile import is_zim_header
 
 from .library import BOOK_NAME, forget
 from .precompressed import DIR
-from .zimfile import is_zim_header
 
 CHUNK = 1024 * 1024
 

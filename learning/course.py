@@ -108,6 +108,10 @@ class Lesson:
     file: str = ""
     audio: str = ""
     exercises: list[Exercise] = field(default_factory=list)
+    # A MOOC ZIM's lesson (learning/mooc.py): its video, and its own page in the ZIM,
+    # shown by the library's reader; audio and video are then ZIM paths, not media/.
+    video: str = ""
+    page: str = ""
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Course:
     language: str
     description: str = ""
     modules: list[Module] = field(default_factory=list)
+    source: str = "espace"  # espace (built here), openedx or kolibri (learning/mooc.py)
 
     def lessons(self) -> list[Lesson]:
         return [lesson for m in self.modules for lesson in m.lessons]

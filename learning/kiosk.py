@@ -7,11 +7,12 @@ import datetime as dt
 import json
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from appliance import csrf
 from appliance.kiosk.auth import facilitator_required
 
-from . import catalogue, rules
+from . import catalogue, mooc, rules
 from .models import Group, Learner, Member, Progress
 
 bp = Blueprint(
@@ -35,13 +36,29 @@ def _courses():
     return catalogue.courses(current_app.config["SITE"].content_dir)
 
 
+def why_not_a_course(code: str) -> str:
+    """Why a ZIM of the library stays a book, in the facilitator's words."""
+    return {
+        mooc.NO_STRUCTURE: _("a book: it has no modules or lessons to follow"),
+        mooc.BROKEN: _("looks like a MOOC, but its course menu cannot be followed"),
+        mooc.EMPTY: _("its course menu leads to no lesson"),
+        mooc.UNREADABLE: _("the file cannot be read (damaged or incomplete)"),
+        mooc.DUPLICATE: _("the same course is already on the box in another file"),
+    }.get(code, code)
+
+
 @bp.get("/")
 @facilitator_required
 def index():
     groups = list(Group.select().order_by(Group.id.desc()))
     courses = _courses()
+    books = catalogue.books(current_app.config["SITE"].content_dir)
     return render_template(
-        "learning/kiosk.html", groups=groups, courses=courses, error=request.args.get("e", "")
+        "learning/kiosk.html",
+        groups=groups,
+        courses=courses,
+        books=[(p, r, why_not_a_course(r.reason)) for p, r in books],
+        error=request.args.get("e", ""),
     )
 
 

@@ -61,13 +61,13 @@ def learner_by_code(code: str) -> Learner | None:
 
 def lesson_complete(course: Course, lesson_id: str, row: Progress | None) -> bool:
     """Done: every exercise answered; a lesson without exercises: listened to the end
-    (audio) or opened (text only)."""
+    (audio or video) or opened (text only)."""
     lesson = course.lesson(lesson_id)
     if row is None or lesson is None:
         return False
     if lesson.exercises:
         return bool(row.done_at)
-    return bool(row.listened_at) if lesson.audio else bool(row.opened_at)
+    return bool(row.listened_at) if lesson.audio or lesson.video else bool(row.opened_at)
 
 
 @dataclass

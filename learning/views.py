@@ -4,6 +4,8 @@ reading, a lesson with its audio and exercises. Answers are checked on the box."
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import (
     Blueprint,
     Response,
@@ -21,6 +23,7 @@ from appliance import csrf
 
 from . import catalogue, rules
 from . import course as course_mod
+from . import media as media_mod
 from .models import Learner, Progress
 
 bp = Blueprint("learning", __name__, url_prefix="/learn", template_folder="templates")
@@ -141,7 +144,9 @@ def lesson(slot: int, course_id: str, lesson_id: str):
         learner=learner,
         course=course,
         lesson=x,
-        body=course_mod.lesson_body(zim, x.id),
+        body=course_mod.lesson_body(zim, x.id) if course.source == "espace" else "",
+        # a MOOC's lesson is its own page, read in the library (scripts and all)
+        page_url=f"/library/{quote(zim.stem)}/{quote(x.page, safe='/')}" if x.page else "",
         given=json.loads(row.answers or "{}"),
         row=row,
         next_id=nxt,
@@ -188,14 +193,13 @@ def answer(slot: int, course_id: str, lesson_id: str):
 
 @bp.get("/media/<course_id>/<path:rel>")
 def media(course_id: str, rel: str):
-    zim, _course_obj = _course(course_id)
-    found = course_mod.media_bytes(zim, rel)
-    if found is None:
+    """A course's audio, video or picture, with byte ranges (learning/media.py)."""
+    zim, course = _course(course_id)
+    path = media_mod.entry_path(course, rel)
+    entry = media_mod.find(zim, path) if path else None
+    if entry is None:
         abort(404)
-    data, mime = found
-    resp = Response(data, mimetype=mime)
-    resp.headers["Cache-Control"] = "public, max-age=86400"
-    return resp
+    return media_mod.serve(zim, entry)
 
 
 @bp.app_template_global()
