@@ -98,10 +98,15 @@ def kiosk_cookie(port: int) -> str:
         def redirect_request(self, *args, **kwargs):
             return None
 
-    body = urlencode({"name": "Awa (démo)", "pin": DEMO_PIN}).encode()
+    # The login form's CSRF token, and the session cookie that holds it.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/kiosk/login", timeout=10) as r:
+        first = r.headers.get("Set-Cookie", "").split(";")[0]
+        token = re.search(r'name="csrf" value="([^"]+)"', r.read().decode())[1]
+    body = urlencode({"name": "Awa (démo)", "pin": DEMO_PIN, "csrf": token}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/kiosk/login", data=body,
+                                     headers={"Cookie": first})
     try:
-        urllib.request.build_opener(NoRedirect).open(
-            f"http://127.0.0.1:{port}/kiosk/login", data=body, timeout=10)
+        urllib.request.build_opener(NoRedirect).open(request, timeout=10)
     except urllib.error.HTTPError as e:  # the 303 after a good PIN
         cookie = e.headers.get("Set-Cookie", "")
         if e.code == 303 and cookie:

@@ -35,15 +35,19 @@ def _rows() -> list[tuple[Proposal, Place | None, list[Place]]]:
 @bp.get("/")
 @facilitator_required
 def index():
+    return _page(request.args.get("error", ""))
+
+
+def _page(error: str = "", status: int = 200):
     return render_template(
         "maps/kiosk.html",
         rows=_rows(),
         kinds=KINDS,
         csrf_token=csrf.token,
         message=request.args.get("message", ""),
-        error=request.args.get("error", ""),
+        error=error,
         published=Place.select().where(~Place.removed).count(),
-    )
+    ), status
 
 
 def _back(message: str = "", error: str = ""):
@@ -55,7 +59,8 @@ def _back(message: str = "", error: str = ""):
 @facilitator_required
 def decide(proposal_id: int, action: str):
     if not csrf.valid():
-        return _back(error=gettext("The page expired; try again."))
+        # Refused like every kiosk form without its token: 400, the queue shown again.
+        return _page(gettext("The page expired; try again."), 400)
     proposal = Proposal.get_or_none(Proposal.id == proposal_id) or abort(404)
     who = current_facilitator() or ""
     try:

@@ -33,10 +33,14 @@ def _post(code: str) -> Post:
 @bp.get("/moderation")
 @facilitator_required
 def moderation():
+    return moderation_page(request.args.get("error", ""))
+
+
+def moderation_page(error: str = "", status: int = 200):
     return render_template("kiosk/moderation.html", posts=rules.queue(),
                            reasons=[str(r) for r in HIDE_REASONS],
                            message=request.args.get("message", ""),
-                           error=request.args.get("error", ""), **_context())
+                           error=error, **_context()), status
 
 
 def _back(message: str = "", error: str = "", to: str = "kiosk.moderation"):
@@ -48,7 +52,8 @@ def _back(message: str = "", error: str = "", to: str = "kiosk.moderation"):
 @facilitator_required
 def decide(code: str, action: str):
     if not csrf.valid():
-        return _back(error=error_text(BoardError("csrf")))
+        # Refused with the queue and the reason on it (400), before anything is read.
+        return moderation_page(error_text(BoardError("csrf")), status=400)
     post = _post(code)
     who = current_facilitator() or ""
     try:

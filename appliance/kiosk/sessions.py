@@ -101,6 +101,7 @@ def _render_form(s: Session | None, form: dict, error: str | None = None,
 @bp.route("/sessions/new", methods=["GET", "POST"], endpoint="session_new")
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"], endpoint="session_edit")
 @facilitator_required
+@csrf.protect
 def session_form(session_id: int | None = None):
     s = _session(session_id) if session_id else None
     if request.method == "GET":
@@ -172,6 +173,7 @@ def _door(session_id: int, action):
 
 @bp.post("/sessions/<int:session_id>/checkin/<int:booking_id>", endpoint="session_checkin")
 @facilitator_required
+@csrf.protect
 def session_checkin(session_id: int, booking_id: int):
     return _door(session_id, lambda: rules.check_in(booking_id))
 
@@ -186,12 +188,14 @@ def session_uncheck(session_id: int, booking_id: int):
 
 @bp.post("/sessions/<int:session_id>/noshow/<int:booking_id>", endpoint="session_noshow")
 @facilitator_required
+@csrf.protect
 def session_noshow(session_id: int, booking_id: int):
     return _door(session_id, lambda: rules.mark_no_show(booking_id))
 
 
 @bp.post("/sessions/<int:session_id>/noshows", endpoint="session_noshows")
 @facilitator_required
+@csrf.protect
 def session_noshows(session_id: int):
     def run():
         n = rules.mark_all_no_shows(session_id)
@@ -201,6 +205,7 @@ def session_noshows(session_id: int):
 
 @bp.post("/sessions/<int:session_id>/walkin", endpoint="session_walkin")
 @facilitator_required
+@csrf.protect
 def session_walkin(session_id: int):
     f = request.form
 

@@ -99,7 +99,10 @@ def state_page(view: Callable[..., str]) -> Callable[..., Response]:
         if session.get("_flashes"):
             return view(*args, **kwargs)
         c = clock_state()
-        key = (request.full_path, g.lang, session.get("facilitator"), outbox.last_seq(),
+        # The CSRF token is in the key: the page's forms carry it, and it changes at
+        # every login.
+        key = (request.full_path, g.lang, session.get("facilitator"), csrf.token(),
+               outbox.last_seq(),
                c["local"].strftime("%Y%m%d%H%M"), tuple(c["problems"]),
                announcements.version())
         cache = current_app.extensions.setdefault("espace.kioskcache", {})
@@ -134,7 +137,10 @@ def login():
     site = current_app.config["SITE"]
     names = [f["name"] for f in site.kiosk.facilitators]
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and not csrf.valid():
+        # Checked before the PIN, so a forged post cannot count towards the lockout.
+        error = "expired"
+    elif request.method == "POST":
         name = request.form.get("name", "")
         result = attempt_login(name, request.form.get("pin", ""))
         if result == LoginResult.OK:
@@ -144,10 +150,11 @@ def login():
     return render_template("kiosk/login.html", names=names, error=error,
                            locked_minutes=-(-locked // 60) if locked else 0,
                            chosen=request.form.get("name") or (names[0] if names else "")), \
-        (403 if error else 200)
+        (400 if error == "expired" else 403 if error else 200)
 
 
 @bp.post("/logout")
+@csrf.protect
 def logout_view():
     logout()
     return redirect(url_for("kiosk.login"), code=303)
@@ -199,6 +206,7 @@ def week():
 
 @bp.post("/checkin")
 @facilitator_required
+@csrf.protect
 def checkin_code():
     """Check in by the code a visitor shows, among today's sessions."""
     code = request.form.get("code", "")

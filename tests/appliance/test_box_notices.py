@@ -10,7 +10,7 @@ import pytest
 
 from appliance.pins import hash_pin
 from tests.appliance.test_cli import espace, write_site
-from tests.support import make_site
+from tests.support import csrf, make_site
 
 PIN = "2468"
 PROBLEM = ("/boot/firmware/espace-site.toml: not used, the box runs its last good site "
@@ -34,7 +34,8 @@ def site_doc(tmp_path):
 
 
 def test_health_panel_shows_site_problem_twins_and_fingerprint(client, db, tmp_path):
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    assert client.post("/kiosk/login",
+                       data={"name": "Awa", "pin": PIN, "csrf": csrf(client)}).status_code == 303
     before = client.get("/kiosk/health").data.decode()
     assert "site-problem" not in before and "lan-twin" not in before
     _notices(tmp_path / "data")

@@ -38,7 +38,8 @@ def clock_now(monkeypatch):
 
 
 def login(client, pin, name="Awa", next_="/kiosk/"):
-    return client.post(f"/kiosk/login?next={next_}", data={"name": name, "pin": pin})
+    return client.post(f"/kiosk/login?next={next_}",
+                       data={"name": name, "pin": pin, "csrf": csrf(client)})
 
 
 def test_pages_need_a_facilitator(client):
@@ -53,7 +54,7 @@ def test_login_then_logout(client, clock_now):
     assert login(client, PIN).location == "/kiosk/"
     page = client.get("/kiosk/")
     assert page.status_code == 200 and b"Awa" in page.data
-    client.post("/kiosk/logout")
+    client.post("/kiosk/logout", data={"csrf": csrf(client)})
     assert client.get("/kiosk/").status_code == 302
 
 
@@ -88,7 +89,7 @@ def test_a_good_pin_resets_the_count(client, clock_now):
     login(client, "0000")
     login(client, "0000")
     assert login(client, PIN).status_code == 303
-    client.post("/kiosk/logout")
+    client.post("/kiosk/logout", data={"csrf": csrf(client)})
     login(client, "0000")
     login(client, "0000")
     assert login(client, PIN).status_code == 303
@@ -110,7 +111,7 @@ def test_idle_logout(client, clock_now):
 
 def test_redirect_after_login_stays_in_the_kiosk(client, clock_now):
     assert login(client, PIN, next_="//evil.example/").location == "/kiosk/"
-    client.post("/kiosk/logout")
+    client.post("/kiosk/logout", data={"csrf": csrf(client)})
     assert login(client, PIN, next_="/kiosk/week").location == "/kiosk/week"
 
 
@@ -232,7 +233,7 @@ def test_a_copied_cookie_dies_with_logout(app, client, clock_now):
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
     assert thief.get("/kiosk/").status_code == 200
-    client.post("/kiosk/logout")
+    client.post("/kiosk/logout", data={"csrf": csrf(client)})
     assert thief.get("/kiosk/").status_code == 302
     assert client.get("/kiosk/").status_code == 302
 

@@ -16,6 +16,7 @@ from appliance.programme.models import Booking, Session
 from tests.support import csrf, make_site
 
 PIN = "2468"
+TOKEN = "test-csrf-token"  # what tests.support.csrf puts in the session
 
 
 @pytest.fixture
@@ -26,7 +27,9 @@ def site_doc(tmp_path):
 
 @pytest.fixture
 def kiosk(client, db):
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    r = client.post("/kiosk/login", data={"name": "Awa", "pin": PIN, "csrf": csrf(client)})
+    assert r.status_code == 303
+    csrf(client)  # the login made a new session: its forms' token, for the posts below
     return client
 
 
@@ -34,7 +37,7 @@ def session_form(day: dt.date, **extra) -> dict:
     form = {"title": "Atelier WhatsApp", "kind": "training", "date": day.isoformat(),
             "hour": "10", "minute": "30", "duration_min": "90", "capacity": "3",
             "reserved_women": "1", "reserved_youth": "1", "release_min": "120",
-            "room": "Salle 1", "facilitator": "Awa", "description": ""}
+            "room": "Salle 1", "facilitator": "Awa", "description": "", "csrf": TOKEN}
     form.update(extra)
     return form
 
@@ -111,23 +114,25 @@ def test_the_door_code_name_walk_in_no_show(kiosk, app):
     today = kiosk.get("/kiosk/").data.decode()
     assert "Formation" in today and "3 / 4" in today
     # By code, from the today page (spaces allowed, as printed).
-    r = kiosk.post("/kiosk/checkin", data={"code": a.display_code, "back": "/kiosk/"})
+    r = kiosk.post("/kiosk/checkin",
+                   data={"code": a.display_code, "back": "/kiosk/", "csrf": TOKEN})
     assert r.location == "/kiosk/"
     assert "Welcome, Awa" in kiosk.get("/kiosk/").data.decode()
     # A wrong code says so.
-    kiosk.post("/kiosk/checkin", data={"code": "999999", "back": "/kiosk/"})
+    kiosk.post("/kiosk/checkin", data={"code": "999999", "back": "/kiosk/", "csrf": TOKEN})
     assert "no booking with this code" in kiosk.get("/kiosk/").data.decode()
     # By tapping a name.
-    assert kiosk.post(f"/kiosk/sessions/{s.id}/checkin/{b.id}").status_code == 303
+    r = kiosk.post(f"/kiosk/sessions/{s.id}/checkin/{b.id}", data={"csrf": TOKEN})
+    assert r.status_code == 303
     # A walk-in, then the room is full.
-    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "", "gender": "f",
+    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "", "gender": "f", "csrf": TOKEN,
                                                        "age_group": "under35"})
-    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "Sekou"})
+    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "Sekou", "csrf": TOKEN})
     page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
     assert "the room is full" in page
     # Kadia does not come: her seat frees, Sekou can come in.
-    kiosk.post(f"/kiosk/sessions/{s.id}/noshow/{c.id}")
-    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "Sekou"})
+    kiosk.post(f"/kiosk/sessions/{s.id}/noshow/{c.id}", data={"csrf": TOKEN})
+    kiosk.post(f"/kiosk/sessions/{s.id}/walkin", data={"name": "Sekou", "csrf": TOKEN})
     counts = rules.attendance_counts(Session.get_by_id(s.id))
     assert (counts["present"], counts["no_show"], counts["walk_in"]) == (4, 1, 2)
     page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
@@ -213,7 +218,7 @@ def test_cached_today_page_follows_every_change(kiosk):
     assert "0 / 9 booked" in kiosk.get("/kiosk/").data.decode()
     rules.book(s.id, "Awa", now=start - dt.timedelta(hours=1))
     assert "1 / 9 booked" in kiosk.get("/kiosk/").data.decode()
-    kiosk.post("/kiosk/logout")
+    kiosk.post("/kiosk/logout", data={"csrf": TOKEN})
     assert kiosk.get("/kiosk/").status_code == 302
 
 
@@ -244,7 +249,7 @@ def test_door_actions_that_damage_data_are_guarded(kiosk, client):
     b = rules.book(s.id, "Oumar", "", "m", "35plus", now=now)
     c = rules.book(s.id, "Kadia", "", "f", "35plus", now=now)
     # Present by mistake, then undone (with the page's token).
-    kiosk.post(f"/kiosk/sessions/{s.id}/checkin/{a.id}")
+    kiosk.post(f"/kiosk/sessions/{s.id}/checkin/{a.id}", data={"csrf": TOKEN})
     assert Booking.get_by_id(a.id).attendance == "present"
     page = kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
     assert f"/uncheck/{a.id}" in page
@@ -253,7 +258,7 @@ def test_door_actions_that_damage_data_are_guarded(kiosk, client):
     assert Booking.get_by_id(a.id).attendance == ""
     # 4h30 before the start no-show is refused (and not offered): the seat stays hers.
     assert f"/noshow/{b.id}" not in kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
-    kiosk.post(f"/kiosk/sessions/{s.id}/noshow/{b.id}")
+    kiosk.post(f"/kiosk/sessions/{s.id}/noshow/{b.id}", data={"csrf": TOKEN})
     assert Booking.get_by_id(b.id).attendance == ""
     assert "has not started yet" in kiosk.get(f"/kiosk/sessions/{s.id}").data.decode()
     with pytest.raises(rules.NotStarted):
@@ -264,7 +269,7 @@ def test_door_actions_that_damage_data_are_guarded(kiosk, client):
     form = {"title": "Atelier", "kind": "training", "date": local.date().isoformat(),
             "hour": str(local.hour), "minute": "0",
             "duration_min": "60", "capacity": "2", "reserved_women": "0",
-            "reserved_youth": "0", "release_min": "120"}
+            "reserved_youth": "0", "release_min": "120", "csrf": TOKEN}
     r = kiosk.post(f"/kiosk/sessions/{s.id}/edit", data=form)
     assert r.status_code == 400 and "3 seats are already booked" in r.data.decode()
     assert Session.get_by_id(s.id).capacity == 4

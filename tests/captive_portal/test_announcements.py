@@ -15,7 +15,7 @@ from appliance import announcements
 from appliance.db import database
 from appliance.pins import hash_pin
 from appliance.sync import state
-from tests.support import make_site
+from tests.support import csrf, make_site
 
 NOW = dt.datetime(2026, 11, 30, 8, 0)
 
@@ -149,7 +149,12 @@ def test_landing_page_stays_under_30_kb(client, db, clock):
 
 
 def test_on_the_kiosk_today_page(client, db, clock):
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": "2468"}).status_code == 303
+    assert (
+        client.post(
+            "/kiosk/login", data={"name": "Awa", "pin": "2468", "csrf": csrf(client)}
+        ).status_code
+        == 303
+    )
     assert news(client.get("/kiosk/").get_data(as_text=True)) == []
     pull(1, {"uuid": "a", "body": "Formation des animateurs jeudi", "lang": "fr"})
     page = client.get("/kiosk/").get_data(as_text=True)  # the cached page follows

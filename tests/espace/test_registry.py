@@ -14,7 +14,7 @@ from flask import Blueprint
 import espace
 from appliance.db import database
 from espace.registry import Registry, RegistryError
-from tests.support import make_site
+from tests.support import csrf, make_site
 
 swept_dirs: list[str] = []
 
@@ -84,7 +84,12 @@ def test_contribution_shows_in_the_app(extra_app):
         ][: len([label for label in labels if label[0] in core][:5])]
     )
     assert client.get("/extra/").get_data(as_text=True) == "the extra page"
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": "2468"}).status_code == 303
+    assert (
+        client.post(
+            "/kiosk/login", data={"name": "Awa", "pin": "2468", "csrf": csrf(client)}
+        ).status_code
+        == 303
+    )
     kiosk = client.get("/kiosk/week").get_data(as_text=True)
     tabs = re.findall(r'<nav class="kiosk"[^>]*>(.*?)</nav>', kiosk, re.S)[0]
     hrefs = re.findall(r'<a href="([^"]+)"', tabs)

@@ -11,7 +11,7 @@ import pytest
 from appliance import privacy
 from appliance.pins import hash_pin
 from provisioning.allowlist import MemoryBackend
-from tests.support import make_site
+from tests.support import csrf, make_site
 
 PIN = "2468"
 PHONE, PHONE_MAC = "10.42.0.23", "c2:c4:ab:91:66:01"
@@ -94,7 +94,8 @@ def test_quota_page_in_bambara(client, backend):
 
 
 def test_kiosk_internet_tab_shows_use_by_hash(client, db):
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    assert client.post("/kiosk/login",
+                       data={"name": "Awa", "pin": PIN, "csrf": csrf(client)}).status_code == 303
     body = client.get("/kiosk/internet/").get_data(as_text=True)
     assert 'id="internet-today"' in body and "7,0" in body and "100,0" in body
     assert privacy.identity_hash(PHONE_MAC, "box")[:8] in body

@@ -11,6 +11,7 @@ from appliance.models import OutboxEvent
 from sms import gsm, outgoing
 from sms.models import Contact, Inbound, Outgoing
 from tests.sms.conftest import PIN, sent_texts, wait_until
+from tests.support import csrf
 
 ASKER = "+22376000001"
 SUPPORTER = "+22365000002"
@@ -52,7 +53,12 @@ def test_a_bambara_question_becomes_a_post_and_the_answer_comes_back(box, gammu_
 
     # The official's answer is typed at the kiosk.
     client = box.test_client()
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    assert (
+        client.post(
+            "/kiosk/login", data={"name": "Awa", "pin": PIN, "csrf": csrf(client)}
+        ).status_code
+        == 303
+    )
     page = client.get(f"/kiosk/moderation/{post.code}/answer").get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     answer = (

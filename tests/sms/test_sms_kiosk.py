@@ -6,6 +6,7 @@ from appliance.db import database
 from sms import outgoing, rules
 from sms.gammu import Received
 from tests.sms.conftest import PIN
+from tests.support import csrf
 
 
 def test_the_kiosk_shows_sms_posts_the_queue_and_the_budget(box):
@@ -18,7 +19,12 @@ def test_the_kiosk_shows_sms_posts_the_queue_and_the_budget(box):
         outgoing.queue(contact, "Deuxième message", "answer", box.config["SITE"])
     client = box.test_client()
     assert client.get("/kiosk/sms/").status_code in (302, 303)  # the PIN first
-    assert client.post("/kiosk/login", data={"name": "Awa", "pin": PIN}).status_code == 303
+    assert (
+        client.post(
+            "/kiosk/login", data={"name": "Awa", "pin": PIN, "csrf": csrf(client)}
+        ).status_code
+        == 303
+    )
     page = client.get("/kiosk/sms/").get_data(as_text=True)
     assert 'id="sms-queued">2<' in page  # the receipt and the second message
     assert 'id="sms-budget">0 / 100<' in page
