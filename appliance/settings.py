@@ -388,6 +388,11 @@ SETTINGS: list[Setting] = [
             "for a while.", 5, integer(3, 20)),
     Setting("kiosk.lockout_minutes", "integer 1-120", 5, "How long the kiosk stays locked "
             "after too many wrong PINs.", 5, integer(1, 120)),
+    # N'Ko is not (yet) a visitor language of Espace (appliance.languages), so the
+    # keyboard has its own switch; it is also offered if "nqo" ever is in site.languages.
+    Setting("kiosk.keyboard_nko", "boolean", False, "Offer the N'Ko layout (ߒߞߏ: letters, "
+            "digits, tone marks, typed right to left) on the kiosk's on-screen keyboard, for "
+            "facilitators who write the Manding languages in N'Ko.", True, boolean),
     # programme ----------------------------------------------------------------------
     Setting("programme.bookings_per_phone", "integer 1-50", 4, "Seats (and places on a "
             "waiting list) one phone may hold in one session: enough for a family, not "
