@@ -41,7 +41,7 @@ def _who() -> None:
 
 @bp.after_app_request
 def _headers(resp: Response) -> Response:
-    if request.blueprint == "admin":
+    if request.blueprint in ("admin", "reports"):
         resp.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
             "form-action 'self'; frame-ancestors 'none'")
@@ -239,48 +239,51 @@ def new_code(slug: str):
 
 
 def _board_query():
-    sites = list(auth.visible_sites())
-    query = Post.select(Post, Site).join(Site).where(Post.site.in_([s.id for s in sites])
-                                                     if sites else Post.id < 0)
-    f = {k: request.args.get(k, "") for k in ("site", "commune", "theme", "status")}
-    if f["site"]:
-        query = query.where(Site.slug == f["site"])
-    if f["commune"]:
-        query = query.where(Post.commune == f["commune"])
-    if f["theme"]:
-        query = query.where(Post.theme == f["theme"])
-    if f["status"] in STATUSES:
-        query = query.where(Post.status == f["status"])
-    # Oldest unanswered first: open posts before the others, each oldest first.
+    """The posts a board's filters (in the URL) keep, oldest unanswered first."""
     from peewee import Case
 
-    query = query.order_by(Case(None, [(Post.status == "open", 0)], 1), Post.created_at,
-                           Post.id)
+    from . import reports
+
+    sites = list(auth.visible_sites())
+    f = reports.parse(request.args, sites)
+    # Oldest unanswered first: open posts before the others, each oldest first.
+    query = reports.posts_query(sites, f).order_by(
+        Case(None, [(Post.status == "open", 0)], 1), Post.created_at, Post.id)
     return query, f, sites
 
 
 @bp.get("/board")
 @auth.login_required
 def board():
+    from .reports_views import choices
+
     query, f, sites = _board_query()
-    site_ids = [s.id for s in sites]
-    base = Post.select().where(Post.site.in_(site_ids)) if site_ids else None
-    communes = sorted({p.commune for p in base.select(Post.commune).distinct()}) if base else []
-    themes = sorted({p.theme for p in base.select(Post.theme).distinct()}) if base else []
     return render_template("central/board.html", posts=list(query.limit(500)), f=f,
-                           sites=sites, communes=communes, themes=themes, statuses=STATUSES)
+                           statuses=STATUSES, export="admin.board_csv",
+                           show=("site", "commune", "theme", "status", "from", "to"),
+                           **choices(sites))
 
 
 @bp.get("/board.csv")
 @auth.login_required
 def board_csv():
+    from .reports import first_answers
+    from .vocabulary import AGE_GROUPS, GENDERS, POST_KINDS, THEMES, french
+    from .vocabulary import STATUSES as STATUS_NAMES
+
     query, _f, _s = _board_query()
-    return french_csv("board", ["site", "code", "uuid", "créé_le", "commune", "thème",
-                                "type", "état", "texte", "voix_sha256", "réponses"],
-                ([p.site.slug, p.code, p.uuid, p.created_at, p.commune, p.theme, p.kind,
-                  p.status, p.body, p.voice_sha256,
-                  " | ".join(f"{a.official_name}: {a.body}" for a in p.answers)]
-                 for p in query))
+    posts = list(query)
+    first = first_answers(posts)
+    return french_csv("publications", [
+        "site", "code", "uuid", "publié_le", "commune", "thème", "type", "état", "genre",
+        "tranche_d_âge", "canal", "texte", "voix_sha256", "réponses", "première_réponse_le"],
+        ([p.site.slug, p.code, p.uuid, p.created_at, p.commune, french(THEMES, p.theme),
+          french(POST_KINDS, p.kind), french(STATUS_NAMES, p.status), french(GENDERS, p.gender),
+          french(AGE_GROUPS, p.age_group), p.channel.upper() if p.channel == "sms" else "web",
+          p.body, p.voice_sha256,
+          " | ".join(f"{a.official_name}: {a.body}" for a in p.answers),
+          first[p.id].isoformat(timespec="minutes") if p.id in first else ""]
+         for p in posts))
 
 
 # Containers a voice note may be in, by their first bytes; anything else is served as
@@ -338,16 +341,18 @@ def post_detail(post_id: int):
 # --- usage ---------------------------------------------------------------------------------
 
 
-def _usage(days: int):
-    start = (utcnow().date() - dt.timedelta(days=days - 1))
-    day_list = [(start + dt.timedelta(days=i)).isoformat() for i in range(days)]
+def _usage():
+    """Per site in scope, its figures per day over the period (the URL's from/to, or
+    its last ``days``, 30 by default)."""
+    from . import reports
+
     sites = list(auth.visible_sites())
-    chosen = request.args.get("site", "")
-    if chosen:
-        sites = [s for s in sites if s.slug == chosen]
+    f = reports.parse(request.args, sites, default_days=30)
+    day_list = f.days()
     out = []
-    for s in sites:
-        rows = UsageDay.select().where((UsageDay.site == s) & (UsageDay.day >= day_list[0]))
+    for s in reports.scope(sites, f):
+        rows = UsageDay.select().where((UsageDay.site == s) & (UsageDay.day >= day_list[0])
+                                       & (UsageDay.day <= day_list[-1]))
         table = {(r.day, r.metric): r for r in rows}
         series = {label: [table[(d, m)].count if (d, m) in table else 0 for d in day_list]
                   for m, label in METRICS}
@@ -361,27 +366,33 @@ def _usage(days: int):
                          "youth": round(100 * youth / count) if count else None}
         out.append((s, line_chart(day_list, series, title=f"{s.name}: usage per day"),
                     totals, table))
-    return day_list, out
+    return f, sites, out
 
 
 @bp.get("/usage")
 @auth.login_required
 def usage():
-    days = min(max(request.args.get("days", 30, type=int), 1), 366)
-    day_list, per_site = _usage(days)
-    return render_template("central/usage.html", per_site=per_site, days=days,
-                           sites=list(auth.visible_sites()), chosen=request.args.get("site", ""))
+    from . import reports
+    from .reports_views import choices
+
+    f, sites, per_site = _usage()
+    return render_template("central/usage.html", per_site=per_site, f=f,
+                           totals=reports.totals(sites, f), export="admin.usage_csv",
+                           show=("site", "commune", "theme", "type", "from", "to"),
+                           **choices(sites))
 
 
 @bp.get("/usage.csv")
 @auth.login_required
 def usage_csv():
-    days = min(max(request.args.get("days", 30, type=int), 1), 366)
-    day_list, per_site = _usage(days)
+    from .vocabulary import METRICS as NAMES
+    from .vocabulary import french
+
+    _f, _sites, per_site = _usage()
     rows = []
     for s, _chart, _totals, table in per_site:
         for (day, metric), r in sorted(table.items()):
-            rows.append([s.slug, day, metric, r.count, r.women, r.youth])
+            rows.append([s.slug, day, french(NAMES, metric), r.count, r.women, r.youth])
     return french_csv("usage", ["site", "jour", "mesure", "nombre", "femmes", "jeunes"], rows)
 
 

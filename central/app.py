@@ -90,12 +90,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from sync_contract import bidi
 
-    from . import admin, directory_views, i18n, learning, surveys_views, sync_views
+    from . import admin, directory_views, i18n, learning, reports_views, surveys_views, sync_views
 
     i18n.init_app(app)
     bidi.init_jinja(app)
     app.register_blueprint(sync_views.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(reports_views.bp)
     app.register_blueprint(learning.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(surveys_views.bp)

@@ -46,3 +46,30 @@ def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640
             if days else "")
     parts.append(f'<p class="legend">{legend}{ends}</p>')
     return Markup("".join(parts))  # noqa: S704 - every value above is escaped
+
+
+def bar_chart(items: list[tuple[str, float | None]], title: str = "", unit: str = "%",
+              width: int = 640) -> Markup:
+    """Horizontal bars, one per (label, value); ``unit`` "%" reads values as shares
+    (0-1) on a 0-100 % scale, else as counts against the largest. The labels and values
+    are HTML beside each bar, at the page's text size (readable on a phone and on
+    paper); a missing value (None) is a bar of nothing, labelled "—"."""
+    top = 1.0 if unit == "%" else max([1.0] + [float(v) for _l, v in items if v is not None])
+    rows = []
+    for i, (label, value) in enumerate(items):
+        colour = COLOURS[i % len(COLOURS)]
+        if value is None:
+            text, frac = "—", 0.0
+        elif unit == "%":
+            text, frac = f"{round(100 * value)} %", min(max(float(value), 0.0), 1.0)
+        else:
+            text, frac = f"{value:g}", float(value) / top
+        rows.append(
+            f'<li><span class="bar-label" dir="auto">{escape(label)}</span>'
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} 14" '
+            f'preserveAspectRatio="none" aria-hidden="true" focusable="false">'
+            f'<rect width="{width}" height="14" fill="#eef2f4"/>'
+            f'<rect width="{width * frac:.1f}" height="14" fill="{colour}"/></svg>'
+            f'<span class="bar-value">{escape(text)}</span></li>')
+    return Markup(f'<ul class="bars" role="list" aria-label="{escape(title)}">'  # noqa: S704
+                  f'{"".join(rows)}</ul>')

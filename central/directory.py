@@ -131,8 +131,10 @@ def places(site_ids: list[int], include_removed: bool = False) -> list[Directory
     return list(q)
 
 
-CSV_HEADER = ["uuid", "site", "name", "kind", "village", "lat", "lon", "contact",
-              "activities", "languages", "led_by_women", "led_by_youth", "updated_at"]
+# French, as the region's spreadsheets read them (issue 15).
+CSV_HEADER = ["uuid", "site", "nom", "type", "village", "lat", "lon", "contact",
+              "activités", "langues", "dirigée_par_des_femmes", "dirigée_par_des_jeunes",
+              "mis_à_jour_le"]
 
 
 def to_csv(rows: list[DirectoryPlace], cell=lambda v: v) -> bytes:

@@ -216,10 +216,22 @@ def answer_recorded(p: Projector, ev: Incoming) -> None:
     post = p.own_post(ev, ev.payload["post_uuid"])
     if post is None:
         return
+    # When it was answered is the kiosk's time (the time to answer is a donor's
+    # indicator), unless the box's clock was implausible: then when it arrived.
+    at = _plausible_time(ev.payload.get("created_at")) or utcnow()
     Answer.insert(post=post, uuid=ev.payload.get("uuid", str(uuid.uuid4()))[:64],
                   official_name=ev.payload["official_name"][:120], body=ev.payload["body"],
-                  source="box").on_conflict_ignore().execute()
-    Post.update(status="answered", answered_at=utcnow()).where(Post.id == post.id).execute()
+                  source="box", created_at=at).on_conflict_ignore().execute()
+    Post.update(status="answered", answered_at=at).where(Post.id == post.id).execute()
+
+
+def _plausible_time(value: object) -> dt.datetime | None:
+    from .reports import parse_time
+
+    t = parse_time(value)
+    if t is None or t.isoformat() < PLAUSIBLE_FROM or t > utcnow() + dt.timedelta(days=1):
+        return None
+    return t
 
 
 @register(kinds.SUPPORT_CREATED)

@@ -14,13 +14,17 @@ from flask import Blueprint, render_template
 from sync_contract import kinds
 
 from . import auth
-from .admin import _csv
+from .admin import french_csv
 from .models import Snapshot
 
 bp = Blueprint("learning", __name__, template_folder="templates")
 
 STATES = ("started", "progressed", "completed")
 COLUMNS = ("all", "gender:f", "gender:m", "gender:-", "age:under35", "age:35plus", "age:-")
+# The export's headers and states, in French as a spreadsheet shows them (issue 15).
+FRENCH_COLUMNS = ("tous", "femmes", "hommes", "genre_non_dit", "moins_de_35_ans",
+                  "35_ans_et_plus", "âge_non_dit")
+FRENCH_STATES = {"started": "commencé", "progressed": "progressé", "completed": "terminé"}
 
 
 def figures(sites) -> list[dict]:
@@ -69,11 +73,12 @@ def index():
 @auth.login_required
 def export():
     rows = figures(list(auth.visible_sites()))
-    return _csv(
-        "learning",
-        ["site", "course", "state", *COLUMNS],
+    return french_csv(
+        "apprentissage",
+        ["site", "cours", "étape", *FRENCH_COLUMNS],
         (
-            [r["site"].slug, r["course"], r["state"], *(r["counts"].get(c, 0) for c in COLUMNS)]
+            [r["site"].slug, r["course"], FRENCH_STATES[r["state"]],
+             *(r["counts"].get(c, 0) for c in COLUMNS)]
             for r in rows
         ),
     )

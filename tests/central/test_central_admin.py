@@ -115,7 +115,7 @@ def test_board_filters_and_oldest_unanswered_first(call, capp, cclient):
     assert resp.status_code == 302
     rows = list(csv.reader(io.StringIO(cclient.get("/board.csv").get_data(as_text=True)
                                        .removeprefix("\ufeff")), delimiter=";"))
-    bodies = [r[8] for r in rows[1:]]
+    bodies = [r[rows[0].index("texte")] for r in rows[1:]]
     assert bodies[:4] == [f"nioro question {i}" for i in (2, 3, 4, 5)]
     assert bodies[-1] == "nioro question 1"  # answered: after the unanswered ones
     water = cclient.get("/board.csv?theme=water&status=open").get_data(as_text=True)
@@ -146,7 +146,7 @@ def test_sites_usage_and_csv_exports(call, capp, cclient):
     page = cclient.get("/usage?days=30").get_data(as_text=True)
     assert "<svg" in page and "<script" not in page
     usage = cclient.get("/usage.csv?days=3650").get_data(as_text=True)
-    assert "nioro;2026-11-20;bookings;4;3;2" in usage
+    assert "nioro;2026-11-20;Réservations;4;3;2" in usage
     audit = cclient.get("/audit.csv").get_data(as_text=True)
     assert "login" in audit
 

@@ -145,5 +145,5 @@ def test_central_counts_what_the_box_counts(course_app, central):
     row = re.search(r'data-course="alpha-1" data-state="completed">(.*?)</tr>', page, re.S)
     assert '<td data-col="all">2</td>' in row.group(1)
     csv = client.get("/learning.csv").get_data(as_text=True)
-    assert "nioro,alpha-1,completed,2," in csv
+    assert "nioro;alpha-1;terminé;2;" in csv
     assert central.app.test_client().get("/learning").status_code in (302, 401)

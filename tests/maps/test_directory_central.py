@@ -86,7 +86,7 @@ def test_a_box_entry_is_kept_shared_with_the_region_and_exported(call, capp, ccl
     r = cclient.get("/directory/directory.csv")
     assert r.status_code == 200 and r.data.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(r.data[3:].decode("utf-8")), delimiter=";"))
-    assert table[0][:4] == ["uuid", "site", "name", "kind"]
+    assert table[0][:4] == ["uuid", "site", "nom", "type"]
     by_name = {row[2]: row for row in table[1:]}
     assert by_name["Association Benkadi des femmes"][8] == "Maraîchage; savon"
     assert by_name["Association Benkadi des femmes"][9] == "bm,fr"
