@@ -24,7 +24,7 @@ def test_revoke_asks_first_and_says_how_to_recover(call, capp, cclient):
     assert "To recover it" in page and "New code" in page
 
 
-PAGES = ("/", "/board", "/usage?days=30", "/audit")
+PAGES = ("/", "/board", "/usage?days=30", "/sessions", "/report", "/audit")
 
 
 @pytest.mark.browser
