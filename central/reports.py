@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sync_contract import kinds
 
+from .i18n import _
 from .models import Answer, Post, Site, Snapshot, UsageDay, utcnow
 
 MAX_DAYS = 3660  # ten years: longer is a typo, and a slow page
@@ -29,7 +30,12 @@ STATUSES = ("open", "answered", "hidden")
 
 
 class FilterError(ValueError):
-    """A filter in the URL that means nothing; the message names it and the fix."""
+    """A filter in the URL that means nothing; the message names it (``param``) and
+    says the fix, in the reader's language."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,8 @@ def _date(args: Mapping[str, str], name: str) -> dt.date | None:
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"“{name}” is not a date: write it as 2026-11-30 "
-                          "(year-month-day)") from None
+        raise FilterError(name, _("“%(name)s” is not a date: write it as 2026-11-30 "
+                                  "(year-month-day)", name=name)) from None
 
 
 def parse(args: Mapping[str, str], sites: Iterable[Site] = (), *,
@@ -87,32 +93,37 @@ def parse(args: Mapping[str, str], sites: Iterable[Site] = (), *,
     days = (args.get("days") or "").strip()
     if days and not start:
         if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
-            raise FilterError(f"“days” must be a number of days from 1 to {MAX_DAYS}")
+            raise FilterError("days", _("“days” must be a number of days from 1 to "
+                                        "%(most)d", most=MAX_DAYS))
         default_days = int(days)
     if default_days and not start:
         start = (end or today) - dt.timedelta(days=default_days - 1)
     if default_days and not end:
         end = max(today, start) if start else today
     if start and end and start > end:
-        raise FilterError("“from” is after “to”: swap the two dates")
+        raise FilterError("from", _("“from” is after “to”: swap the two dates"))
     if start and end and (end - start).days >= MAX_DAYS:
-        raise FilterError(f"the period is longer than {MAX_DAYS} days: narrow it")
+        raise FilterError("from", _("The period is longer than %(most)d days: narrow "
+                                    "it", most=MAX_DAYS))
     site = (args.get("site") or "").strip()
     if site and site not in {s.slug for s in sites}:
-        raise FilterError(f"“site”: no site “{site[:40]}” among the sites you can see")
+        raise FilterError("site", _("“site”: no site “%(site)s” among the sites you "
+                                    "can see", site=site[:40]))
     values = {}
     for name in ("theme", "type"):
         value = (args.get(name) or "").strip()
         if value and not ID.fullmatch(value):
-            raise FilterError(f"“{name}” is not a {name} id (lower-case letters, digits, "
-                              "_ or -): choose one from the list")
+            raise FilterError(name, _("“%(name)s” is not one of the list's values: "
+                                      "choose one from the list", name=name))
         values[name] = value
     commune = (args.get("commune") or "").strip()
     if len(commune) > 80 or any(ord(c) < 32 for c in commune):
-        raise FilterError("“commune” is not a commune name: choose one from the list")
+        raise FilterError("commune", _("“commune” is not a commune name: choose one "
+                                       "from the list"))
     status = (args.get("status") or "").strip()
     if status and status not in STATUSES:
-        raise FilterError(f"“status” is one of {', '.join(STATUSES)}")
+        raise FilterError("status", _("“status” is one of %(values)s",
+                                      values=", ".join(STATUSES)))
     return Filters(site=site, commune=commune, theme=values["theme"], kind=values["type"],
                    status=status, start=start, end=end)
 
@@ -382,9 +393,3 @@ def totals(sites: Iterable[Site], f: Filters) -> dict:
 def percent(value: float | None) -> str:
     """A share as people read it: "42 %" (French spacing), or "—" when there is none."""
     return "—" if value is None else f"{round(100 * value)} %"
-
-
-def duration(hours: float | None) -> str:
-    if hours is None:
-        return "—"
-    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.1f} j".replace(".", ",")

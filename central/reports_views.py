@@ -3,29 +3,14 @@ Thin views over :mod:`central.reports`; the filters live in the URL."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from . import auth, reports, vocabulary
 from .charts import bar_chart, line_chart
+from .i18n import _
 from .models import UsageDay, utcnow
 
 bp = Blueprint("reports", __name__, template_folder="templates")
-
-
-def _(text: str, **values) -> str:
-    """Translated when central's catalogues are wired (Flask-Babel), else as written."""
-    if "babel" in current_app.extensions:
-        from flask_babel import gettext
-
-        return gettext(text, **values)
-    return text % values if values else text
-
-
-@bp.record_once
-def _jinja(state) -> None:
-    # Until Flask-Babel installs its own ``_`` (which takes precedence), templates'
-    # ``_()`` returns its text.
-    state.app.jinja_env.globals.setdefault("_", _)
 
 
 @bp.app_errorhandler(reports.FilterError)
@@ -33,7 +18,7 @@ def _bad_filter(e: reports.FilterError):
     """A filter that means nothing: a page saying which and how to fix it (400)."""
     if request.path.endswith(".csv"):
         return Response(str(e) + "\n", status=400, content_type="text/plain; charset=utf-8")
-    return render_template("central/filter_error.html", message=str(e),
+    return render_template("central/filter_error.html", message=str(e), param=e.param,
                            back=request.path), 400
 
 
@@ -68,7 +53,8 @@ def choices(sites: list) -> dict:
 def _helpers() -> dict:
     return {"percent": reports.percent, "vocab": vocabulary,
             "theme_name": lambda t: vocabulary.english(vocabulary.THEMES, t),
-            "kind_name": lambda k: vocabulary.english(vocabulary.SESSION_KINDS, k)}
+            "kind_name": lambda k: vocabulary.english(vocabulary.SESSION_KINDS, k),
+            "status_name": lambda st: vocabulary.english(vocabulary.STATUSES, st)}
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -131,7 +117,7 @@ def report():
                 & (UsageDay.day >= days[0]) & (UsageDay.day <= days[-1])).tuples():
             table[(day, metric)] = table.get((day, metric), 0) + count
     names = {m: vocabulary.english(vocabulary.METRICS, m) for m in REPORT_METRICS}
-    chart = line_chart(days, {_(names[m]): [table.get((d, m), 0) for d in days]
+    chart = line_chart(days, {names[m]: [table.get((d, m), 0) for d in days]
                               for m in REPORT_METRICS},
                        title=_("Visits, posts and attendance per day"))
     p, s = totals["posts"], totals["sessions"]
@@ -141,7 +127,7 @@ def report():
                         (_("Young people among those present at sessions"), s["youth_share"]),
                         (_("Women among officials"), totals["officials"]["women_share"])],
                        title=_("Shares of women and young people"))
-    themes_chart = bar_chart([(_(vocabulary.english(vocabulary.THEMES, t)), n)
+    themes_chart = bar_chart([(vocabulary.english(vocabulary.THEMES, t), n)
                         for t, n in p["themes"][:10]], title=_("Posts by theme"), unit="")
     title = (in_scope[0].name if f.site and in_scope else
              (f.commune or (sites[0].region.name if sites and len(
@@ -157,7 +143,9 @@ def report():
 def _hours(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.0f} h" if value < 48 else f"{value / 24:.1f} d"
+    if value < 48:
+        return _("%(hours)s h", hours=f"{value:.0f}")
+    return _("%(days)s days", days=f"{value / 24:.1f}")
 
 
 @bp.app_template_global()

@@ -172,7 +172,7 @@ def test_dashboard_in_chromium(tmp_path, browser, artifacts):
             page.screenshot(path=str(artifacts / "central-sites.png"), full_page=True)
             page.click("header a[href$='/board']")
             page.select_option("select[name=theme]", "water")
-            page.click("text=Filter")
+            page.click("#filters button")
             page.click("text=nioro question 1")
             page.fill("input[name=official_name]", "Le maire")
             page.fill("textarea[name=body]", "Le forage sera réparé.")
