@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from appliance import csrf
 from appliance.kiosk.auth import facilitator_required
 
-from . import catalogue, mooc, rules
+from . import catalogue, mooc, pace, rules
 from .models import Group, Learner, Member, Progress
 
 bp = Blueprint(
@@ -52,12 +52,15 @@ def why_not_a_course(code: str) -> str:
 def index():
     groups = list(Group.select().order_by(Group.id.desc()))
     courses = _courses()
+    series = pace.series_choices(_tz())
     books = catalogue.books(current_app.config["SITE"].content_dir)
     return render_template(
         "learning/kiosk.html",
         groups=groups,
         courses=courses,
         books=[(p, r, why_not_a_course(r.reason)) for p, r in books],
+        series=series,
+        today=dt.date.today(),
         error=request.args.get("e", ""),
     )
 
@@ -89,6 +92,34 @@ def card(learner_id: int):
     return render_template("learning/card.html", learner=learner)
 
 
+def _tz():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(current_app.config["SITE"].site.timezone)
+
+
+def _pace_form(group: Group | None = None) -> dict:
+    """The pace fields of a group form, checked (raises LearningError naming one)."""
+    f = request.form
+    try:
+        pace_days = int(f.get("pace_days") or 7)
+        stuck_days = int(f.get("stuck_days") or 10)
+    except ValueError:
+        raise rules.LearningError("pace_days, stuck_days: whole numbers of days") from None
+    try:
+        started = dt.date.fromisoformat(f.get("started_on") or dt.date.today().isoformat())
+    except ValueError:
+        raise rules.LearningError("started_on: a date (YYYY-MM-DD)") from None
+    series = f.get("series", "")
+    return {
+        "name": f.get("name", group.name if group else ""),
+        "pace_days": pace_days,
+        "started_on": started,
+        "series_id": int(series) if series.isdigit() else None,
+        "stuck_days": stuck_days,
+    }
+
+
 @bp.post("/groups")
 @facilitator_required
 @csrf.protect
@@ -97,10 +128,32 @@ def new_group():
     if course_id not in _courses():
         return redirect(url_for(".index", e="course"))
     try:
-        pace = int(request.form.get("pace_days", "7") or 7)
-        group = rules.new_group(request.form.get("name", ""), course_id, pace)
-    except (ValueError, rules.LearningError) as e:
+        p = _pace_form()
+        group = rules.new_group(
+            p["name"],
+            course_id,
+            p["pace_days"],
+            started_on=p["started_on"],
+            series_id=p["series_id"],
+            stuck_days=p["stuck_days"],
+        )
+    except rules.LearningError as e:
         return redirect(url_for(".index", e=str(e)))
+    return redirect(url_for(".group", group_id=group.id))
+
+
+@bp.post("/groups/<int:group_id>/pace")
+@facilitator_required
+@csrf.protect
+def group_pace(group_id: int):
+    group, _course = _group_course(group_id)
+    try:
+        p = _pace_form(group)
+        rules.set_pace(
+            group, p["name"], p["pace_days"], p["started_on"], p["series_id"], p["stuck_days"]
+        )
+    except rules.LearningError as e:
+        return redirect(url_for(".group", group_id=group.id, e=str(e)))
     return redirect(url_for(".group", group_id=group.id))
 
 
@@ -116,8 +169,11 @@ def _group_course(group_id: int):
 @facilitator_required
 def group(group_id: int):
     group, course = _group_course(group_id)
-    rows = rules.group_view(group, course)
-    # the group's answers to each exercise: how many chose each choice
+    tz = _tz()
+    today = dt.date.today()
+    rows = rules.group_view(group, course, today, tz)
+    dues = pace.schedule(group, course, tz)
+    expected = pace.this_week(dues, today)
     members = [r["learner"].id for r in rows]
     answers: dict[str, dict[int, dict[int, int]]] = {}
     for p in Progress.select().where(
@@ -132,7 +188,11 @@ def group(group_id: int):
         group=group,
         course=course,
         rows=rows,
-        expected=rules.expected_module(group),
+        expected=expected,
+        dues=dues,
+        today=today,
+        icons=pace.ICONS,
+        series=pace.series_choices(tz),
         answers=answers,
         error=request.args.get("e", ""),
     )

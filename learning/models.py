@@ -1,10 +1,11 @@
-"""Learning's tables (box migration 0050): learners, progress per lesson, groups."""
+"""Learning's tables (box migrations 0050, 0060): learners, progress per lesson, groups."""
 
 from __future__ import annotations
 
 import peewee
 
 from appliance.models import BaseModel
+from appliance.programme.models import Series
 
 GENDERS = ("", "f", "m")
 AGE_GROUPS = ("", "under35", "35plus")  # the programme's groups, so figures compare
@@ -43,6 +44,10 @@ class Group(BaseModel):
     pace_days = peewee.IntegerField(default=7)
     started_on = peewee.CharField()
     created_at = peewee.CharField()
+    # m0060: the programme's weekly series it follows (a module per session), and the
+    # days without progress after which a member is stuck (learning/pace.py)
+    series = peewee.ForeignKeyField(Series, null=True, on_delete="SET NULL")
+    stuck_days = peewee.IntegerField(default=10)
 
     class Meta:
         table_name = "learning_group"

@@ -13,6 +13,7 @@ from appliance.db import database
 from appliance.errors import EspaceError
 from sync_contract import kinds
 
+from . import pace
 from .course import Course
 from .models import AGE_GROUPS, GENDERS, Group, Learner, Member, Progress
 
@@ -195,21 +196,60 @@ def send_snapshot(course: Course, learner: Learner) -> None:
 # --- groups --------------------------------------------------------------------------------
 
 
-def new_group(name: str, course_id: str, pace_days: int = 7) -> Group:
+def new_group(
+    name: str,
+    course_id: str,
+    pace_days: int = 7,
+    *,
+    started_on: dt.date | None = None,
+    series_id: int | None = None,
+    stuck_days: int = 10,
+) -> Group:
+    stamp = now()
+    with database.atomic():
+        group = Group(course=course_id, created_at=stamp)
+        _set_pace(
+            group,
+            name,
+            pace_days,
+            started_on or dt.date.fromisoformat(stamp[:10]),
+            series_id,
+            stuck_days,
+        )
+        group.save()
+        return group
+
+
+def set_pace(
+    group: Group,
+    name: str,
+    pace_days: int,
+    started_on: dt.date,
+    series_id: int | None,
+    stuck_days: int,
+) -> Group:
+    """Change a group's name, start, pace, linked series or stuck threshold."""
+    with database.atomic():
+        _set_pace(group, name, pace_days, started_on, series_id, stuck_days)
+        group.save()
+        return group
+
+
+def _set_pace(group, name, pace_days, started_on, series_id, stuck_days) -> None:
+    from appliance.programme.models import Series
+
     name = " ".join((name or "").split())[:80]
     if not name:
         raise LearningError("name: a group needs a name")
     if not 1 <= int(pace_days) <= 90:
         raise LearningError("pace_days: between 1 and 90 days per module")
-    stamp = now()
-    with database.atomic():
-        return Group.create(
-            name=name,
-            course=course_id,
-            pace_days=int(pace_days),
-            started_on=stamp[:10],
-            created_at=stamp,
-        )
+    if not 1 <= int(stuck_days) <= 90:
+        raise LearningError("stuck_days: between 1 and 90 days without progress")
+    if series_id is not None and Series.get_or_none(Series.id == series_id) is None:
+        raise LearningError(f"series: no series {series_id} in the programme")
+    group.name, group.pace_days, group.stuck_days = name, int(pace_days), int(stuck_days)
+    group.started_on = started_on.isoformat()
+    group.series = series_id
 
 
 def join(group: Group, learner: Learner) -> None:
@@ -217,27 +257,36 @@ def join(group: Group, learner: Learner) -> None:
         Member.insert(group=group, learner=learner).on_conflict_ignore().execute()
 
 
-def expected_module(group: Group, today: dt.date | None = None) -> int:
-    """The module the group should be in by now (a module every ``pace_days``)."""
+def expected_module(group: Group, course: Course, today: dt.date | None = None, tz=None) -> int:
+    """The module the group should be in today (learning/pace.py)."""
+    return pace.this_week(pace.schedule(group, course, tz), today or dt.date.today())
+
+
+def group_view(group: Group, course: Course, today: dt.date | None = None, tz=None) -> list[dict]:
+    """Who is where: each member's standing, their module, and their status (done,
+    on pace, behind this week's module, or stuck: no progress for the group's
+    ``stuck_days``)."""
     today = today or dt.date.today()
-    days = (today - dt.date.fromisoformat(group.started_on)).days
-    return max(0, days // max(1, group.pace_days))
-
-
-def group_view(group: Group, course: Course, today: dt.date | None = None) -> list[dict]:
-    """Who is where: each member's standing, their lesson and module, stuck or not
-    (behind the group's pace by a module or more)."""
-    want = expected_module(group, today)
+    dues = pace.schedule(group, course, tz)
+    want = pace.this_week(dues, today)
+    started = dues[0].on if dues else dt.date.fromisoformat(group.started_on)
+    members = list(Member.select().where(Member.group == group).join(Learner).order_by(Learner.id))
+    last = pace.last_progress([m.learner_id for m in members], course.id)
     out = []
-    for m in Member.select().where(Member.group == group).join(Learner).order_by(Learner.id):
+    for m in members:
         s = standing(course, m.learner)
         module = course.module_of(s.next_lesson) if s.state != "completed" else len(course.modules)
+        status = pace.status(
+            s.state, module, want, last.get(m.learner_id, ""), started, group.stuck_days, today
+        )
         out.append(
             {
                 "learner": m.learner,
                 "standing": s,
                 "module": module,
-                "stuck": s.state != "completed" and module < min(want, len(course.modules) - 1),
+                "status": status,
+                "stuck": status == "stuck",
+                "last": last.get(m.learner_id, ""),
             }
         )
     return out

@@ -4,6 +4,7 @@ reading, a lesson with its audio and exercises. Answers are checked on the box."
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
 
 from flask import (
@@ -21,7 +22,7 @@ from flask_babel import gettext as _
 
 from appliance import csrf
 
-from . import catalogue, rules
+from . import catalogue, pace, rules
 from . import course as course_mod
 from . import media as media_mod
 from .models import Learner, Progress
@@ -120,9 +121,22 @@ def path(slot: int, course_id: str):
         ]
         for m in course.modules
     ]
+    week = pace.module_this_week(learner, course, dt.date.today(), _tz())
     return render_template(
-        "learning/path.html", slot=slot, learner=learner, course=course, steps=steps, s=s
+        "learning/path.html",
+        slot=slot,
+        learner=learner,
+        course=course,
+        steps=steps,
+        s=s,
+        week=week,
     )
+
+
+def _tz():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(current_app.config["SITE"].site.timezone)
 
 
 @bp.get("/<int:slot>/<course_id>/<lesson_id>")

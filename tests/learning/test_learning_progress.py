@@ -149,14 +149,15 @@ def test_the_kiosk_shows_the_group_and_prints_a_certificate(course_app):
         rules.record(c, awa, "chat", "answered", {0: 1})
         rules.record(c, awa, "lire", "listened")
         rules.record(c, awa, "lire", "recorded", {0: 1})
-        # the group started three weeks ago: Fanta, who never came, is stuck
+        # the group started long ago: Fanta, who has just begun, is behind
         from learning.models import Group
 
         Group.update(started_on="2000-01-01").execute()
         rules.record(c, late, "chat", "answered", {0: 0})
     page = kiosk.get(group_url).get_data(as_text=True)
     assert f'data-code="{code}" data-stuck="0"' in page
-    assert f'data-code="{late.code}" data-stuck="1"' in page
+    assert f'data-code="{late.code}" data-stuck="0" data-status="behind"' in page
+    assert f'data-code="{code}" data-stuck="0" data-status="done"' in page
     assert "&lt;b&gt;Fanta&lt;/b&gt;" in page and "<b>Fanta</b>" not in page
     cert = re.search(r'href="([^"]+/certificate/\d+)"', page).group(1)
     text = kiosk.get(cert).get_data(as_text=True)
