@@ -56,8 +56,17 @@ class EspaceDatabase(peewee.SqliteDatabase):
         return super().atomic(lock_type=lock_type, **kwargs)
 
 
-def open_database(data_dir: str | Path) -> EspaceDatabase:
-    """Bind the models to ``data_dir/espace.sqlite3`` (created if missing)."""
+def open_database(data_dir: str | Path, *, as_root: bool = False) -> EspaceDatabase:
+    """Bind the models to ``data_dir/espace.sqlite3`` (created if missing).
+
+    Run as root, it refuses a data directory that is another user's (the box's, whose
+    services run as ``espace``; see :mod:`appliance.service_user`) unless ``as_root``:
+    the boot step, which hands the files back afterwards, and read-only checks of an
+    existing database (SQLite keeps its ``-wal``/``-shm`` files the database owner's)."""
+    from .service_user import refuse_root
+
+    if not as_root:
+        refuse_root(data_dir)
     path = Path(data_dir) / DB_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     db = EspaceDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)

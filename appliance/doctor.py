@@ -111,7 +111,7 @@ def _database_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:
         yield WARN, "database", f"{path} does not exist yet; it is created at first start"
         return
     try:
-        database = dbmod.open_database(data_dir)
+        database = dbmod.open_database(data_dir, as_root=True)  # exists: read only
         result = dbmod.integrity_check(database)
         done = set(migrations.applied(database))
         database.close()
@@ -145,7 +145,7 @@ def _sync_and_clock_checks(data_dir: Path) -> Iterator[tuple[str, str, str]]:
     if not (data_dir / dbmod.DB_NAME).exists():
         return
     try:
-        database = dbmod.open_database(data_dir)
+        database = dbmod.open_database(data_dir, as_root=True)  # exists: read only
         try:
             if "m0005_sync" not in set(migrations.applied(database)):
                 return

@@ -12,8 +12,10 @@ from appliance.cli_options import SITE_OPTION
 
 def _open(site_path: str):
     from appliance import db, migrations, settings
+    from appliance.service_user import become_data_owner
 
     site = settings.load(site_path)
+    become_data_owner(site.data_dir)  # sudo espace content ...: the library stays the services'
     site.data_dir.mkdir(parents=True, exist_ok=True)
     database = db.open_database(site.data_dir)
     migrations.migrate(database)

@@ -105,7 +105,7 @@ def ensure_identity(site, run: Callable = _run) -> dict:
     from appliance import migrations
     from appliance.db import open_database
 
-    db = open_database(site.data_dir)
+    db = open_database(site.data_dir, as_root=True)  # _chown_data hands it back
     try:
         migrations.migrate(db)
         row = db.execute_sql("SELECT value FROM box_meta WHERE key = 'box_id'").fetchone()
@@ -200,7 +200,7 @@ def enrol(site) -> str:
         return "this version has no sync client; nothing to enrol"
     from appliance.db import open_database
 
-    db = open_database(site.data_dir)
+    db = open_database(site.data_dir, as_root=True)  # _chown_data hands it back
     try:
         if state.enrolment() is not None:
             return "already enrolled"

@@ -60,7 +60,7 @@ def box_hasher(site: SimpleNamespace) -> Callable[[str], str]:
 
     if not Path(site.data_dir, DB_NAME).exists():
         return lambda who: "?" * 16
-    open_database(site.data_dir)
+    open_database(site.data_dir, as_root=True)  # exists; reads the salt only
     return lambda who: privacy.identity_hash(who, "box")
 
 

@@ -14,8 +14,12 @@ def sms() -> None:
 
 
 def _app(site_path: str):
+    from appliance import settings
     from appliance.app import create_app
+    from appliance.service_user import become_data_owner
 
+    # sudo espace sms ...: the queue's files and rows stay the services'
+    become_data_owner(settings.load(site_path).data_dir)
     return create_app({"SITE_FILE": site_path})
 
 

@@ -25,7 +25,10 @@ def export(site_path: str, out_dir: str) -> None:
     from .export import write_catalogues
 
     site = settings.load(site_path)
-    database = db.open_database(site.data_dir)
+    # It writes OUT_DIR (anywhere the technician chooses), and in the data directory
+    # only through SQLite, which keeps an existing database's files their owner's.
+    exists = (site.data_dir / db.DB_NAME).exists()
+    database = db.open_database(site.data_dir, as_root=exists)
     migrations.migrate(database)
     try:
         written = write_catalogues(Path(out_dir), site.site.id)

@@ -13,8 +13,10 @@ from ..cli_options import SITE_OPTION
 def _open(site_path: str):
     from .. import migrations, settings
     from ..db import open_database
+    from ..service_user import become_data_owner
 
     site = settings.load(site_path)
+    become_data_owner(site.data_dir)  # sudo espace sync ...: downloads stay the services'
     db = open_database(site.data_dir)
     migrations.migrate(db)
     return site, db
