@@ -24,7 +24,7 @@ from .course import Course
 from .models import Group, Learner, Member, Progress
 
 STATUSES = ("done", "on_pace", "behind", "stuck")
-ICONS = {"done": "✓", "on_pace": "▶", "behind": "⏳", "stuck": "⚠"}
+ICONS = {"done": "✓", "on_pace": "▶", "behind": "◀", "stuck": "⚠"}  # in DejaVu: no emoji font
 
 
 @dataclass

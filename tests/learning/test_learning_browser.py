@@ -1,7 +1,12 @@
 """Chromium at 360x640: two learners share one phone, each on their own path through a
-lesson and a multiple choice; the facilitator's kiosk at 800x480 shows the group."""
+lesson and a multiple choice, this week's module framed; the facilitator's kiosk at
+800x480 shows the group, the modules' dates from the programme's sessions and who is on
+pace or behind."""
 
 from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,11 +19,21 @@ pytestmark = pytest.mark.browser
 def test_two_learners_on_one_phone_and_the_group_at_the_kiosk(
     course_app, phone, touchscreen, artifacts
 ):
+    from appliance.programme import rules as programme
     from learning import rules
 
     app = course_app
+    first = dt.datetime.combine(dt.date.today() - dt.timedelta(days=8), dt.time(10, 0))
     with app.app_context(), database.connection_context():
-        group = rules.new_group("Élus de Nioro", "alpha-1")
+        sessions = programme.create_weekly(
+            {"title": "MOOC du mardi", "kind": "mooc_group", "duration_min": 90, "capacity": 20},
+            first,
+            3,
+            ZoneInfo("Africa/Bamako"),
+        )
+        group = rules.new_group(
+            "Élus de Nioro", "alpha-1", started_on=first.date(), series_id=sessions[0].series_id
+        )
         awa = rules.new_learner("Awa", "f", "under35")
         moussa = rules.new_learner("Moussa", "m", "35plus")
         rules.join(group, awa)
@@ -34,6 +49,10 @@ def test_two_learners_on_one_phone_and_the_group_at_the_kiosk(
         page.wait_for_url("**/learn/0/alpha-1/")
         page.screenshot(path=str(artifacts / "learning-path-360x640.png"))
         assert page.get_attribute("li[data-lesson=a]", "data-state") == "next"
+        # the second session was yesterday: module 2 is this week's, framed and said
+        week = page.locator(".module.week")
+        assert week.get_attribute("data-module") == "1" and week.is_visible()
+        assert "This week" in week.inner_text()
         page.click("li[data-lesson=a] a")
         page.click("#listened button")  # without waiting for the clip's end
         page.wait_for_selector("#listened .ok")
@@ -74,6 +93,27 @@ def test_two_learners_on_one_phone_and_the_group_at_the_kiosk(
         rows = touchscreen.locator("#members tr[data-code]")
         assert rows.count() == 2
         assert touchscreen.locator(f"tr[data-code='{awa.code}'] td").nth(2).inner_text() == "2 / 3"
+        # Awa is in module 2 as the group should be; Moussa has not begun: behind
+        awa_pace = touchscreen.locator(f"tr[data-code='{awa.code}'] td.status")
+        moussa_pace = touchscreen.locator(f"tr[data-code='{moussa.code}'] td.status")
+        assert awa_pace.inner_text().strip() == "▶ on pace" and awa_pace.is_visible()
+        assert moussa_pace.inner_text().strip() == "◀ behind" and moussa_pace.is_visible()
+        now = touchscreen.locator("#schedule li.now")
+        assert now.get_attribute("data-module") == "1"
+        assert now.get_attribute("data-session") == str(sessions[1].id)
+        assert "MOOC du mardi" in now.inner_text() and now.is_visible()
+        # a cancelled session moves the module to the next one, seen at the next visit
+        with app.app_context(), database.connection_context():
+            programme.cancel_session(sessions[1].id)
+        touchscreen.reload()
+        assert touchscreen.locator("#schedule li.now").get_attribute("data-module") == "0"
+        moved = touchscreen.locator("#schedule li[data-module='1']")
+        assert moved.get_attribute("data-session") == str(sessions[2].id)
+        assert (
+            touchscreen.locator(f"tr[data-code='{moussa.code}']").get_attribute("data-status")
+            == "on_pace"
+        )
+        touchscreen.screenshot(path=str(artifacts / "learning-kiosk-pace-800x480.png"))
         width = touchscreen.evaluate("document.documentElement.scrollWidth")
         assert width <= 800, f"the group page is {width}px wide on the 800px kiosk"
     finally:
