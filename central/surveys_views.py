@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
-import xml.etree.ElementTree as ET  # noqa: S405  (forms published here; submissions: see _values)
+import re
 
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
 from peewee import fn
 
-from . import auth, service
+from . import auth, service, surveys_export
 from .admin import csv_cell
+from .i18n import _
 from .surveys import SurveyAttachment, SurveyForm, SurveySubmission
 
 bp = Blueprint("central_surveys", __name__, template_folder="templates")
 
-XF = "{http://www.w3.org/2002/xforms}"
-H = "{http://www.w3.org/1999/xhtml}"
 INLINE = ("image/", "audio/", "video/")
 
 
@@ -39,79 +38,24 @@ def _site_ids() -> list[int]:
 
 def questions(xml: str) -> list[tuple[str, str]]:
     """(path under the root, French label) of each question of an XForm, in order;
-    the English or default label when the form has no French."""
-    root = ET.fromstring(xml)  # noqa: S314
-    model = root.find(f"{H}head/{XF}model")
-    translations = {}
-    for tr in model.iter(f"{XF}translation") if model is not None else []:
-        texts = {t.get("id"): (t.findtext(f"{XF}value") or "") for t in tr.iter(f"{XF}text")}
-        translations[tr.get("lang", "")] = texts
-    french = next(
-        (t for lang, t in translations.items() if "fr" in lang.lower() or "fran" in lang.lower()),
-        None,
-    )
-    default = next(iter(translations.values()), {})
-    labels = {}
-    for el in root.find(f"{H}body").iter() if root.find(f"{H}body") is not None else []:
-        ref = el.get("ref")
-        label = el.find(f"{XF}label")
-        if not ref or label is None:
-            continue
-        itext = label.get("ref") or ""
-        if itext.startswith("jr:itext("):
-            key = itext[10:-2]
-            labels[ref] = (french or {}).get(key) or default.get(key) or ref
-        else:
-            labels[ref] = (label.text or "").strip() or ref
-    instance = model.find(f"{XF}instance") if model is not None else None
-    data = instance[0] if instance is not None and len(instance) else None
-    out = []
-
-    def walk(el, path):
-        for child in el:
-            name = child.tag.rsplit("}", 1)[-1]
-            sub = f"{path}/{name}"
-            if name == "meta":
-                continue
-            if len(child):
-                walk(child, sub)
-            else:
-                out.append((sub, labels.get(sub, name)))
-
-    if data is not None:
-        walk(data, f"/{data.tag.rsplit('}', 1)[-1]}")
-    return out
+    the form's default language when it has no French (surveys_export.describe)."""
+    return [(q.path, q.label) for q in surveys_export.describe(xml)]
 
 
-def _values(xml: str) -> dict[str, str]:
-    """Leaf values of a submission by path. Boxes refused DOCTYPEs before sending."""
-    if "<!DOCTYPE" in xml[:4096].upper() or "<!ENTITY" in xml.upper():
-        return {}
-    try:
-        root = ET.fromstring(xml)  # noqa: S314
-    except ET.ParseError:
-        return {}
-    out = {}
-
-    def walk(el, path):
-        for child in el:
-            sub = f"{path}/{child.tag.rsplit('}', 1)[-1]}"
-            if len(child):
-                walk(child, sub)
-            else:
-                out[sub] = (child.text or "").strip()
-
-    walk(root, f"/{root.tag.rsplit('}', 1)[-1]}")
-    return out
+_values = surveys_export.values
 
 
-def _form(form_id: str) -> tuple[list[tuple[str, str]], list]:
-    latest = (
+def _latest(form_id: str) -> SurveyForm | None:
+    return (
         SurveyForm.select()
         .where(SurveyForm.form_id == form_id)
         .order_by(SurveyForm.published_at.desc())
         .first()
     )
+
+
+def _form(form_id: str) -> tuple[list[tuple[str, str]], list]:
+    latest = _latest(form_id)
     subs = list(
         SurveySubmission.select()
         .where(
@@ -185,6 +129,46 @@ def export(form_id: str):
         out.getvalue().encode("utf-8"),
         content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f"attachment; filename={form_id}.csv"},
+    )
+
+
+@bp.get("/surveys/<form_id>.xlsx")
+@auth.login_required
+def export_xlsx(form_id: str):
+    """The submissions as an XLSX workbook: the form's French labels, choices by their
+    labels, numbers as numbers, attachments as links to this server."""
+    _cols, subs = _form(form_id)
+    latest = _latest(form_id)
+    if latest is not None:
+        qs = surveys_export.describe(latest.xml)
+    else:  # imported at a box: columns named by the submissions' own elements
+        qs = [surveys_export.Question(path, label) for path, label in _cols]
+    links: dict[tuple[int, str], dict[str, str]] = {}
+    for a in SurveyAttachment.select().where(
+        SurveyAttachment.instance_id.in_([s.instance_id for s in subs] or [""])
+        & SurveyAttachment.site.in_(_site_ids() or [-1])
+    ):
+        links.setdefault((a.site_id, a.instance_id), {})[a.name] = url_for(
+            "central_surveys.attachment", attachment_id=a.id, _external=True
+        )
+    rows = (
+        surveys_export.Row(
+            s.site.slug,
+            s.instance_id,
+            s.received_at,
+            s.enumerator,
+            s.xml,
+            links.get((s.site_id, s.instance_id), {}),
+        )
+        for s in subs
+    )
+    header = [_("Site"), "instanceID", _("Received on"), _("Enumerator")]
+    body = surveys_export.xlsx(form_id, header, qs, rows)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", form_id)[:80] or "form"
+    return Response(
+        body,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename={name}.xlsx"},
     )
 
 
