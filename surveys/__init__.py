@@ -4,12 +4,15 @@ stored atomically with their attachments and synced to central. See docs/surveys
 
 
 def contribute(registry) -> None:
-    """Its OpenRosa blueprint, kiosk tab, ``espace survey``, pull handler and sweep."""
+    """Its OpenRosa blueprint, the browser's forms and their home tile, kiosk tab,
+    ``espace survey``, pull handler and sweep."""
     from flask_babel import lazy_gettext
 
-    from . import cli, kiosk, openrosa, submissions, sync
+    from . import cli, kiosk, openrosa, submissions, sync, webforms
 
     registry.blueprint(openrosa.bp)
+    registry.blueprint(webforms.bp)
+    registry.tile("webforms.index", lazy_gettext("Surveys"), "survey", order=70)
     registry.blueprint(kiosk.bp)
     registry.kiosk_tab("kiosk_surveys.index", lazy_gettext("Surveys"), "new", order=70)
     registry.command(cli.survey)

@@ -83,6 +83,24 @@ def state(site_path: str, form_id: str, state: str) -> None:
     click.echo(f"{form_id}: {state}")
 
 
+@survey.command("public")
+@SITE_OPTION
+@click.argument("form_id")
+@click.argument("answer", type=click.Choice(["yes", "no"]))
+def public(site_path: str, form_id: str, answer: str) -> None:
+    """Let anyone on the hotspot fill a form in the phone's browser (yes), or only
+    enumerators who log in there (no, the default)."""
+    from . import forms
+
+    _open(site_path)
+    try:
+        forms.set_public(form_id, answer == "yes")
+    except forms.FormError as e:
+        raise click.ClickException(str(e)) from None
+    who = "anyone on the hotspot" if answer == "yes" else "enumerators who log in"
+    click.echo(f"{form_id}: in the browser, {who} (http://<box>/forms)")
+
+
 @survey.command("enumerator")
 @SITE_OPTION
 @click.argument("username")

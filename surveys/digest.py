@@ -106,6 +106,16 @@ def check(secret: str, header: str, method: str, uri_ok) -> tuple[str | None, bo
     return username, False
 
 
+def password_ok(username: str, password: str) -> bool:
+    """Whether ``password`` is this active enumerator's (the browser's login form)."""
+    if not USERNAME.fullmatch(username or ""):
+        return False
+    row = database.execute_sql(
+        "SELECT ha1 FROM survey_enumerator WHERE username = ? AND active = 1", (username,)
+    ).fetchone()
+    return row is not None and hmac.compare_digest(row[0], ha1(username, password))
+
+
 def add_enumerator(username: str, password: str) -> None:
     """Create (or give a new password to) an enumerator account."""
     from appliance.errors import EspaceError

@@ -30,6 +30,7 @@ __all__ = [
     "version_xml",
     "media_of",
     "set_state",
+    "set_public",
     "MAX_MEDIA_BYTES",
 ]
 
@@ -144,25 +145,36 @@ def forms(open_only: bool = False) -> list[dict]:
         "SELECT f.form_id, f.version, f.title, f.state, f.origin, v.md5, "
         "(SELECT COUNT(*) FROM survey_submission s WHERE s.form_id = f.form_id), "
         "(SELECT COUNT(*) FROM survey_media m WHERE m.form_id = f.form_id "
-        " AND m.version = f.version) "
+        " AND m.version = f.version), f.web_public "
         "FROM survey_form f JOIN survey_form_version v "
         "ON v.form_id = f.form_id AND v.version = f.version "
         "WHERE f.state = 'open' OR NOT ? ORDER BY f.title, f.form_id",
         (open_only,),
     )
-    keys = ("form_id", "version", "title", "state", "origin", "md5", "submissions", "media")
+    keys = (
+        "form_id",
+        "version",
+        "title",
+        "state",
+        "origin",
+        "md5",
+        "submissions",
+        "media",
+        "web_public",
+    )
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 def current(form_id: str) -> dict | None:
     """The form's current version (xml, md5, state), or None."""
     row = database.execute_sql(
-        "SELECT f.form_id, f.version, f.title, f.state, v.xml, v.md5 FROM survey_form f "
+        "SELECT f.form_id, f.version, f.title, f.state, v.xml, v.md5, f.web_public "
+        "FROM survey_form f "
         "JOIN survey_form_version v ON v.form_id = f.form_id AND v.version = f.version "
         "WHERE f.form_id = ?",
         (form_id,),
     ).fetchone()
-    keys = ("form_id", "version", "title", "state", "xml", "md5")
+    keys = ("form_id", "version", "title", "state", "xml", "md5", "web_public")
     return dict(zip(keys, row, strict=True)) if row else None
 
 
@@ -192,6 +204,17 @@ def set_state(form_id: str, state: str) -> None:
         n = database.execute_sql(
             "UPDATE survey_form SET state = ?, updated_at = ? WHERE form_id = ?",
             (state, now(), form_id),
+        ).rowcount
+    if not n:
+        raise FormError(f"no form {form_id!r} on this box", "espace survey list")
+
+
+def set_public(form_id: str, public: bool) -> None:
+    """Open (or not) ``form_id`` to anyone on the hotspot, in the phone's browser."""
+    with database.atomic():
+        n = database.execute_sql(
+            "UPDATE survey_form SET web_public = ?, updated_at = ? WHERE form_id = ?",
+            (int(public), now(), form_id),
         ).rowcount
     if not n:
         raise FormError(f"no form {form_id!r} on this box", "espace survey list")

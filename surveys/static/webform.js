@@ -1,0 +1,309 @@
+/* A survey form in the phone's browser: ODK Web Forms renders the box's XForm; this
+   page gives it what plain HTTP or Web Forms 0.22 lack, and sends the answers.
+
+   - Location questions: on plain HTTP a browser has no GPS for the page, so
+     navigator.geolocation is replaced by a chooser: tap the commune's map (the box's
+     own tiles) or type a village's name. Web Forms' "Get location" dialog receives the
+     chosen point as a position with an honest accuracy.
+   - Sound (and other non-image) uploads: Web Forms 0.22 shows a placeholder for them;
+     the page puts a file input there (on a phone it offers the recorder) and writes
+     the file's name into the answer's XML at submission.
+   - Submission: the OpenRosa multipart body (xml_submission_file and the files) goes
+     to the box, which answers in the visitor's language; a cut link keeps the answers
+     on the page, and sending again is safe (the instanceID makes it idempotent). */
+import { createApp, h } from "vue";
+import { OdkWebForm, webFormsPlugin, POST_SUBMIT__NEW_INSTANCE } from "@getodk/web-forms";
+
+const data = JSON.parse(document.getElementById("webform-data").textContent);
+const T = data.strings;
+const root = document.getElementById("webform");
+const statusEl = document.getElementById("webform-status");
+let uploads = []; // non-image upload questions: {ref, accept, label}
+let sounds = {}; // ref -> File chosen
+
+function say(text, kind) {
+  statusEl.textContent = text;
+  statusEl.className = "wf-status " + (kind || "");
+  if (text) statusEl.scrollIntoView({block: "nearest"});
+}
+
+/* ---- location: a chooser instead of the GPS that plain HTTP does not give ---------- */
+
+const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+let picker = null;
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = reject;
+    document.head.appendChild(s);
+  });
+}
+
+let leafletReady = null;
+function loadLeaflet(map) {
+  if (!leafletReady) {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = map.leafletCss;
+    document.head.appendChild(css);
+    leafletReady = loadScript(map.leafletJs).then(() => loadScript(map.protomapsJs));
+  }
+  return leafletReady;
+}
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+  if (text) e.textContent = text;
+  return e;
+}
+
+function position(lat, lon, accuracy) {
+  const coords = {latitude: lat, longitude: lon, altitude: 0, accuracy: accuracy,
+                  altitudeAccuracy: null, heading: null, speed: null};
+  return {coords: coords, timestamp: Date.now()};
+}
+
+function closePicker() {
+  if (picker) { picker.remove(); picker = null; }
+}
+
+/* Resolves with a position, or null when the visitor cancels. */
+function choosePlace() {
+  closePicker();
+  return new Promise((resolve) => {
+    let chosen = null;
+    const box = el("div", {class: "wf-picker", role: "dialog", "aria-modal": "true",
+                           "aria-labelledby": "wf-picker-title", id: "wf-picker"});
+    box.appendChild(el("h2", {id: "wf-picker-title"}, T.where));
+    box.appendChild(el("p", {}, T.noGps));
+    const done = (pos) => { closePicker(); resolve(pos); };
+    if (data.map) {
+      const mapDiv = el("div", {id: "wf-map", class: "wf-map"});
+      box.appendChild(mapDiv);
+      loadLeaflet(data.map).then(() => {
+        if (!document.body.contains(mapDiv)) return;
+        const a = data.map.area;
+        const bounds = L.latLngBounds([a[1], a[0]], [a[3], a[2]]);
+        const m = L.map(mapDiv, {maxBounds: bounds.pad(0.2), minZoom: 10, maxZoom: 17});
+        protomapsL.leafletLayer({url: data.map.tiles, flavor: "light",
+                                 attribution: "© OpenStreetMap contributors"}).addTo(m);
+        if (data.map.box) m.setView(data.map.box, 14); else m.fitBounds(bounds);
+        let marker = null;
+        m.on("click", (e) => {
+          chosen = position(e.latlng.lat, e.latlng.lng, 25); // a fingertip at zoom 15
+          if (marker) marker.setLatLng(e.latlng); else marker = L.marker(e.latlng).addTo(m);
+          use.disabled = false;
+        });
+      }).catch(() => mapDiv.remove());
+    }
+    const label = el("label", {for: "wf-place"}, T.placeName);
+    const input = el("input", {id: "wf-place", type: "search", autocomplete: "off"});
+    const list = el("ul", {class: "wf-places", id: "wf-places"});
+    const msg = el("p", {class: "muted", id: "wf-picker-msg"});
+    box.append(label, input, list, msg);
+    const show = () => {
+      const q = fold(input.value);
+      list.textContent = "";
+      const found = data.places.filter((p) => !q || fold(p.name).includes(q)).slice(0, 8);
+      msg.textContent = q && !found.length ? T.noPlace : "";
+      for (const p of found) {
+        const b = el("button", {type: "button", class: "wf-place", "data-place": p.name}, p.name);
+        b.onclick = () => done(position(p.lat, p.lon, 500)); // a village, not a house
+        const li = el("li");
+        li.appendChild(b);
+        list.appendChild(li);
+      }
+    };
+    input.oninput = show;
+    show();
+    const actions = el("div", {class: "wf-actions"});
+    const use = el("button", {type: "button", id: "wf-use", disabled: ""}, T.usePoint);
+    use.hidden = !data.map; // a point comes from the map
+    use.onclick = () => done(chosen);
+    const cancel = el("button", {type: "button", id: "wf-cancel"}, T.cancel);
+    cancel.onclick = () => done(null);
+    actions.append(use, cancel);
+    box.appendChild(actions);
+    document.body.appendChild(box);
+    picker = box;
+    input.focus();
+  });
+}
+
+if (!window.isSecureContext || !navigator.geolocation) {
+  let watches = 0;
+  const denied = {code: 1, PERMISSION_DENIED: 1, message: T.noGps};
+  const geo = {
+    // Asked by the form itself at start (start-geopoint): no chooser opens unasked.
+    getCurrentPosition(ok, fail) { if (fail) setTimeout(() => fail(denied), 0); },
+    // Asked by the "Get location" button of a location question.
+    watchPosition(ok, fail) {
+      choosePlace().then((pos) => { if (pos) ok(pos); else if (fail) fail(denied); });
+      return ++watches;
+    },
+    clearWatch() { closePicker(); },
+  };
+  Object.defineProperty(navigator, "geolocation", {value: geo, configurable: true});
+}
+
+/* ---- sounds: a file input where Web Forms 0.22 has a placeholder ------------------- */
+
+function childrenNamed(node, name) {
+  return Array.from(node.children).filter((c) => c.localName === name);
+}
+
+function labelOf(doc, upload) {
+  const label = childrenNamed(upload, "label")[0];
+  if (!label) return upload.getAttribute("ref").split("/").pop();
+  const m = (label.getAttribute("ref") || "").match(/jr:itext\('([^']+)'\)/);
+  if (!m) return label.textContent.trim();
+  const all = Array.from(doc.getElementsByTagNameNS("*", "translation"));
+  const lang = all.find((t) => t.getAttribute("default")) || all[0];
+  const text = lang && childrenNamed(lang, "text").find((t) => t.getAttribute("id") === m[1]);
+  const value = text && (childrenNamed(text, "value").find((v) => !v.getAttribute("form")));
+  return value ? value.textContent.trim() : m[1];
+}
+
+function uploadQuestions(xml) {
+  const doc = new DOMParser().parseFromString(xml, "text/xml");
+  return Array.from(doc.getElementsByTagNameNS("*", "upload"))
+    .filter((u) => !(u.getAttribute("mediatype") || "").startsWith("image/"))
+    .map((u) => ({ref: u.getAttribute("ref"), accept: u.getAttribute("mediatype") || "*/*",
+                  label: labelOf(doc, u)}));
+}
+
+function soundWidget(q, index) {
+  const box = el("div", {class: "wf-sound", "data-ref": q.ref});
+  const id = "wf-sound-" + index;
+  box.appendChild(el("p", {class: "wf-sound-label", dir: "auto"}, q.label));
+  const button = el("label", {class: "wf-sound-button", for: id}, T.sound);
+  const input = el("input", {type: "file", id: id, accept: q.accept, capture: ""});
+  const preview = el("audio", {controls: "", hidden: ""});
+  const remove = el("button", {type: "button", class: "wf-remove", hidden: ""}, T.remove);
+  const show = () => {
+    const f = sounds[q.ref];
+    preview.hidden = remove.hidden = !f;
+    if (f && q.accept.startsWith("audio")) preview.src = URL.createObjectURL(f);
+    else preview.removeAttribute("src");
+  };
+  input.onchange = () => {
+    if (input.files[0]) sounds[q.ref] = input.files[0];
+    show();
+  };
+  remove.onclick = () => { delete sounds[q.ref]; input.value = ""; show(); };
+  box.append(button, input, preview, remove);
+  show();
+  return box;
+}
+
+/* Web Forms renders each non-image upload as a container with a placeholder <p>, in
+   the form's order; the n-th one shown is the n-th such question (a question hidden by
+   a relevance condition is not rendered, and shifts the rest: see docs/surveys.md). */
+function placeSounds() {
+  const slots = Array.from(root.querySelectorAll(".question-container")).filter(
+    (c) => c.dataset.wfRef || childrenNamed(c, "p").some((p) => p.textContent.includes("🚧")));
+  slots.forEach((slot, i) => {
+    const q = uploads[i];
+    if (!q || slot.dataset.wfRef === q.ref) return;
+    slot.dataset.wfRef = q.ref;
+    for (const old of slot.querySelectorAll(".wf-sound")) old.remove();
+    for (const p of childrenNamed(slot, "p")) p.hidden = true;
+    slot.appendChild(soundWidget(q, i));
+  });
+}
+
+/* ---- submission ---------------------------------------------------------------------- */
+
+function setAnswer(xml, ref, value) {
+  const doc = new DOMParser().parseFromString(xml, "text/xml");
+  const steps = ref.split("/").filter(Boolean);
+  let node = doc.documentElement;
+  if (node.localName !== steps[0]) return xml;
+  for (const step of steps.slice(1)) {
+    node = node && childrenNamed(node, step)[0];
+  }
+  if (!node) return xml;
+  node.textContent = value;
+  return new XMLSerializer().serializeToString(doc);
+}
+
+function fileName(ref, file, n) {
+  const ext = (file.name.match(/\.[A-Za-z0-9]{1,5}$/) || [""])[0];
+  const base = ref.split("/").pop().replace(/[^\w-]/g, "_").slice(0, 60) || "file";
+  return base + "-" + Date.now() + "-" + n + ext;
+}
+
+async function onSubmit(payload, callback) {
+  if (payload.status !== "ready") return; // Web Forms shows what is missing
+  const instance = payload.data[0];
+  const body = new FormData();
+  let total = 0;
+  let xml = await instance.get("xml_submission_file").text();
+  for (const [name, value] of instance.entries()) {
+    if (name === "xml_submission_file") continue;
+    body.append(name, value, value.name);
+    total += value.size;
+  }
+  uploads.forEach((q, n) => {
+    const f = sounds[q.ref];
+    if (!f) return;
+    const name = fileName(q.ref, f, n);
+    xml = setAnswer(xml, q.ref, name);
+    body.append(name, f, name);
+    total += f.size;
+  });
+  const xmlFile = new File([xml], "xml_submission_file", {type: "text/xml"});
+  body.append("xml_submission_file", xmlFile);
+  body.append("csrf", data.csrf);
+  total += xmlFile.size;
+  if (total > data.maxBytes) { say(T.tooLarge, "error"); return; }
+  say(T.sending, "");
+  let resp;
+  try {
+    resp = await fetch(data.submit, {method: "POST", body: body, credentials: "same-origin"});
+  } catch (e) {
+    say(T.offline, "error");
+    return;
+  }
+  let answer = {};
+  try { answer = await resp.json(); } catch (e) { /* a proxy's or waitress's own page */ }
+  if (resp.ok && answer.ok) {
+    sounds = {};
+    for (const slot of root.querySelectorAll("[data-wf-ref]")) delete slot.dataset.wfRef;
+    callback({status: "success", next: POST_SUBMIT__NEW_INSTANCE});
+    say(T.sent, "ok");
+    window.scrollTo(0, 0);
+  } else if (resp.status === 413) {
+    say(answer.message || T.tooLarge, "error");
+  } else {
+    say(answer.message || T.offline, "error");
+  }
+}
+
+function fetchFormAttachment(url) {
+  const name = decodeURIComponent(String(url.pathname || url.href).split("/").pop());
+  return fetch(data.media.replace("NAME", encodeURIComponent(name)),
+               {credentials: "same-origin"});
+}
+
+async function start() {
+  const resp = await fetch(data.formXml, {credentials: "same-origin"});
+  if (!resp.ok) { say(T.offline, "error"); return; }
+  const xml = await resp.text();
+  uploads = uploadQuestions(xml);
+  const props = {formXml: xml, fetchFormAttachment: fetchFormAttachment, onSubmit: onSubmit,
+                 trackDevice: true};
+  if (data.username) props.preloadProperties = {username: data.username};
+  const app = createApp({render: () => h(OdkWebForm, props)});
+  app.use(webFormsPlugin);
+  root.textContent = "";
+  app.mount(root);
+  new MutationObserver(placeSounds).observe(root, {childList: true, subtree: true});
+  root.dataset.ready = "1";
+}
+
+start().catch(() => say(T.offline, "error"));

@@ -1,0 +1,249 @@
+"""The browser's forms (/forms) through Flask's client: who may fill and send, the
+vendored files and their caching, the form in the visitor's language, submissions
+through the same storage as Collect's, refusals in the visitor's language."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .xlsforms import JPEG, submission_xml
+
+VENDOR = Path(__file__).resolve().parents[2] / "surveys" / "static" / "vendor"
+
+
+@pytest.fixture
+def form(app, db, form_file):
+    from surveys import digest, forms
+
+    forms.import_xlsform(app.config["SITE"].data_dir, form_file)
+    digest.add_enumerator("moussa", "secret-123")
+    return "menage"
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def login(client, name="moussa", password="secret-123", next_="/forms/menage/"):
+    token = csrf_of(client.get("/forms/login").get_data(as_text=True))
+    return client.post(
+        "/forms/login", data={"username": name, "password": password, "csrf": token, "next": next_}
+    )
+
+
+def page_data(client, form_id="menage") -> dict:
+    page = client.get(f"/forms/{form_id}/").get_data(as_text=True)
+    raw = re.search(
+        r'<script type="application/json" id="webform-data">(.*?)</script>', page, re.S
+    ).group(1)
+    return json.loads(raw)
+
+
+def test_vendored_files_match_their_manifest_and_licences():
+    manifest = json.loads((VENDOR / "MANIFEST.json").read_text())
+    assert {p["package"]: p["version"] for p in manifest["packages"]} == {
+        "@getodk/web-forms": "0.22.0",
+        "vue": "3.5.45",
+    }
+    for name, meta in manifest["files"].items():
+        data = (VENDOR / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], name
+        assert len(data) == meta["bytes"], name
+    assert "Apache License" in (VENDOR / "web-forms-0.22.0/LICENSE").read_text()
+    assert "MIT" in (VENDOR / "vue-3.5.45/LICENSE").read_text()
+    # What a phone downloads for its first form (the map chunk loads only for map
+    # questions): Web Forms bundles PrimeVue, its fonts and the XPath engine.
+    from surveys import web_assets
+
+    first = sum(web_assets.first_load_bytes().values())
+    assert 1_000_000 < first < 1_500_000
+
+
+def test_a_form_is_for_enumerators_until_the_box_opens_it_to_all(client, form):
+    from surveys import forms
+
+    listing = client.get("/forms/").get_data(as_text=True)
+    assert 'data-form="menage"' in listing and "Enquête ménage" in listing
+    r = client.get("/forms/menage/")
+    assert r.status_code == 302 and "/forms/login" in r.headers["Location"]
+    assert client.get("/forms/menage/form.xml").status_code == 403
+    xml = submission_xml()
+    r = client.post(
+        "/forms/menage/submission",
+        data={"xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml")},
+    )
+    assert r.status_code == 403
+
+    forms.set_public("menage", True)
+    assert client.get("/forms/menage/").status_code == 200
+    assert client.get("/forms/menage/form.xml").status_code == 200
+
+
+def test_enumerator_login_wrong_password_then_right(client, form):
+    r = login(client, password="wrong-one")
+    assert r.status_code == 400
+    assert "do not match" in r.get_data(as_text=True) or "ne correspondent" in r.get_data(
+        as_text=True
+    )
+    r = login(client)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/forms/menage/")
+    data = page_data(client)
+    assert data["username"] == "moussa"
+    assert data["submit"] == "/forms/menage/submission"
+    assert client.get("/forms/menage/form.xml").status_code == 200
+
+
+def test_login_next_cannot_leave_the_forms(client, form):
+    r = login(client, next_="//evil.example/x")
+    assert r.headers["Location"].endswith("/forms/")
+
+
+def test_page_loads_web_forms_by_import_map_with_immutable_assets(client, form):
+    from surveys import forms
+
+    forms.set_public("menage", True)
+    page = client.get("/forms/menage/").get_data(as_text=True)
+    imports = json.loads(
+        re.search(r'<script type="importmap">(.*?)</script>', page, re.S).group(1)
+    )["imports"]
+    assert imports["vue"].endswith("/vue.runtime.esm-browser.prod.js")
+    r = client.get(imports["@getodk/web-forms"], headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in r.headers["Cache-Control"]
+    assert r.headers["Content-Type"].startswith("text/javascript")
+    assert gzip.decompress(r.data) == (VENDOR / "web-forms-0.22.0/index.js").read_bytes()
+    etag = r.headers["ETag"]
+    assert client.get(imports["vue"], headers={"If-None-Match": etag}).status_code == 200
+    assert (
+        client.get(imports["@getodk/web-forms"], headers={"If-None-Match": etag}).status_code == 304
+    )
+    # Our own scripts: a URL with their hash; an old hash is gone, never a path.
+    shim = re.search(r'<script src="([^"]+secure-shims.js)"', page).group(1)
+    assert client.get(shim).status_code == 200
+    assert client.get("/forms/assets/own-000000000000/secure-shims.js").status_code == 404
+    assert client.get("/forms/assets/../webforms.py").status_code == 404
+    assert client.get("/forms/assets/web-forms-0.22.0/LICENSE").status_code == 404
+
+
+def test_form_is_shown_in_the_visitors_language(client, form):
+    from surveys import forms, webforms
+
+    forms.set_public("menage", True)
+    client.set_cookie("lang", "en")
+    xml = client.get("/forms/menage/form.xml").get_data(as_text=True)
+    assert re.search(r'<translation default="true\(\)" lang="English \(en\)"', xml)
+    assert not re.search(r'<translation[^>]*lang="French \(fr\)"[^>]*default', xml)
+    assert webforms.form_language(xml, "bm") is None
+    client.set_cookie("lang", "bm")
+    page = client.get("/forms/menage/").get_data(as_text=True)
+    assert 'id="not-in-language"' in page
+
+
+def test_browser_submission_goes_through_collects_storage(app, client, form):
+    from surveys import submissions
+
+    login(client)
+    token = page_data(client)["csrf"]
+    instance = f"uuid:{uuid.uuid4()}"
+    xml = submission_xml(instance=instance, nom="<script>alert(1)</script>")
+    body = {
+        "xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml"),
+        "photo.jpg": (io.BytesIO(JPEG), "photo.jpg", "image/jpeg"),
+        "csrf": token,
+    }
+    r = client.post("/forms/menage/submission", data=dict(body))
+    assert r.status_code == 201 and r.json["ok"]
+    held = submissions.instance(instance)
+    assert held["form_id"] == "menage" and [a["name"] for a in held["attachments"]] == ["photo.jpg"]
+    # Sent again (the answer was lost): accepted once.
+    body["xml_submission_file"] = (io.BytesIO(xml), "xml_submission_file", "text/xml")
+    body["photo.jpg"] = (io.BytesIO(JPEG), "photo.jpg", "image/jpeg")
+    assert client.post("/forms/menage/submission", data=body).status_code == 202
+    assert submissions.counts() == {"menage": 1}
+    from appliance.db import database
+
+    enumerator = database.execute_sql(
+        "SELECT enumerator FROM survey_submission WHERE instance_id = ?", (instance,)
+    ).fetchone()[0]
+    assert enumerator == "moussa"
+
+
+def test_refusals_are_in_the_visitors_language(app, client, form):
+    from surveys import forms
+
+    forms.set_public("menage", True)
+    token = page_data(client)["csrf"]
+    xml = submission_xml()
+    # No CSRF token: refused.
+    r = client.post(
+        "/forms/menage/submission",
+        data={"xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml")},
+    )
+    assert r.status_code == 400 and not r.json["ok"]
+    # A photo that is not one.
+    r = client.post(
+        "/forms/menage/submission",
+        data={
+            "xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml"),
+            "photo.jpg": (io.BytesIO(b"MZ not a jpeg"), "photo.jpg", "image/jpeg"),
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 415 and "photo" in r.json["message"]
+    # Too large: said in French, with the limit.
+    app.config["MAX_CONTENT_LENGTH"] = 100_000
+    r = client.post(
+        "/forms/menage/submission",
+        data={
+            "xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml"),
+            "voix.ogg": (io.BytesIO(b"OggS" + bytes(120_000)), "voix.ogg", "audio/ogg"),
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 413
+    assert "0.1" in r.json["message"]
+    # A form changed while the phone was filling it.
+    r = client.post(
+        "/forms/menage/submission",
+        data={
+            "xml_submission_file": (
+                io.BytesIO(submission_xml(version="0")),
+                "xml_submission_file",
+                "text/xml",
+            ),
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 409
+    # Another form's XML at this form's address.
+    r = client.post(
+        "/forms/menage/submission",
+        data={
+            "xml_submission_file": (
+                io.BytesIO(submission_xml(form_id="autre")),
+                "xml_submission_file",
+                "text/xml",
+            ),
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 400
+    # A closed form.
+    forms.set_state("menage", "closed")
+    assert client.get("/forms/menage/").status_code == 404
+    r = client.post(
+        "/forms/menage/submission",
+        data={
+            "xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml"),
+            "csrf": token,
+        },
+    )
+    assert r.status_code == 403

@@ -1,0 +1,235 @@
+"""A survey in the phone's browser, end to end: Debian's chromium at 360x640 in its own
+network namespace opens the box on a hotspot-like address over plain HTTP (no
+crypto.randomUUID, no GPS: the page's shim and place chooser stand in), an enumerator
+logs in, fills a form made by pyxform from an XLSForm written here (text, select_one,
+integer, photo, sound, location), is told a too-large sound is refused, sends; the box
+syncs to a real central through a faulty link, and central shows the submission (the
+hostile text escaped) with its photo and sound, and exports it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from tests.central.harness import CentralServer, central_call, enrol_box, make_central
+from tests.phone_net import PhoneNet
+from tests.support import CHROMIUM_ARGS, LiveServer, make_site, require_program, require_root
+from tests.visitor.conftest import PHONE
+
+from .test_central import PASSWORD, sync_until_done
+from .xlsforms import write_xlsform
+
+pytestmark = pytest.mark.browser
+
+XSS = '<img src=x onerror="window.pwned=1">Awa & "Fils"'
+VILLAGES = [
+    {"name": "Diéma", "lat": 14.5412, "lon": -9.1861},
+    {"name": "Kassaro", "lat": 14.6021, "lon": -9.0522},
+]
+LIMIT = 2_000_000  # the box's body limit in this test: a 3 MB sound is too large
+# A small Ogg file (the box checks that an audio/ogg file begins as one).
+OGG = b"OggS\x00\x02" + bytes(300)
+
+
+@pytest.fixture(scope="module")
+def phone_net(tmp_path_factory):
+    require_root("a network namespace for the phone")
+    require_program("ip", "iproute2")
+    with PhoneNet(tmp_path_factory.mktemp("phone-net")) as net:
+        yield net
+
+
+@pytest.fixture
+def site_doc(tmp_path, phone_net):
+    return make_site(
+        tmp_path,
+        site={"default_language": "fr"},
+        hotspot={"address": phone_net.box_address, "subnet": phone_net.subnet},
+        map={"villages": VILLAGES},
+    )
+
+
+@pytest.fixture
+def phone_page(playwright, phone_net):
+    require_program("chromium", "chromium")
+    browser = playwright.chromium.launch(
+        executable_path=str(phone_net.wrapper), headless=True, args=CHROMIUM_ARGS
+    )
+    try:
+        yield browser.new_context(**PHONE).new_page()
+    finally:
+        browser.close()
+
+
+def survey_form(tmp_path):
+    return write_xlsform(
+        tmp_path / "usb" / "visite.xlsx",
+        form_id="visite",
+        title="Visite des puits",
+        media={},
+        survey=[
+            ["type", "name", "label::French (fr)", "label::English (en)", "required"],
+            ["text", "nom", "Nom de la personne", "Name", "yes"],
+            ["select_one oui_non", "eau", "Eau potable ?", "Drinking water?", "yes"],
+            ["integer", "taille", "Taille du ménage", "Household size", "yes"],
+            ["image", "photo", "Photo du puits", "Photo of the well", ""],
+            ["audio", "voix", "Message vocal", "Voice message", ""],
+            ["geopoint", "lieu", "Lieu du puits", "Place of the well", ""],
+        ],
+    )
+
+
+def test_phone_fills_a_form_in_the_browser_and_central_exports_it(
+    app, db, tmp_path, phone_net, phone_page, artifacts, java
+):
+    central_app = make_central(tmp_path / "central")
+    with CentralServer(central_app) as central:
+        central.app = central_app
+        fill_and_send(app, db, central, tmp_path, phone_net, phone_page, artifacts)
+
+
+def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
+    from central import service
+    from central import surveys as central_surveys
+    from central.models import Region
+    from central.surveys import SurveyAttachment, SurveySubmission
+    from surveys import digest, forms, submissions
+
+    app.config["MAX_CONTENT_LENGTH"] = LIMIT
+    site = app.config["SITE"]
+    central_app = central.app
+    # The form is published at central and comes down to the box through a faulty link.
+    enrol_box(central_app, central.url, app.config["DATA_DIR"])
+    region = central_call(central_app, Region.get, Region.name == "Kayes")
+    central_call(central_app, central_surveys.publish, survey_form(tmp_path), region)
+    faults = {0: ("cut_down", 40), 2: "drop_response"}
+    assert sync_until_done(site, central.url, lambda i: faults.get(i, "pass")) >= 2
+    assert [f["form_id"] for f in forms.forms()] == ["visite"]
+    digest.add_enumerator("moussa", "secret-123")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    with LiveServer(app, host=phone_net.box_address, max_request_body_size=LIMIT + 65536) as box:
+        assert box.url.startswith(f"http://{phone_net.box_address}")
+        # The home has a Surveys tile; the list says who may fill each form.
+        page.goto(box.url + "/lang/fr?next=/")
+        page.click("a[href='/forms/']")
+        page.click("a[data-form='visite']")
+        page.wait_for_url("**/forms/login**")
+        page.fill("#username", "moussa")
+        page.fill("#password", "secret-123")
+        page.click("#login-button")
+        page.wait_for_url("**/forms/visite/")
+        assert page.evaluate("window.isSecureContext") is False  # as phones see the box
+        page.wait_for_selector("#webform[data-ready='1']")
+        page.wait_for_selector("text=Nom de la personne")
+        page.screenshot(path=str(artifacts / "webform-360x640.png"), full_page=True)
+
+        def question(label):
+            return page.locator(".question-container", has_text=label)
+
+        question("Nom de la personne").locator("input").fill(XSS)
+        question("Eau potable").get_by_text("Oui").click()
+        size = question("Taille du ménage").locator("input")
+        size.press_sequentially("7")  # PrimeVue's number field reads keys, not fill()
+        size.press("Tab")
+        photo = camera_jpeg(page)
+        question("Photo du puits").locator("input[type=file]").first.set_input_files(
+            {"name": "puits.jpg", "mimeType": "image/jpeg", "buffer": photo}
+        )
+        page.wait_for_selector(".question-container img[src^='blob:']")
+        # Location: no GPS on plain HTTP; the chooser finds the village by its name.
+        question("Lieu du puits").get_by_text("Get location").click()
+        page.wait_for_selector("#wf-picker")
+        page.fill("#wf-place", "diema")
+        page.screenshot(path=str(artifacts / "webform-place-360x640.png"))
+        page.click("button[data-place='Diéma']")
+        page.get_by_text("Save location").click()
+        question("Lieu du puits").get_by_text("14.541").wait_for()
+        # A sound too large for the box: said before anything is sent.
+        sound = page.locator(".wf-sound input[type=file]")
+        sound.set_input_files(
+            {"name": "long.ogg", "mimeType": "audio/ogg", "buffer": b"OggS" + bytes(3_000_000)}
+        )
+        page.get_by_role("button", name="Send").click()
+        status = page.locator("#webform-status")
+        status.get_by_text("trop lourds").wait_for()
+        assert "2 Mo" in status.inner_text()
+        assert submissions.counts() == {}
+        page.screenshot(path=str(artifacts / "webform-too-large-360x640.png"))
+        sound.set_input_files({"name": "voix.ogg", "mimeType": "audio/ogg", "buffer": OGG})
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_selector("#webform-status.ok")
+        page.screenshot(path=str(artifacts / "webform-sent-360x640.png"))
+        assert not errors, errors
+        # The form is empty again, for the next person.
+        assert question("Nom de la personne").locator("input").input_value() == ""
+
+    from appliance import blobs
+
+    rows = db.execute_sql(
+        "SELECT instance_id, xml_sha256, enumerator FROM survey_submission"
+    ).fetchall()
+    assert len(rows) == 1
+    instance, xml_sha, enumerator = rows[0]
+    assert enumerator == "moussa"
+    xml = blobs.path_for(site.data_dir, xml_sha).read_text()
+    held = submissions.instance(instance)
+    names = {a["mime"]: a["name"] for a in held["attachments"]}
+    assert set(names) == {"image/jpeg", "audio/ogg"}
+    assert f"<voix>{names['audio/ogg']}</voix>" in xml
+    assert f"<photo>{names['image/jpeg']}</photo>" in xml
+    assert "<lieu>14.5412 -9.1861 0.0 500.0</lieu>" in xml
+    assert "<taille>7</taille>" in xml and "<eau>oui</eau>" in xml
+
+    # --- to central through a faulty link, then shown and exported ---------------------
+    faults = {1: ("cut_down", 60), 3: "drop_response", 5: ("cut_up", 200)}
+    assert sync_until_done(site, central.url, lambda i: faults.get(i, "pass")) >= 2
+    subs = central_call(
+        central_app, lambda: [(s.instance_id, s.form_id) for s in SurveySubmission.select()]
+    )
+    assert subs == [(instance, "visite")]
+    atts = central_call(
+        central_app, lambda: sorted((a.mime, a.name, a.id) for a in SurveyAttachment.select())
+    )
+    assert [a[:2] for a in atts] == [
+        ("audio/ogg", names["audio/ogg"]),
+        ("image/jpeg", names["image/jpeg"]),
+    ]
+    central_call(central_app, service.create_admin, "awa", PASSWORD, "regional", "Kayes")
+    client = central_app.test_client()
+    token = re.search(
+        r'name="csrf" value="([^"]+)"', client.get("/login").get_data(as_text=True)
+    ).group(1)
+    assert (
+        client.post(
+            "/login", data={"username": "awa", "password": PASSWORD, "csrf": token}
+        ).status_code
+        == 302
+    )
+    table = client.get("/surveys/visite").get_data(as_text=True)
+    assert "Nom de la personne" in table
+    assert XSS not in table and "&lt;img src=x onerror=" in table
+    assert f'<img src="/surveys/attachments/{atts[1][2]}"' in table
+    assert "<audio controls" in table
+    with client.get(f"/surveys/attachments/{atts[1][2]}") as r:
+        assert r.status_code == 200 and r.data == photo
+    export = client.get("/surveys/visite.csv")
+    rows = list(csv.reader(io.StringIO(export.data.decode("utf-8-sig")), delimiter=";"))
+    header, row = rows[0], rows[1]
+    assert row[header.index("Nom de la personne")] == XSS
+    assert row[header.index("Taille du ménage")] == "7"
+    assert row[header.index("Lieu du puits")] == "14.5412 -9.1861 0.0 500.0"
+
+
+def camera_jpeg(page) -> bytes:
+    """A real JPEG, as a phone's camera gives (drawn and encoded by chromium)."""
+    import base64
+
+    url = page.evaluate("""() => { const c = document.createElement('canvas');
+        c.width = 64; c.height = 48; const x = c.getContext('2d');
+        x.fillStyle = '#2a6'; x.fillRect(0, 0, 64, 48); x.fillStyle = '#fff';
+        x.fillRect(20, 10, 24, 28); return c.toDataURL('image/jpeg', 0.8); }""")
+    return base64.b64decode(url.split(",", 1)[1])
