@@ -1,17 +1,23 @@
-"""Learning benchmark: progress writes per second with 30 phones, and bytes synced per
-learner per week.
+"""Learning benchmark: progress writes per second with 30 phones, bytes synced per
+learner per week, and a course's media served by byte ranges to 30 phones.
 
-    .venv/bin/python bench/learning.py [--phones 30] [--writes 40]
+    .venv/bin/python bench/learning.py [--phones 30] [--writes 40] [--seeks 40]
 
 1. Writes: ``--phones`` threads, each a learner on their own phone, each recording
    ``--writes`` progress events (opened, listened, answered) through
    ``learning.rules.record`` on a real SQLite file (WAL, synchronous=FULL): each write
    is one transaction with the lesson's row and the learner's snapshot for central.
 2. Bytes per learner per week: a week of a learner who comes three times (10 writes:
-   open, listen, open, answer, then open, listen, open twice more; so 10 snapshots in
-   the outbox), for 30 learners, as rows of one push (canonical JSON, zstd, as the
-   sync compresses a batch; frame headers and signature not counted), divided by 30.
+   open, listen, open, answer, then open, listen, open twice more; only the 4 writes
+   that change something send a snapshot), for 30 new learners, as rows of one push
+   (canonical JSON, zstd, as the sync compresses a batch; frame headers and signature
+   not counted), divided by 30.
    Only the latest snapshot counts at central, but every one is sent.
+3. Media with Range: the course's lesson audio made 8 MiB, the box behind waitress on
+   loopback (tests.support.LiveServer, 8 threads as the box runs), ``--phones`` phones
+   each on one kept-alive connection asking ``--seeks`` random 64 KiB ranges (a phone
+   seeking in a lesson, or resuming a cut download), then each fetching the whole file
+   once. Every answer's status and bytes are checked against the file.
 
 What we compare against: a group of 30 at the espace writes a few times a minute each;
 the sync's daily budget is counted in MB.
@@ -33,6 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--phones", type=int, default=30)
     ap.add_argument("--writes", type=int, default=40)
+    ap.add_argument("--seeks", type=int, default=40)
     args = ap.parse_args()
 
     from appliance import create_app
@@ -91,6 +98,14 @@ def main() -> None:
             f"progress writes: {total} by {args.phones} phones in {elapsed:.2f} s = "
             f"{total / elapsed:.0f} writes/s ({len(errors)} errors)"
         )
+        if errors:
+            import traceback
+
+            where = traceback.extract_tb(errors[0].__traceback__)[-6:]
+            print(
+                f"  first error: {errors[0]!r} at",
+                " < ".join(f"{f.name}:{f.lineno}" for f in reversed(where)),
+            )
 
         with database.connection_context():
             OutboxEvent.delete().execute()
@@ -100,7 +115,10 @@ def main() -> None:
                 ("chat", "opened", None),
                 ("chat", "answered", {0: 1}),
             ]
-            for learner in learners[:30]:
+            # new learners: those of part 1 have done these lessons already, and a
+            # write that changes nothing sends no snapshot
+            week_learners = [rules.new_learner(f"W{i}", "f" if i % 2 else "m") for i in range(30)]
+            for learner in week_learners:
                 for _day in range(3):
                     for lesson, event, answers in week[:3] if _day else week:
                         rules.record(course, learner, lesson, event, answers)
@@ -109,12 +127,91 @@ def main() -> None:
                 for e in OutboxEvent.select().order_by(OutboxEvent.seq)
             ]
         body = protocol.compress(protocol.canonical({"push": [["civic", 0, rows]]}))
-        n = min(30, len(learners))
+        n = len(week_learners)
         print(
             f"sync: {len(rows)} snapshots for {n} learners' week = {len(body)} bytes "
             f"compressed, {len(body) / n:.0f} bytes per learner per week"
         )
         database.close()
+        media(tmp, app, args.phones, args.seeks)
+
+
+def media(tmp: Path, app, phones: int, seeks: int) -> None:
+    import http.client
+    import random
+
+    from learning import catalogue
+    from learning import course as course_mod
+    from tests.learning.course_folder import write_course
+    from tests.support import LiveServer
+
+    content = app.config["SITE"].content_dir
+    folder = write_course(tmp / "big")
+    audio = random.Random(1).randbytes(8 * 1024 * 1024)
+    (folder / "media" / "a.ogg").write_bytes(audio)
+    (content / "alpha-1.zim").unlink()
+    course_mod.build(folder, content / "alpha-1.zim")
+    assert catalogue.course(content, "alpha-1") is not None
+    url = "/learn/media/alpha-1/media/a.ogg"
+    window = 64 * 1024
+    errors: list[str] = []
+    counts = {"ranges": 0, "bytes": 0, "whole": 0}
+    lock = threading.Lock()
+    with LiveServer(app, threads=8) as server:
+        host, port = server.url.rsplit("/", 1)[1].split(":")
+        start = threading.Barrier(phones + 1)
+
+        def phone(seed: int) -> None:
+            rnd = random.Random(seed)
+            conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            got = 0
+            try:
+                start.wait()
+                for _ in range(seeks):
+                    at = rnd.randrange(0, len(audio) - window)
+                    conn.request("GET", url, headers={"Range": f"bytes={at}-{at + window - 1}"})
+                    r = conn.getresponse()
+                    body = r.read()
+                    if r.status != 206 or body != audio[at : at + window]:
+                        errors.append(f"range {at}: {r.status}")
+                    got += len(body)
+                start.wait()
+                conn.request("GET", url)
+                r = conn.getresponse()
+                body = r.read()
+                if r.status != 200 or body != audio:
+                    errors.append(f"whole: {r.status}")
+                with lock:
+                    counts["ranges"] += seeks
+                    counts["bytes"] += got
+                    counts["whole"] += len(body)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(repr(e))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=phone, args=(i,)) for i in range(phones)]
+        for t in threads:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        start.wait()
+        t1 = time.perf_counter()
+        for t in threads:
+            t.join()
+        t2 = time.perf_counter()
+    ranged = t1 - t0
+    print(
+        f"media ranges: {counts['ranges']} x 64 KiB by {phones} phones in {ranged:.2f} s = "
+        f"{counts['ranges'] / ranged:.0f} requests/s, "
+        f"{counts['bytes'] / ranged / 2**20:.0f} MiB/s ({len(errors)} errors)"
+    )
+    print(
+        f"media whole: {phones} x {len(audio) // 2**20} MiB in {t2 - t1:.2f} s = "
+        f"{counts['whole'] / (t2 - t1) / 2**20:.0f} MiB/s"
+    )
+    if errors:
+        print("errors:", errors[:5])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 from flask import Response, current_app, request
@@ -33,13 +35,36 @@ class Entry:
         self.item, self.direct = item, direct
 
 
+_lock = threading.Lock()
+_open: OrderedDict[tuple, object] = OrderedDict()
+MAX_OPEN = 8  # archives kept open (a file descriptor and libzim's caches each)
+
+
+def _archive(zim: Path):
+    """The file's libzim Archive, kept open per file version (opening one for every
+    range a phone asks for cost a third of each answer, measured in bench/learning.py)."""
+    from libzim.reader import Archive
+
+    st = zim.stat()
+    key = (str(zim), st.st_size, st.st_mtime_ns, st.st_ino)
+    with _lock:
+        archive = _open.get(key)
+        if archive is not None:
+            _open.move_to_end(key)
+            return archive
+    archive = Archive(str(zim))
+    with _lock:
+        _open[key] = archive
+        while len(_open) > MAX_OPEN:
+            _open.popitem(last=False)
+    return archive
+
+
 def find(zim: Path, entry_path: str) -> Entry | None:
     """The entry at ``entry_path`` (redirects followed), or None when it is absent or
     cannot be read."""
-    from libzim.reader import Archive
-
     try:
-        archive = Archive(str(zim))
+        archive = _archive(zim)
         entry = archive.get_entry_by_path(entry_path)
         for _ in range(8):
             if not entry.is_redirect:

@@ -312,6 +312,7 @@ def read_kolibri(archive) -> list[Module]:
         raise _Broken(f"topics/{channel['root']}.json is missing or has no sections")
     counted = [0]
     seen: set[str] = set()
+    expanded: set[str] = {channel["root"]}
 
     def leaves(section: dict, depth: int) -> list[Lesson]:
         if not isinstance(section, dict) or not isinstance(section.get("slug"), str):
@@ -327,8 +328,9 @@ def read_kolibri(archive) -> list[Module]:
             seen.add(page)
             counted[0] += 1
             return [lesson]
-        if depth > MAX_DEPTH:
-            return []
+        if depth > MAX_DEPTH or slug in expanded:
+            return []  # a topic listed twice (or in a loop) is followed once
+        expanded.add(slug)
         topic = _json(archive, f"topics/{slug}.json")
         children = topic.get("sections") if isinstance(topic, dict) else None
         if not isinstance(children, list):  # an older file: its subsections only

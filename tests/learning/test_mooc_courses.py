@@ -131,3 +131,28 @@ def test_a_learner_follows_a_mooc_and_the_kiosk_says_which_books_are_not_courses
     with app.app_context(), database.connection_context():
         s = rules.standing(c, awa)
     assert (s.done, s.lessons, s.state) == (2, 4, "progressed")
+
+
+def test_a_kolibri_channel_whose_topics_loop_is_read_once(tmp_path):
+    """A hostile or broken channel: topics listing each other (and themselves) many
+    times are each followed once, so reading ends and lists each leaf once."""
+    import json
+
+    from tests.learning.mooc_zims import AUDIO, _kolibri_leaf, _section, _topic, _zim
+
+    loop = [_section("a", "A", "topic")] * 50 + [_section("b", "B", "topic")] * 50
+    entries = [
+        ("channel.json", "c", "application/json", json.dumps({"root": "a"})),
+        ("topics/a.json", "A", "application/json", _topic("A", loop, [])),
+        (
+            "topics/b.json",
+            "B",
+            "application/json",
+            _topic("B", loop + [_section("son", "Son", "audio")], ["a"]),
+        ),
+        ("static/son", "Son", "text/html", _kolibri_leaf("Son", "audio", "s.mp3"), True),
+        ("s.mp3", "", "audio/mpeg", AUDIO),
+    ]
+    meta = {"Name": "boucle", "Title": "Boucle", "Language": "fra", "Tags": "kolibri"}
+    c = mooc.read(_zim(tmp_path / "loop.zim", meta, "", entries)).course
+    assert _outline(c) == [("B", ["Son"])]
