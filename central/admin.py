@@ -179,11 +179,14 @@ def sites():
     open_posts = {}
     for s in auth.visible_sites():
         open_posts[s.id] = Post.select().where((Post.site == s) & (Post.status == "open")).count()
-    from . import certificates
+    from . import certificates, site_health
 
     tls = {s.id: certificates.status(s) for s in auth.visible_sites()}
+    now = utcnow()
+    health = {s.id: {"sync": site_health.sync(s, now), "clock": site_health.clock(s),
+                     "disk": site_health.disk(s)} for s in auth.visible_sites()}
     return render_template("central/sites.html", rows=list(_site_rows()), age_text=_age_text,
-                           open_posts=open_posts, tls=tls, now=utcnow())
+                           open_posts=open_posts, tls=tls, now=now, health=health)
 
 
 @bp.get("/sites.csv")
@@ -196,12 +199,17 @@ def sites_csv():
         return [s.slug, s.name, s.region.name, s.last_contact.isoformat() if s.last_contact
                 else "", s.pending, s.version, s.disk_free_mb, s.content_mb, s.records,
                 int(s.revoked), tls["name"],
-                tls["not_after"].isoformat() if tls["not_after"] else ""]
+                tls["not_after"].isoformat() if tls["not_after"] else "",
+                s.last_error, s.last_error_since, s.refusal,
+                s.refusal_at.isoformat() if s.refusal_at else "",
+                "" if s.clock_offset is None else s.clock_offset]
 
     return french_csv("sites", ["site", "nom", "région", "dernier_contact",
                                 "en_attente_d_envoi", "version", "disque_libre_mo",
                                 "contenu_mo", "enregistrements", "révoqué", "nom_certificat",
-                                "certificat_jusqu_au"],
+                                "certificat_jusqu_au", "erreur_du_boîtier",
+                                "erreur_depuis", "refus_de_central", "refus_le",
+                                "avance_horloge_s"],
                 (row(s) for s, _ in _site_rows()))
 
 

@@ -217,6 +217,16 @@ def _admin_language(db: peewee.Database) -> None:
     _sql(db, "ALTER TABLE admin ADD COLUMN language VARCHAR(16) NOT NULL DEFAULT 'fr'")
 
 
+def _site_health(db: peewee.Database) -> None:
+    """0051: what a regional admin needs to call a site (issue 15): the box's last sync
+    error (it reports it when the link comes back), central's own last refusal of it
+    (revoked, bad signature, replay) and how far the box's clock is from central's."""
+    for column in ("last_error TEXT NOT NULL DEFAULT ''", "last_error_since VARCHAR(40) "
+                   "NOT NULL DEFAULT ''", "refusal TEXT NOT NULL DEFAULT ''",
+                   "refusal_at TIMESTAMP", "clock_offset BIGINT", "clock_at TIMESTAMP"):
+        _sql(db, f"ALTER TABLE site ADD COLUMN {column}")
+
+
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_boxes", _boxes),
@@ -230,6 +240,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0036_survey_forwarding", _survey_forwarding),
     ("0040_directory", _directory),
     ("0041_admin_language", _admin_language),
+    ("0051_site_health", _site_health),
 ]
 
 

@@ -46,6 +46,14 @@ class Site(BaseModel):
     records = peewee.IntegerField(default=0)
     cursor = peewee.BigIntegerField(default=0)  # last down-event id the box applied
     bytes_in = peewee.BigIntegerField(default=0)
+    # Step 0051: the box's last sync error (since when, its clock), central's last
+    # refusal of it ("replay: ..."), the box's clock minus central's at the last exchange.
+    last_error = peewee.TextField(default="")
+    last_error_since = peewee.CharField(max_length=40, default="")
+    refusal = peewee.TextField(default="")
+    refusal_at = peewee.DateTimeField(null=True)
+    clock_offset = peewee.BigIntegerField(null=True)
+    clock_at = peewee.DateTimeField(null=True)
 
 
 class Box(BaseModel):

@@ -295,10 +295,42 @@ def exchange(site: Site, message: dict, body_bytes: int = 0, *, carried: bool = 
     return _answer(site, message, acks, rewind)
 
 
+def _health(st: dict) -> dict:
+    """What a box's status says of its health (issue 15): how far its clock is from
+    central's (only from boxes that send ``clock``), and the error its syncs stopped on
+    since their last success ('' once it has none)."""
+    out: dict = {}
+    clock = st.get("clock")
+    if isinstance(clock, int) and not isinstance(clock, bool) and abs(clock) < 2**40:
+        out.update(clock_offset=clock - int(time.time()), clock_at=utcnow())
+    if "clock" in st or "err" in st:  # a box that reports its errors: none means none
+        err, since = st.get("err", ""), st.get("err_at", "")
+        out.update(last_error=err[:200] if isinstance(err, str) else "",
+                   last_error_since=since[:40] if isinstance(since, str) else "")
+    return out
+
+
+def note_refusal(box_id: str, reason: str) -> None:
+    """Keep, on the box's site, why central refused one of its requests (revoked box,
+    bad signature, replayed request): the admins' list says it beside the last contact.
+    At most one write a minute for the same reason: refused requests cost no disk."""
+    with database.atomic():
+        box = Box.get_or_none(Box.box_id == box_id[:64])
+        if box is None:
+            return
+        now = utcnow()
+        Site.update(refusal=reason[:300], refusal_at=now).where(
+            (Site.id == box.site_id) & ((Site.refusal != reason[:300])
+                                        | Site.refusal_at.is_null()
+                                        | (Site.refusal_at < now - dt.timedelta(minutes=1)))
+        ).execute()
+
+
 def _update_liveness(site: Site, message: dict, st: dict, stored: int,
                      body_bytes: int) -> None:
     pending, last_seq = count(st.get("pending")), count(st.get("last_seq"), BIG)
     disk, content = count(st.get("disk")), count(st.get("content"))
+    health = _health(st)
     Site.update(last_contact=utcnow(), records=Site.records + stored,
                 cursor=max(site.cursor, count(message.get("cursor"), BIG) or 0),
                 bytes_in=Site.bytes_in + body_bytes,
@@ -306,7 +338,8 @@ def _update_liveness(site: Site, message: dict, st: dict, stored: int,
                 last_seq=last_seq or Site.last_seq,
                 version=str(st.get("ver", ""))[:40] or Site.version,
                 disk_free_mb=disk if disk is not None else Site.disk_free_mb,
-                content_mb=content if content is not None else Site.content_mb) \
+                content_mb=content if content is not None else Site.content_mb,
+                **health) \
         .where(Site.id == site.id).execute()
 
 

@@ -54,15 +54,39 @@ def enroll():
     return Response(json.dumps(answer), content_type="application/json")
 
 
+@contextlib.contextmanager
+def _noting_refusals(frame: bytes):
+    """Keep on the site why its box was refused (revoked, bad signature, replayed):
+    the box cannot tell the admins itself until it is accepted again."""
+    try:
+        yield
+    except service.Replayed as e:
+        _note(frame, "replay", e)
+        raise
+    except CentralError as e:
+        if e.status == 403:
+            _note(frame, "revoked" if "revoked" in str(e) else "signature", e)
+        raise
+
+
+def _note(frame: bytes, code: str, error: Exception) -> None:
+    try:
+        box_id = protocol.peek_box(frame)
+    except protocol.ProtocolError:
+        return
+    service.note_refusal(box_id, f"{code}: {error}")
+
+
 @bp.post(protocol.PATH_EXCHANGE)
 def exchange():
     frame = request.get_data(cache=False)
-    site, req = service.verify(frame, protocol.PATH_EXCHANGE)
-    try:
-        with _malformed():
-            message = service.exchange(site, req.message, len(frame))
-    except protocol.ProtocolError as e:
-        raise CentralError(str(e)) from None
+    with _noting_refusals(frame):
+        site, req = service.verify(frame, protocol.PATH_EXCHANGE)
+        try:
+            with _malformed():
+                message = service.exchange(site, req.message, len(frame))
+        except protocol.ProtocolError as e:
+            raise CentralError(str(e)) from None
     return _frame_response(req, message)
 
 
@@ -103,7 +127,8 @@ def blob():
         head = start + _read_exact(read, protocol.head_length(start) - 88)
     except protocol.ProtocolError as e:
         raise CentralError(str(e)) from None
-    site, req = service.verify(head, protocol.PATH_BLOB)
+    with _noting_refusals(head):
+        site, req = service.verify(head, protocol.PATH_BLOB)
     tail_len = length - len(head)
     with _malformed():
         message = service.receive_blob(current_app.config["DATA_DIR"], req.message, read,
@@ -114,7 +139,8 @@ def blob():
 @bp.post(protocol.PATH_FILE)
 def file_piece():
     frame = request.get_data(cache=False)
-    site, req = service.verify(frame, protocol.PATH_FILE)
+    with _noting_refusals(frame):
+        site, req = service.verify(frame, protocol.PATH_FILE)
     with _malformed():
         message, tail = service.file_piece(current_app.config["DATA_DIR"], req.message)
     return _frame_response(req, message, tail)

@@ -29,7 +29,9 @@ Messages (``t`` names the type; fields are short because bytes are money):
   the box's acknowledged sequence for that stream and ``events`` are
   ``[seq, uuid, kind, created_at, payload]``; ``cursor`` = last central down-event id the
   box applied; ``want`` = most payload bytes the box accepts back; ``st`` = status
-  (``ver``, ``pending``, ``disk``, ``content``, ``last_seq``).
+  (``ver``, ``pending``, ``disk``, ``content``, ``last_seq``; ``clock``: the box's own
+  clock, Unix seconds, which central compares with its own; ``err`` and ``err_at``: why
+  the box's syncs failed since its last success, and since when, only when they did).
   Response: ``acks`` = ``{stream: seq}`` the highest sequence of that stream central has
   stored with everything before it; ``down`` = list of ``[id, kind, payload]``;
   ``more`` = true when more down-events are waiting.

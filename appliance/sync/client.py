@@ -133,6 +133,7 @@ class SyncClient:
         self._busy: set[str] = set()  # blobs central is receiving on another connection
         self.export_mode = False  # USB export: blobs travel on the stick with their events
         self._need = 0  # size of a down-event larger than the last want
+        self._failing: tuple[str, str] | None = None  # read once per run (_status)
         self._pieces: tuple[str, list[str]] = ("", [])  # the current download's hashes
 
     def __enter__(self) -> SyncClient:
@@ -163,6 +164,7 @@ class SyncClient:
         key, central_key, enr = self._identity()
         now = state.trusted_now(self.o.now())
         res = RunResult()
+        self._failing = None
         if not force and not in_windows(self.o.windows, now, self.o.timezone):
             res.result = "outside the sync windows"
             return res
@@ -298,9 +300,23 @@ class SyncClient:
         content = sum(p.stat().st_size for p in Path(self.o.content_dir).glob("*.zim")) \
             if Path(self.o.content_dir).is_dir() else 0
         acks = state.acked()
-        return {"ver": self.o.version, "last_seq": outbox.last_seq(),
-                "pending": pending_count(acks),
-                "disk": disk.free // 2**20, "content": content // 2**20}
+        out = {"ver": self.o.version, "last_seq": outbox.last_seq(),
+               "pending": pending_count(acks),
+               "disk": disk.free // 2**20, "content": content // 2**20,
+               # The box's own clock, raw (not corrected): central shows a site whose
+               # clock is wrong (issue 15).
+               "clock": int(self.o.now().timestamp())}
+        if self._failing is None:
+            from ..health import sync_state
+
+            sync = sync_state()
+            self._failing = (sync["last_error"][:200], sync["failing_since"] or "") \
+                if sync["failed_runs"] else ("", "")
+        if self._failing[0]:
+            # Why the runs since the last success failed: central sees it when the link
+            # comes back (it never sees a failure to reach it otherwise).
+            out["err"], out["err_at"] = self._failing
+        return out
 
     def _collect(self, streams, raw_limit: int, acks: dict | None = None) -> list[list]:
         acks = state.acked() if acks is None else acks

@@ -59,7 +59,9 @@ def test_ids_past_every_integer_type_are_404(call, capp):
     client.post("/login", data={"username": "awa", "password": PASSWORD, "csrf": _token(client)})
     for n in (2**31, 2**63 - 1, 2**63, 10**30):
         assert client.get(f"/board/{n}").status_code == 404, n
-    assert client.get("/usage?days=100000000000000000000000000").status_code == 200
+    # A period that means nothing is a page saying so (issue 15), never a 500.
+    resp = client.get("/usage?days=100000000000000000000000000")
+    assert resp.status_code == 400 and 'data-param="days"' in resp.get_data(as_text=True)
 
 
 @pytest.mark.slow
