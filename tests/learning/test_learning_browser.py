@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.db import database
+from tests.learning import mooc_zims
 from tests.support import LiveServer, kiosk_login
 
 pytestmark = pytest.mark.browser
@@ -114,6 +115,23 @@ def test_two_learners_on_one_phone_and_the_group_at_the_kiosk(
             == "on_pace"
         )
         touchscreen.screenshot(path=str(artifacts / "learning-kiosk-pace-800x480.png"))
+
+        # the Learning tab: a MOOC read as a course, books that are not, and why
+        content = app.config["SITE"].content_dir
+        mooc_zims.openedx_zim(content / "gestion.zim")
+        mooc_zims.plain_zim(content / "sante.zim")
+        touchscreen.goto(server.url + "/kiosk/learning/")
+        mooc = touchscreen.locator("#courses li[data-source=openedx]")
+        assert "Gestion communale" in mooc.inner_text()
+        why = touchscreen.locator("#books li[data-reason=no_structure]")
+        assert "no modules or lessons to follow" in why.inner_text()
+        why.scroll_into_view_if_needed()
+        assert why.is_visible()
+        touchscreen.screenshot(
+            path=str(artifacts / "learning-kiosk-courses-800x480.png"), full_page=True
+        )
+        width = touchscreen.evaluate("document.documentElement.scrollWidth")
+        assert width <= 800, f"the Learning tab is {width}px wide on the 800px kiosk"
         width = touchscreen.evaluate("document.documentElement.scrollWidth")
         assert width <= 800, f"the group page is {width}px wide on the 800px kiosk"
     finally:
