@@ -132,14 +132,24 @@ class Course:
     def lessons(self) -> list[Lesson]:
         return [lesson for m in self.modules for lesson in m.lessons]
 
+    def _index(self) -> dict[str, tuple[int, Lesson]]:
+        # A MOOC may have thousands of lessons, and a learner's standing looks each up:
+        # built once, again only if modules or lessons were added since (the builder
+        # appends them while it reads a manifest).
+        size = (len(self.modules), sum(len(m.lessons) for m in self.modules))
+        held = self.__dict__.get("_by_id")
+        if held is None or held[0] != size:
+            index = {x.id: (i, x) for i, m in enumerate(self.modules) for x in m.lessons}
+            held = self.__dict__["_by_id"] = (size, index)
+        return held[1]
+
     def lesson(self, lesson_id: str) -> Lesson | None:
-        return next((x for x in self.lessons() if x.id == lesson_id), None)
+        found = self._index().get(lesson_id)
+        return found[1] if found else None
 
     def module_of(self, lesson_id: str) -> int:
-        for i, m in enumerate(self.modules):
-            if any(x.id == lesson_id for x in m.lessons):
-                return i
-        return -1
+        found = self._index().get(lesson_id)
+        return found[0] if found else -1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
