@@ -19,7 +19,8 @@ const T = data.strings;
 const root = document.getElementById("webform");
 const statusEl = document.getElementById("webform-status");
 let uploads = []; // non-image upload questions: {ref, accept, label}
-let sounds = {}; // ref -> File chosen
+let sounds = {}; // ref -> {file, name}: the name is fixed when chosen, so a retry sends
+                  // the very same XML (the box holds an instanceID once, with one content)
 
 function say(text, kind) {
   statusEl.textContent = text;
@@ -187,11 +188,12 @@ function soundWidget(q, index) {
   const show = () => {
     const f = sounds[q.ref];
     preview.hidden = remove.hidden = !f;
-    if (f && q.accept.startsWith("audio")) preview.src = URL.createObjectURL(f);
+    if (f && q.accept.startsWith("audio")) preview.src = URL.createObjectURL(f.file);
     else preview.removeAttribute("src");
   };
   input.onchange = () => {
-    if (input.files[0]) sounds[q.ref] = input.files[0];
+    const file = input.files[0];
+    if (file) sounds[q.ref] = {file: file, name: fileName(q.ref, file, index)};
     show();
   };
   remove.onclick = () => { delete sounds[q.ref]; input.value = ""; show(); };
@@ -248,14 +250,13 @@ async function onSubmit(payload, callback) {
     body.append(name, value, value.name);
     total += value.size;
   }
-  uploads.forEach((q, n) => {
+  for (const q of uploads) {
     const f = sounds[q.ref];
-    if (!f) return;
-    const name = fileName(q.ref, f, n);
-    xml = setAnswer(xml, q.ref, name);
-    body.append(name, f, name);
-    total += f.size;
-  });
+    if (!f) continue;
+    xml = setAnswer(xml, q.ref, f.name);
+    body.append(f.name, f.file, f.name);
+    total += f.file.size;
+  }
   const xmlFile = new File([xml], "xml_submission_file", {type: "text/xml"});
   body.append("xml_submission_file", xmlFile);
   body.append("csrf", data.csrf);

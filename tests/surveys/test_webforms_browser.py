@@ -48,7 +48,11 @@ def site_doc(tmp_path, phone_net):
         tmp_path,
         site={"default_language": "fr"},
         hotspot={"address": phone_net.box_address, "subnet": phone_net.subnet},
-        map={"villages": VILLAGES},
+        map={
+            "villages": VILLAGES,
+            "area": [-9.3, 14.4, -9.0, 14.7],
+            "box_location": [14.55, -9.15],
+        },
     )
 
 
@@ -160,8 +164,25 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
         assert submissions.counts() == {}
         page.screenshot(path=str(artifacts / "webform-too-large-360x640.png"))
         sound.set_input_files({"name": "voix.ogg", "mimeType": "audio/ogg", "buffer": OGG})
+        # The box stores it but the phone leaves the Wi-Fi before the answer: the page
+        # keeps the answers, and sending again is safe (the same instanceID, once).
+        lost = []
+
+        def answer_lost(route):
+            if lost:
+                return route.continue_()
+            lost.append(route.fetch().status)
+            return route.abort("internetdisconnected")
+
+        page.route("**/forms/visite/submission", answer_lost)
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_selector("#webform-status.error")
+        assert "toujours sur cette page" in status.inner_text()
+        assert lost == [201] and submissions.counts() == {"visite": 1}
+        assert question("Nom de la personne").locator("input").input_value() == XSS
         page.get_by_role("button", name="Send").click()
         page.wait_for_selector("#webform-status.ok")
+        assert submissions.counts() == {"visite": 1}
         page.screenshot(path=str(artifacts / "webform-sent-360x640.png"))
         assert not errors, errors
         # The form is empty again, for the next person.
@@ -233,3 +254,40 @@ def camera_jpeg(page) -> bytes:
         x.fillStyle = '#2a6'; x.fillRect(0, 0, 64, 48); x.fillStyle = '#fff';
         x.fillRect(20, 10, 24, 28); return c.toDataURL('image/jpeg', 0.8); }""")
     return base64.b64decode(url.split(",", 1)[1])
+
+
+def test_public_form_location_from_the_commune_map_and_uuid_shim(
+    app, db, tmp_path, phone_net, phone_page, artifacts, java
+):
+    """A form the box opened to all: no login; plain HTTP lacks crypto.randomUUID (the
+    page's shim gives one); a location is a point tapped on the commune's map."""
+    from surveys import forms
+
+    site = app.config["SITE"]
+    forms.import_xlsform(site.data_dir, survey_form(tmp_path))
+    forms.set_public("visite", True)
+    page = phone_page
+    with LiveServer(app, host=phone_net.box_address) as box:
+        page.goto(box.url + "/lang/fr?next=/forms/")
+        # Without the shim (the list page), this origin has no crypto.randomUUID.
+        assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+        page.click("a[data-form='visite']")
+        page.wait_for_selector("#webform[data-ready='1']")
+        uuid = page.evaluate("crypto.randomUUID()")
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", uuid
+        )
+        page.locator(".question-container", has_text="Lieu du puits").get_by_text(
+            "Get location"
+        ).click()
+        page.wait_for_selector("#wf-map .leaflet-container, #wf-map.leaflet-container")
+        assert page.locator("#wf-use").is_disabled()
+        map_box = page.locator("#wf-map").bounding_box()
+        page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2)
+        page.click("#wf-use")
+        page.screenshot(path=str(artifacts / "webform-map-point-360x640.png"))
+        page.get_by_text("Save location").click()
+        value = page.locator(".question-container", has_text="Lieu du puits").inner_text()
+        lat = float(re.search(r"Latitude: (-?\d+\.\d+)", value).group(1))
+        lon = float(re.search(r"Longitude: (-?\d+\.\d+)", value).group(1))
+        assert abs(lat - 14.55) < 0.02 and abs(lon + 9.15) < 0.02  # the box, centred
