@@ -145,6 +145,9 @@ def set_language():
     return redirect(auth.safe_next(request.form.get("next")) or url_for("admin.sites"))
 
 
+set_language.trainer_ok = True  # a trainer chooses their language too (auth.login_required)
+
+
 @bp.post("/logout")
 def logout():
     with database.atomic():

@@ -90,7 +90,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from sync_contract import bidi
 
-    from . import admin, directory_views, i18n, learning, reports_views, surveys_views, sync_views
+    from . import (
+        admin,
+        coaching_views,
+        directory_views,
+        i18n,
+        learning,
+        reports_views,
+        surveys_views,
+        sync_views,
+    )
 
     i18n.init_app(app)
     bidi.init_jinja(app)
@@ -100,4 +109,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(learning.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(surveys_views.bp)
+    app.register_blueprint(coaching_views.bp)
     return app

@@ -218,10 +218,18 @@ def change_password(admin: Admin, password: str) -> None:
 
 
 def login_required(view):
+    """Logged-in admins; a trainer (issue 20) only on the views marked ``trainer_ok``
+    (central/coaching_views.py): every other page is 403 to them, the start page takes
+    them to their own."""
+
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
         if g.admin is None:
             return redirect(url_for("admin.login", next=request.path))
+        if g.admin.role == "trainer" and not getattr(wrapped, "trainer_ok", False):
+            if request.endpoint == "admin.sites":
+                return redirect(url_for("coaching.index"))
+            abort(403, "a trainer sees only their groups' work (/coaching)")
         return view(*args, **kwargs)
 
     return wrapped
@@ -244,8 +252,12 @@ def visible_sites():
     query = Site.select().order_by(Site.slug)
     if g.admin.role == "regional":
         query = query.where(Site.region == g.admin.region_id)
+    elif g.admin.role != "national":  # a trainer sees work, never a site's figures
+        query = query.where(Site.id.is_null())
     return query
 
 
 def can_see(site: Site) -> bool:
-    return g.admin.role == "national" or site.region_id == g.admin.region_id
+    if g.admin.role == "national":
+        return True
+    return g.admin.role == "regional" and site.region_id == g.admin.region_id

@@ -60,7 +60,9 @@ def serve(data_dir: str, database_url: str, host: str, port: int,
 @DATA_OPTION
 @DB_OPTION
 @click.argument("username")
-@click.option("--role", type=click.Choice(["regional", "national"]), required=True)
+@click.option("--role", type=click.Choice(["regional", "national", "trainer"]), required=True,
+              help="trainer: sees and answers only the learning groups a regional admin "
+                   "assigns them (/coaching)")
 @click.option("--region", default=None, help="Region a regional admin looks after.")
 @click.option("--password", envvar="CENTRAL_PASSWORD", default=None,
               help="Default: asked, not echoed.")

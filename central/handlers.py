@@ -334,4 +334,5 @@ def content_usage(p: Projector, ev: Incoming) -> None:
 
 
 # Packages of central that register handlers of their own kinds (imported for it).
+from . import coaching as _coaching  # noqa: E402,F401
 from . import surveys as _surveys  # noqa: E402,F401

@@ -227,6 +227,13 @@ def _site_health(db: peewee.Database) -> None:
         _sql(db, f"ALTER TABLE site ADD COLUMN {column}")
 
 
+def _coaching(db: peewee.Database) -> None:
+    # 0055: learners' work, trainers' groups and answers (central/coaching.py).
+    from .coaching import create_tables
+
+    create_tables(db)
+
+
 STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0001_initial", _initial),
     ("0002_boxes", _boxes),
@@ -241,6 +248,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0040_directory", _directory),
     ("0041_admin_language", _admin_language),
     ("0051_site_health", _site_health),
+    ("0055_coaching", _coaching),
 ]
 
 

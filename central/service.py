@@ -654,10 +654,10 @@ def create_admin(username: str, password: str, role: str, region: str | None,
 
     from .i18n import LANGUAGES
 
-    if role not in ("regional", "national"):
-        raise CentralError("role is regional or national")
-    if role == "regional" and not region:
-        raise CentralError("a regional admin needs --region")
+    if role not in ("regional", "national", "trainer"):
+        raise CentralError("role is regional, national or trainer")
+    if role in ("regional", "trainer") and not region:
+        raise CentralError(f"a {role} admin needs --region")
     if len(password) < 10:
         raise CentralError("passwords have at least 10 characters")
     if language not in LANGUAGES:

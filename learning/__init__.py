@@ -2,7 +2,9 @@
 (``espace course build``), learners without accounts (a 6-digit code, several per
 phone), progress per lesson shown as a path of icons, groups at the kiosk with who is
 where and who is stuck, certificates, and each learner's progress sent to central as a
-snapshot keyed by (box-scoped learner hash, course). See docs/learning.md.
+snapshot keyed by (box-scoped learner hash, course); recordings and photos of exercises
+go to the group's trainer at central, whose voice answer and mark come back
+(``coaching``). See docs/learning.md.
 
 A capability package: it imports the core (``appliance``) and ``sync_contract``, and
 nothing of another capability (course ZIMs are opened with libzim here).
@@ -12,10 +14,12 @@ nothing of another capability (course ZIMs are opened with libzim here).
 def contribute(registry) -> None:
     from flask_babel import lazy_gettext
 
-    from . import cli, kiosk, views
+    from . import cli, coaching, kiosk, sync, views
 
     registry.blueprint(views.bp)
     registry.blueprint(kiosk.bp)
     registry.command(cli.course_group)
     registry.tile("learning.index", lazy_gettext("My lessons"), "learn", order=35)
+    registry.sweep("learning_work", coaching.sweep)
+    registry.sync_handler(sync.register_sync)
     registry.kiosk_tab("learning_kiosk.index", lazy_gettext("Learning"), "learn", order=60)

@@ -27,8 +27,11 @@ The folder::
     answer = 1                     # index (from 0) of the right choice
     choices = [{ text = "chien", image = "media/chien.png" }, { text = "chat" }]
     [[modules.lessons.exercises]]
-    type = "read_aloud"            # "record yourself reading this"
-    text = "a  ba  ma"
+    type = "read_aloud"            # "record yourself reading this": recorded in the
+    text = "a  ba  ma"             # page, sent to the group's trainer at central
+    [[modules.lessons.exercises]]
+    type = "photo"                 # "take a photo of your writing" (phone's camera)
+    text = "Écris : ba  ma"        # optional: what to write
 
 In the ZIM: lessons under ``lesson/<id>``, media under ``media/<name>``, a main page
 listing them, and the whole structure (answers included) in the metadata
@@ -69,7 +72,9 @@ MEDIA_TYPES = {
     ".svg": "image/svg+xml",
     ".mp4": "video/mp4",
 }
-EXERCISE_TYPES = ("choice", "read_aloud")
+EXERCISE_TYPES = ("choice", "read_aloud", "photo")
+# The exercises whose work (a recording, a photo) goes to a trainer (learning/coaching.py).
+WORK_TYPES = ("read_aloud", "photo")
 ISO3 = {"fr": "fra", "bm": "bam", "snk": "snk", "ff": "ful", "en": "eng", "ar": "ara"}
 # Lessons in HTML are the trainer's, yet shown inside the box's own pages: no script.
 _UNSAFE_HTML = re.compile(
@@ -300,8 +305,8 @@ def _exercise(folder: Path, ex: dict, where: str) -> Exercise:
         question=_str(ex, "question", where, required=False),
         audio=_media(folder, ex, "audio", where),
     )
-    if kind == "read_aloud":
-        out.text = _str(ex, "text", where, limit=2000)
+    if kind in WORK_TYPES:
+        out.text = _str(ex, "text", where, required=kind == "read_aloud", limit=2000)
         return out
     for ci, c in enumerate(_list(ex, "choices", where)):
         cw = f"{where}.choices[{ci}]"

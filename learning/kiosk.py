@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from appliance import csrf
 from appliance.kiosk.auth import facilitator_required
 
-from . import catalogue, mooc, pace, rules
+from . import catalogue, coaching, mooc, pace, rules
 from .models import Group, Learner, Member, Progress
 
 bp = Blueprint(
@@ -194,6 +194,7 @@ def group(group_id: int):
         icons=pace.ICONS,
         series=pace.series_choices(tz),
         answers=answers,
+        coached=coaching.counts([r["learner"] for r in rows], course.id),
         error=request.args.get("e", ""),
     )
 

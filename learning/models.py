@@ -1,4 +1,5 @@
-"""Learning's tables (box migrations 0050, 0060): learners, progress per lesson, groups."""
+"""Learning's tables (box migrations 0050, 0055, 0060): learners, progress per lesson,
+groups, the learners' recorded work and the trainers' answers."""
 
 from __future__ import annotations
 
@@ -59,3 +60,37 @@ class Member(BaseModel):
 
     class Meta:
         table_name = "learning_member"
+
+
+class Work(BaseModel):
+    """A learner's recording or photo for an exercise (migration 0055); the bytes are a
+    blob named by ``sha256``. A new attempt is a new row: the newest is shown."""
+
+    uuid = peewee.CharField(unique=True)
+    learner = peewee.ForeignKeyField(Learner, on_delete="CASCADE")
+    course = peewee.CharField()
+    lesson = peewee.CharField()
+    exercise = peewee.IntegerField()
+    type = peewee.CharField()  # read_aloud, photo
+    sha256 = peewee.CharField()
+    mime = peewee.CharField()
+    size = peewee.IntegerField()
+    seconds = peewee.FloatField(null=True)
+    created_at = peewee.CharField()
+
+    class Meta:
+        table_name = "learning_work"
+
+
+class Feedback(BaseModel):
+    """A trainer's answer from central (``learning.feedback``): a mark and a voice note."""
+
+    uuid = peewee.CharField(unique=True)
+    work_uuid = peewee.CharField()
+    mark = peewee.IntegerField()  # 1 encore, 2 bien, 3 très bien
+    clip_sha256 = peewee.CharField(default="")
+    clip_mime = peewee.CharField(default="")
+    created_at = peewee.CharField()
+
+    class Meta:
+        table_name = "learning_feedback"

@@ -205,6 +205,8 @@ def new_group(
     series_id: int | None = None,
     stuck_days: int = 10,
 ) -> Group:
+    from .coaching import send_group
+
     stamp = now()
     with database.atomic():
         group = Group(course=course_id, created_at=stamp)
@@ -217,6 +219,7 @@ def new_group(
             stuck_days,
         )
         group.save()
+        send_group(group)  # central's trainers are assigned to groups
         return group
 
 
@@ -229,9 +232,12 @@ def set_pace(
     stuck_days: int,
 ) -> Group:
     """Change a group's name, start, pace, linked series or stuck threshold."""
+    from .coaching import send_group
+
     with database.atomic():
         _set_pace(group, name, pace_days, started_on, series_id, stuck_days)
         group.save()
+        send_group(group)  # its name may have changed
         return group
 
 
@@ -253,8 +259,16 @@ def _set_pace(group, name, pace_days, started_on, series_id, stuck_days) -> None
 
 
 def join(group: Group, learner: Learner) -> None:
+    from .coaching import send_group
+
     with database.atomic():
-        Member.insert(group=group, learner=learner).on_conflict_ignore().execute()
+        if (
+            not Member.select()
+            .where((Member.group == group) & (Member.learner == learner))
+            .exists()
+        ):
+            Member.create(group=group, learner=learner)
+            send_group(group)
 
 
 def expected_module(group: Group, course: Course, today: dt.date | None = None, tz=None) -> int:

@@ -20,14 +20,21 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from appliance import csrf
+from appliance import blobs, csrf
 
-from . import catalogue, pace, rules
+from . import catalogue, coaching, pace, rules
 from . import course as course_mod
 from . import media as media_mod
-from .models import Learner, Progress
+from .models import Feedback, Learner, Progress, Work
 
-bp = Blueprint("learning", __name__, url_prefix="/learn", template_folder="templates")
+bp = Blueprint(
+    "learning",
+    __name__,
+    url_prefix="/learn",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 KEY = "learners"  # the codes of the learners of this phone, in the signed session cookie
 MAX_ON_PHONE = 8
 
@@ -130,6 +137,7 @@ def path(slot: int, course_id: str):
         steps=steps,
         s=s,
         week=week,
+        coached=coaching.lesson_states(learner, course.id),
     )
 
 
@@ -152,6 +160,13 @@ def lesson(slot: int, course_id: str, lesson_id: str):
     nxt = ids[ids.index(x.id) + 1] if ids.index(x.id) + 1 < len(ids) else ""
     import json
 
+    data_dir = current_app.config["SITE"].data_dir
+    work = {
+        i: a
+        for (lesson_id_, i), a in coaching.latest_work(learner, course.id, data_dir).items()
+        if lesson_id_ == x.id
+    }
+    werr = request.args.get("werr", "")
     return render_template(
         "learning/lesson.html",
         slot=slot,
@@ -165,6 +180,11 @@ def lesson(slot: int, course_id: str, lesson_id: str):
         row=row,
         next_id=nxt,
         checked=request.args.get("checked") == "1",
+        work=work,
+        work_error=_work_error(werr) if werr else "",
+        work_error_at=request.args.get("wi", ""),
+        max_seconds=int(coaching.MAX_RECORDING_SECONDS),
+        max_bytes=_max_upload(),
     )
 
 
@@ -189,20 +209,104 @@ def answer(slot: int, course_id: str, lesson_id: str):
     x = course.lesson(lesson_id)
     if x is None:
         abort(404)
-    answers, read = {}, {}
+    answers = {}
     for i, e in enumerate(x.exercises):
         value = request.form.get(f"q{i}", "")
         if e.type == "choice" and value.isdigit() and int(value) < len(e.choices):
             answers[i] = int(value)
-        elif e.type == "read_aloud" and value == "read":
-            read[i] = 1
     if answers:
         rules.record(course, learner, x.id, "answered", answers)
-    if read:
-        rules.record(course, learner, x.id, "recorded", read)
     return redirect(
         url_for(".lesson", slot=slot, course_id=course.id, lesson_id=x.id, checked=1) + "#exercises"
     )
+
+
+def _max_upload() -> int:
+    """The largest recording or photo a phone may send: the work's own limit within the
+    app's body limit (less room for the form's other fields)."""
+    body = int(current_app.config.get("MAX_CONTENT_LENGTH") or 10_000_000) - 64 * 1024
+    return min(max(coaching.MAX_RECORDING_BYTES, coaching.MAX_PHOTO_BYTES), body)
+
+
+def _work_error(code: str) -> str:
+    mb = f"{_max_upload() / 1e6:.0f}"
+    return {
+        "empty": _("Nothing was sent: record or choose a photo first."),
+        "too_large": _("This file is too large (%(mb)s MB at most).", mb=mb),
+        "too_long": _(
+            "This recording is too long (%(minutes)d minutes at most).",
+            minutes=int(coaching.MAX_RECORDING_SECONDS) // 60,
+        ),
+        "not_audio": _("This file is not a recording the box can play. Record again."),
+        "not_photo": _("This file is not a photo (JPEG, PNG or WebP). Take the photo again."),
+    }.get(code, _("This exercise does not take a recording or a photo."))
+
+
+@bp.post("/<int:slot>/<course_id>/<lesson_id>/work/<int:index>")
+def work(slot: int, course_id: str, lesson_id: str, index: int):
+    """A recording or photo for an exercise: stored whole or not at all; a refusal comes
+    back to the lesson with the reason in the learner's language (a body over the app's
+    limit too: it is refused before its CSRF token can be read, and nothing is kept)."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    learner = _learner(slot)
+    _zim, course = _course(course_id)
+    x = course.lesson(lesson_id)
+    if x is None:
+        abort(404)
+    back = {"slot": slot, "course_id": course.id, "lesson_id": x.id}
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    try:
+        if limit and (request.content_length or 0) > limit:
+            raise RequestEntityTooLarge()  # refused unread: nothing to parse or spool
+        if not csrf.valid():
+            abort(400)
+        upload = request.files.get("media")
+        data = b""
+        if upload is not None:
+            with upload.stream as stream:
+                data = stream.read(_max_upload() + 1)
+        if len(data) > _max_upload():
+            raise coaching.WorkRefused("too_large")
+        coaching.submit(course, learner, x.id, index, data, current_app.config["SITE"].data_dir)
+    except RequestEntityTooLarge:
+        return redirect(url_for(".lesson", **back, werr="too_large", wi=index) + f"#ex{index}")
+    except coaching.WorkRefused as e:
+        return redirect(url_for(".lesson", **back, werr=e.code, wi=index) + f"#ex{index}")
+    if request.form.get("js"):
+        return Response("", 204)
+    return redirect(url_for(".lesson", **back) + f"#ex{index}")
+
+
+def _blob_response(sha: str, mime: str) -> Response:
+    from flask import send_file
+
+    path = blobs.path_for(current_app.config["SITE"].data_dir, sha)
+    if not path.is_file():
+        abort(404)
+    resp = send_file(path, mimetype=mime, conditional=True, max_age=0)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+@bp.get("/<int:slot>/work/<work_uuid>")
+def work_media(slot: int, work_uuid: str):
+    """The learner's own recording or photo (another learner's: 404)."""
+    learner = _learner(slot)
+    w = Work.get_or_none((Work.uuid == work_uuid) & (Work.learner == learner)) or abort(404)
+    return _blob_response(w.sha256, w.mime)
+
+
+@bp.get("/<int:slot>/feedback/<feedback_uuid>")
+def feedback_voice(slot: int, feedback_uuid: str):
+    """The trainer's voice note answering this learner's work."""
+    learner = _learner(slot)
+    f = Feedback.get_or_none(Feedback.uuid == feedback_uuid) or abort(404)
+    mine = Work.select().where((Work.uuid == f.work_uuid) & (Work.learner == learner))
+    if not f.clip_sha256 or not mine.exists():
+        abort(404)
+    return _blob_response(f.clip_sha256, f.clip_mime)
 
 
 @bp.get("/media/<course_id>/<path:rel>")

@@ -305,6 +305,26 @@ LEARNING_PROGRESS = up("learning.progress", stream="civic",
         "hash: no name, no code); state is started, progressed or completed; lessons is "
         "the course's count, opened and done the learner's")
 
+# Remote coaching (issue 20): a learner's recording or photo for an exercise goes up with
+# the learner's box-scoped hash only; the trainer's answer comes down to that box.
+LEARNING_WORK = up("learning.work", stream="civic", blobs=("media_sha256",), fields={
+    "uuid": str, "learner": str, "course": str, "lesson": str, "exercise": int,
+    "type": str, "group": str, "media_sha256": str, "mime": str, "size": int,
+    "seconds": float | None, "created_at": str},
+    optional=("group", "seconds"),
+    doc="a learner's work for an exercise: a recording (type read_aloud) or a photo "
+        "(type photo) whose bytes follow as learning.media; learner is the box-salted "
+        "hash, group the group's box-scoped id (learning.group)")
+
+LEARNING_MEDIA = up("learning.media", stream="blob", blobs=("sha256",),
+                    fields={"sha256": str, "size": int, "mime": str},
+                    doc="the bytes of a learner's recording or photo are at central")
+
+LEARNING_GROUP = up("learning.group", stream="civic", semantics=Snapshot(("group",)), fields={
+    "group": str, "name": str, "course": str, "members": int, "updated_at": str},
+    doc="a learning group as it now stands: its box-scoped id, name, course and member "
+        "count (no learner's name or code); central's trainers are assigned to groups")
+
 # --- the commune's directory (maps/, issue 18) --------------------------------------------
 
 _PLACE = {"uuid": str, "name": str, "kind": str, "village": str, "lat": float, "lon": float,
@@ -342,6 +362,13 @@ LABEL_SHARED = down("label.shared", fields={
     optional=(*_LABEL_OPTIONAL, "clip_size", "pieces"),
     doc="a label recorded at a box of the region, for every box of the region; its clip "
         "downloads in verified pieces")
+
+LEARNING_FEEDBACK = down("learning.feedback", fields={
+    "uuid": str, "work": str, "mark": int, "clip_sha256": str, "clip_mime": str,
+    "clip_size": int, "pieces": list, "created_at": str},
+    optional=("clip_sha256", "clip_mime", "clip_size", "pieces"),
+    doc="a trainer's answer to a learner's work (work is its uuid): a mark (1 encore, "
+        "2 bien, 3 très bien) and a voice note downloaded in verified pieces")
 
 CATALOGUE_FILE = down("catalogue.file", fields={
     "sha": str, "name": str, "size": int, "pieces": list},

@@ -63,3 +63,19 @@ def write_course(root: Path, manifest: str = MANIFEST) -> Path:
     (root / "media" / "chien.png").write_bytes(illustration_png(16, (200, 80, 0)))
     (root / "media" / "chat.png").write_bytes(illustration_png(16, (0, 80, 200)))
     return root
+
+
+# The course with a "take a photo of your writing" exercise too (remote coaching tests).
+COACHING_MANIFEST = (
+    MANIFEST
+    + """
+[[modules.lessons]]
+id = "ecrire"
+title = "Écris ߓߊ"
+file = "lessons/chat.html"
+
+[[modules.lessons.exercises]]
+type = "photo"
+text = "Écris : ba  ma"
+"""
+)
