@@ -20,7 +20,6 @@ from flask import (
 )
 
 from . import auth, service
-from .i18n import _
 from .coaching import (
     AUDIO_MAGIC,
     MARKS,
@@ -35,6 +34,7 @@ from .coaching import (
     trainer_works,
 )
 from .db import database
+from .i18n import _
 from .models import Admin, Site
 
 bp = Blueprint(
