@@ -262,17 +262,35 @@ def announce(data_dir, database_url, text, region, lang, translations, expires) 
 @cli.command("survey-forward")
 @DATA_OPTION
 @DB_OPTION
-@click.argument("target")
+@click.argument("target", required=False, default="")
 @click.option("--region", default="", help="Only this region's sites (default: all).")
-def survey_forward(data_dir, database_url, target, region) -> None:
+@click.option("--all", "every_region", is_flag=True,
+              help="Every region's own server, as configured on the Surveys page "
+                   "(what central-survey-forward.timer runs).")
+def survey_forward(data_dir, database_url, target, region, every_region) -> None:
     """Send survey submissions to an ODK Central (app user's token URL, e.g.
     https://odk.example/v1/key/TOKEN/projects/1) or KoboToolbox server; run it again
-    (cron) to resume after a cut: what the server acknowledged is never sent twice."""
+    (cron) to resume after a cut: what the server acknowledged is never sent twice.
+    With --all, to each region's configured server instead (no TARGET)."""
     from .db import database
     from .models import Region, Site
     from .surveys_forward import forward
 
+    if every_region == bool(target):
+        raise click.UsageError("give a TARGET, or --all for every region's own server")
     app = _app(data_dir, database_url)
+    if every_region:
+        from .surveys_targets import run_all
+
+        with app.app_context(), database.connection_context():
+            outcomes = run_all(Path(app.config["DATA_DIR"]))
+        for o in outcomes:
+            click.echo(f"{o.region}: {o.message}")
+        if not outcomes:
+            click.echo("no region has a server to forward to (Surveys page, Forwarding)")
+        if not all(o.ok for o in outcomes):
+            raise SystemExit(1)
+        return
     with app.app_context(), database.connection_context():
         query = Site.select()
         if region:

@@ -212,6 +212,13 @@ def _survey_forwarding(db: peewee.Database) -> None:
              "ON survey_forwarded (target, site_id, instance_id)")
 
 
+def _survey_forward_targets(db: peewee.Database) -> None:
+    """0065: each region's ODK Central / KoboToolbox server and its token."""
+    from .surveys_targets import create_table
+
+    create_table(db)
+
+
 def _admin_language(db: peewee.Database) -> None:
     """0041: each admin's language for central's pages (French unless they choose)."""
     _sql(db, "ALTER TABLE admin ADD COLUMN language VARCHAR(16) NOT NULL DEFAULT 'fr'")
@@ -249,6 +256,7 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0041_admin_language", _admin_language),
     ("0051_site_health", _site_health),
     ("0055_coaching", _coaching),
+    ("0065_survey_forward_targets", _survey_forward_targets),
 ]
 
 

@@ -4,7 +4,11 @@ Collect would send them (OpenRosa: a multipart POST of the XML and its attachmen
 ``https://host/v1/key/<token>/projects/<n>``). 201 and 202 are success, and so is 409:
 the server already has that instanceID (our previous run's answer was lost). A cut
 link or a 5xx stops the run; the next run resumes with what was not acknowledged
-(step ``0036_survey_forwarding`` remembers each one forwarded, per target)."""
+(step ``0036_survey_forwarding`` remembers each one forwarded, per target).
+
+A region's own server, its token kept as a secret, is configured and run on a schedule
+by :mod:`central.surveys_targets`; the CLI's ``central survey-forward TARGET`` calls
+:func:`forward` directly."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class Run:
     duplicates: int = 0
     refused: int = 0
     stopped: str = ""
+    status: int = 0  # the HTTP status that stopped the run (401/403: the token)
 
 
 def _multipart(xml: bytes, files: list[tuple[str, str, bytes]]) -> tuple[bytes, str]:
@@ -47,7 +52,9 @@ def _multipart(xml: bytes, files: list[tuple[str, str, bytes]]) -> tuple[bytes, 
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def _post(url: str, body: bytes, ctype: str, timeout: float) -> int:
+def _post(
+    url: str, body: bytes, ctype: str, timeout: float, headers: dict[str, str] | None = None
+) -> int:
     parts = urlsplit(url.rstrip("/") + "/submission")
     conn_cls = (
         http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
@@ -58,7 +65,7 @@ def _post(url: str, body: bytes, ctype: str, timeout: float) -> int:
             "POST",
             parts.path + (f"?{parts.query}" if parts.query else ""),
             body,
-            {"Content-Type": ctype, "X-OpenRosa-Version": "1.0"},
+            {"Content-Type": ctype, "X-OpenRosa-Version": "1.0", **(headers or {})},
         )
         resp = conn.getresponse()
         resp.read()
@@ -67,7 +74,9 @@ def _post(url: str, body: bytes, ctype: str, timeout: float) -> int:
         conn.close()
 
 
-def pending(target: str, site_ids: list[int], limit: int = 100) -> list[SurveySubmission]:
+def pending(
+    target: str, site_ids: list[int], limit: int = 100, form_ids: list[str] | None = None
+) -> list[SurveySubmission]:
     done = database.execute_sql(
         "SELECT site_id, instance_id FROM survey_forwarded WHERE target = ?".replace(
             "?", database.param
@@ -80,13 +89,29 @@ def pending(target: str, site_ids: list[int], limit: int = 100) -> list[SurveySu
         .where(SurveySubmission.site.in_(site_ids or [-1]))
         .order_by(SurveySubmission.id)
     )
+    if form_ids:
+        query = query.where(SurveySubmission.form_id.in_(form_ids))
     return [s for s in query if (s.site_id, s.instance_id) not in held][:limit]
 
 
-def forward(target: str, data_dir: Path, site_ids: list[int], timeout: float = 30.0) -> Run:
-    """Send what ``target`` has not acknowledged yet; stop at the first cut."""
+def forward(
+    target: str,
+    data_dir: Path,
+    site_ids: list[int],
+    timeout: float = 30.0,
+    *,
+    key: str | None = None,
+    headers: dict[str, str] | None = None,
+    form_ids: list[str] | None = None,
+) -> Run:
+    """Send what ``target`` has not acknowledged yet; stop at the first cut.
+
+    ``key`` names the target in ``survey_forwarded`` (default: ``target`` itself; a
+    configured region passes one without its token), ``headers`` go with every POST
+    (KoboToolbox's ``Authorization: Token``), ``form_ids`` limits the forms sent."""
     run = Run()
-    for sub in pending(target, site_ids):
+    key = key or target
+    for sub in pending(key, site_ids, form_ids=form_ids):
         atts = SurveyAttachment.select().where(
             (SurveyAttachment.site == sub.site_id)
             & (SurveyAttachment.instance_id == sub.instance_id)
@@ -100,21 +125,24 @@ def forward(target: str, data_dir: Path, site_ids: list[int], timeout: float = 3
         else:
             body, ctype = _multipart(sub.xml.encode(), files)
             try:
-                status = _post(target, body, ctype, timeout)
-            except OSError as e:
-                run.stopped = f"link: {e}"
+                status = _post(target, body, ctype, timeout, headers)
+            except (OSError, http.client.HTTPException) as e:
+                # A cut mid-answer is an HTTPException (BadStatusLine, IncompleteRead),
+                # not an OSError: the same stop, resumed by the next run.
+                run.stopped = f"link: {e.__class__.__name__}: {e}"
                 return run
             if status in OK:
                 with database.atomic():
                     database.execute_sql(
                         "INSERT INTO survey_forwarded (target, site_id, instance_id, status) "
                         "VALUES (?, ?, ?, ?)".replace("?", database.param),
-                        (target, sub.site_id, sub.instance_id, status),
+                        (key, sub.site_id, sub.instance_id, status),
                     )
                 run.sent += status != 409
                 run.duplicates += status == 409
             elif status >= 500 or status in (401, 403, 429):
                 run.stopped = f"HTTP {status}"
+                run.status = status
                 return run
             else:
                 run.refused += 1  # the server will never take it: reported, not retried now

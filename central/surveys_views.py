@@ -8,12 +8,25 @@ import csv
 import io
 import re
 
-from flask import Blueprint, Response, abort, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from peewee import fn
 
-from . import auth, service, surveys_export
+from . import auth, service, surveys_export, surveys_targets
 from .admin import csv_cell
+from .db import database
 from .i18n import _
+from .models import Region
 from .surveys import SurveyAttachment, SurveyForm, SurveySubmission
 
 bp = Blueprint("central_surveys", __name__, template_folder="templates")
@@ -30,6 +43,12 @@ def _headers(resp: Response) -> Response:
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
     return resp
+
+
+@bp.before_request
+def _csrf() -> None:
+    if request.method == "POST":
+        auth.check_csrf()
 
 
 def _site_ids() -> list[int]:
@@ -85,6 +104,63 @@ def index():
         .order_by(SurveySubmission.form_id)
     )
     return render_template("central/surveys.html", forms=[(r.form_id, r.n) for r in rows])
+
+
+@bp.route("/surveys/forwarding", methods=["GET", "POST"])
+@auth.login_required
+def forwarding():
+    """Each region's ODK Central / KoboToolbox server: a regional admin sets their
+    region's (the token is never shown back, only its last characters); a national
+    viewer sees every region's, read only. Runs: ``central survey-forward --all``."""
+    regions = (
+        [g.admin.region]
+        if g.admin.role == "regional"
+        else list(Region.select().order_by(Region.name))
+    )
+    error, field, values = "", "", {}
+    if request.method == "POST":
+        if g.admin.role != "regional":
+            abort(403, "national viewers cannot change anything")
+        values = {k: request.form.get(k, "") for k in ("kind", "server", "project", "forms")}
+        try:
+            with database.atomic():
+                target = surveys_targets.configure(
+                    g.admin.region,
+                    token=request.form.get("token", ""),
+                    enabled=request.form.get("enabled") == "1",
+                    **values,
+                )
+                service.audit(
+                    g.admin,
+                    "survey forwarding set",
+                    f"{g.admin.region.name}: {target.kind} {target.server} "
+                    f"project {target.project or '-'} forms {target.forms or 'all'} "
+                    f"token {surveys_targets.masked(target.token)}",
+                )
+        except surveys_targets.TargetError as e:
+            error, field = str(e.message), e.field
+            if field == "server":
+                values["server"] = ""  # it may hold a pasted token: never echoed
+        else:
+            flash(_("Forwarding saved: submissions go at the next scheduled run."))
+            return redirect(url_for("central_surveys.forwarding"), code=303)
+    targets = {
+        t.region_id: t
+        for t in surveys_targets.ForwardTarget.select().where(
+            surveys_targets.ForwardTarget.region.in_([r.id for r in regions] or [-1])
+        )
+    }
+    return render_template(
+        "central/survey_forwarding.html",
+        regions=regions,
+        targets=targets,
+        kinds=surveys_targets.KINDS,
+        masked=surveys_targets.masked,
+        result_text=surveys_targets.last_result_text,
+        error=error,
+        field=field,
+        values=values,
+    ), (400 if error else 200)
 
 
 @bp.get("/surveys/<form_id>")
