@@ -89,6 +89,7 @@ def index():
         answers=answers,
         names=names,
         marks=MARKS,
+        pictograms={1: "↻", 2: "★★", 3: "★★★"},  # as the learner's lesson shows them
         max_voice_bytes=MAX_VOICE_BYTES,
     )
 
