@@ -102,11 +102,12 @@ _cache_lock = threading.Lock()
 
 def _board_version() -> tuple:
     """Changes whenever anything shown on the board changes: every post, support,
-    answer recorded here and moderation decision adds an outbox event; answers from
-    central add an answer row."""
+    answer recorded here and moderation decision adds an outbox event; answers and
+    forwards from central add a row."""
     return tuple(database.execute_sql(
         "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'),"
-        " (SELECT max(id) FROM board_answer)").fetchone())
+        " (SELECT max(id) FROM board_answer), (SELECT max(id) FROM board_forward)"
+    ).fetchone())
 
 
 @bp.get("/")
@@ -152,7 +153,7 @@ def _render_index() -> str:
         return url_for("board.index", **args)
 
     return render_template("board/index.html", posts=posts, more=more, page=page,
-                           filters=filters, link=link,
+                           filters=filters, link=link, forwards=rules.forwards_of(posts),
                            communes=list(Commune.select().order_by(Commune.name)))
 
 
@@ -250,7 +251,8 @@ def post(code: str):
     if p.status == "merged" and p.merged_into_id:
         return redirect(url_for("board.post", code=p.merged_into.code), code=301)
     answers = list(p.answers.order_by(rules.Answer.id)) if p.status == "published" else []
-    return render_template("board/post.html", post=p, answers=answers,
+    forwards = list(p.forwards.order_by(rules.Forward.id)) if p.status == "published" else []
+    return render_template("board/post.html", post=p, answers=answers, forwards=forwards,
                            notice=request.args.get("done", ""))
 
 

@@ -23,7 +23,7 @@ from flask import (
 from . import auth, service
 from .charts import line_chart
 from .db import database
-from .models import Audit, Post, Site, UsageDay, utcnow
+from .models import Answer, Audit, Post, PostForward, Site, UsageDay, utcnow
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
@@ -42,8 +42,11 @@ def _who() -> None:
 @bp.after_app_request
 def _headers(resp: Response) -> Response:
     if request.blueprint in ("admin", "reports"):
+        # media-src: voice notes play from central, and a recording previews from a
+        # blob: URL; script-src 'self': the recorder (static/voice_answer.js), no inline.
         resp.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+            "media-src 'self' blob:; script-src 'self'; "
             "form-action 'self'; frame-ancestors 'none'")
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "same-origin"
@@ -269,10 +272,18 @@ def board():
     from .reports_views import choices
 
     query, f, sites = _board_query()
-    return render_template("central/board.html", posts=list(query.limit(500)), f=f,
+    from . import forwarding
+
+    posts = list(query.limit(500))
+    ids = [p.id for p in posts]
+    # The newest voice answer of each post plays in the list (issue 15).
+    voice_answers = {a.post_id: a for a in Answer.select().where(
+        Answer.post.in_(ids) & (Answer.voice_sha256 != "")).order_by(Answer.id)} if ids else {}
+    return render_template("central/board.html", posts=posts, f=f,
                            statuses=STATUSES, export="admin.board_csv",
                            show=("site", "commune", "theme", "status", "from", "to"),
-                           **choices(sites))
+                           forwards=forwarding.latest_by_post(ids),
+                           voice_answers=voice_answers, **choices(sites))
 
 
 @bp.get("/board.csv")
@@ -297,56 +308,110 @@ def board_csv():
          for p in posts))
 
 
-# Containers a voice note may be in, by their first bytes; anything else is served as
-# bytes to download, never as something a browser would render (a box's key could be
-# stolen: what it sends is not trusted to be audio).
-AUDIO_MAGIC = ((b"OggS", "audio/ogg"), (b"\x1a\x45\xdf\xa3", "audio/webm"))
+def _send_voice(site: Site, sha: str):
+    """A voice note from the blob store, for admins who can see ``site``: as audio only
+    when its bytes are Ogg or WebM (central/voice.py), with Range (a phone's player
+    seeks), nosniff."""
+    from flask import send_file
+
+    from . import voice
+
+    if not auth.can_see(site) or not sha:
+        abort(404)
+    try:
+        path = service.blob_path(current_app.config["DATA_DIR"], sha)
+    except service.CentralError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=voice.served_type(path), conditional=True,
+                         etag=sha, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/board/<int:post_id>/voice")
 @auth.login_required
 def post_voice(post_id: int):
     """A post's voice note, to play on central (issue 15: only its hash was shown)."""
-    from flask import send_file
-
     post = Post.get_or_none(Post.id == post_id)
-    if post is None or not auth.can_see(post.site) or not post.voice_sha256:
+    if post is None:
         abort(404)
-    try:
-        path = service.blob_path(current_app.config["DATA_DIR"], post.voice_sha256)
-    except service.CentralError:
+    return _send_voice(post.site, post.voice_sha256)
+
+
+@bp.get("/answers/<int:answer_id>/voice")
+@auth.login_required
+def answer_voice(answer_id: int):
+    """An answer's voice: recorded at a box's kiosk or in central's browser."""
+    answer = Answer.get_or_none(Answer.id == answer_id)
+    if answer is None:
         abort(404)
-    if not path.is_file():
-        abort(404)
-    with path.open("rb") as f:
-        head = f.read(4)
-    mime = next((m for magic, m in AUDIO_MAGIC if head.startswith(magic)),
-                "application/octet-stream")
-    response = send_file(path, mimetype=mime, conditional=True, max_age=3600)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _send_voice(answer.post.site, answer.voice_sha256)
+
+
+def _post_page(post: Post, error: str = "", field: str = "", status: int = 200,
+               which: str = ""):
+    """The post, its answers and forwards; ``error`` and ``field`` belong to the form
+    ``which`` ("answer" or "forward"), refilled from the request."""
+    from . import forwarding, voice
+
+    return render_template(
+        "central/post.html", post=post, answers=list(post.answers.order_by(Answer.id)),
+        forwards=list(post.forwards.order_by(PostForward.id)),
+        officials=forwarding.officials(post.site), error=error, error_field=field,
+        error_form=which,
+        max_voice_bytes=voice.MAX_VOICE_BYTES, form=request.form), status
 
 
 @bp.route("/board/<int:post_id>", methods=["GET", "POST"])
 @auth.login_required
 def post_detail(post_id: int):
+    from . import voice
+
     post = Post.get_or_none(Post.id == post_id)
     if post is None or not auth.can_see(post.site):
         abort(404)
-    error = ""
     if request.method == "POST":
         if g.admin.role != "regional":
             abort(403, "national viewers cannot change anything")
+        upload = request.files.get("voice")
+        # Read one byte past the limit: a larger file is refused without reading it all.
+        data = b""
+        if upload:
+            with upload.stream:  # a large upload spools to a temporary file: closed here
+                data = upload.stream.read(voice.MAX_VOICE_BYTES + 1)
         try:
             service.record_answer(post, request.form.get("official_name", ""),
-                                  request.form.get("body", ""), g.admin)
+                                  request.form.get("body", ""), g.admin, voice=data or None,
+                                  data_dir=current_app.config["DATA_DIR"])
+        except voice.VoiceRefused as e:
+            return _post_page(post, str(e), e.field, 413 if "more than" in str(e) else 400,
+                              "answer")
         except service.CentralError as e:
-            error = str(e)
-        else:
-            flash("Answer recorded: it reaches the box at its next sync.")
-            return redirect(url_for("admin.post_detail", post_id=post.id))
-    return render_template("central/post.html", post=post, answers=list(post.answers),
-                           error=error)
+            return _post_page(post, str(e), str(e).split(":")[0], 400, "answer")
+        flash("Answer recorded: it reaches the box at its next sync.")
+        return redirect(url_for("admin.post_detail", post_id=post.id))
+    return _post_page(post)
+
+
+@bp.post("/board/<int:post_id>/forward")
+@auth.writer_required
+def forward(post_id: int):
+    """Send a post on to an official of its site or a service (audited, sent down)."""
+    from . import forwarding
+
+    post = Post.get_or_none(Post.id == post_id)
+    if post is None or not auth.can_see(post.site):
+        abort(404)
+    try:
+        row = forwarding.forward(post, official_id=request.form.get("official", ""),
+                                 service=request.form.get("service", ""),
+                                 note=request.form.get("note", ""), admin=g.admin)
+    except forwarding.ForwardRefused as e:
+        return _post_page(post, str(e), e.field, 400, "forward")
+    flash(f"Forwarded to {row.to_name}: the box shows it at its next sync.")
+    return redirect(url_for("admin.post_detail", post_id=post.id))
 
 
 # --- usage ---------------------------------------------------------------------------------

@@ -219,9 +219,18 @@ def answer_recorded(p: Projector, ev: Incoming) -> None:
     # When it was answered is the kiosk's time (the time to answer is a donor's
     # indicator), unless the box's clock was implausible: then when it arrived.
     at = _plausible_time(ev.payload.get("created_at")) or utcnow()
-    Answer.insert(post=post, uuid=ev.payload.get("uuid", str(uuid.uuid4()))[:64],
-                  official_name=ev.payload["official_name"][:120], body=ev.payload["body"],
-                  source="box", created_at=at).on_conflict_ignore().execute()
+    payload = ev.payload
+    seconds = payload.get("voice_seconds")
+    Answer.insert(post=post, uuid=payload.get("uuid", str(uuid.uuid4()))[:64],
+                  official_name=payload["official_name"][:120], body=payload["body"],
+                  source="box", created_at=at,
+                  # Its voice (issue 15: it arrived as an empty text). The bytes came
+                  # first, in the blob stream; central/voice.py decides how to serve them.
+                  voice_sha256=payload.get("voice_sha256") or "",
+                  voice_mime=str(payload.get("voice_mime") or "")[:64],
+                  voice_seconds=float(seconds) if isinstance(seconds, int | float) else None,
+                  voice_bytes=max(0, int(payload.get("voice_bytes") or 0)),
+                  ).on_conflict_ignore().execute()
     Post.update(status="answered", answered_at=at).where(Post.id == post.id).execute()
 
 

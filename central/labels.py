@@ -9,17 +9,14 @@ Yélimané. The origin box gets its own label back and ignores it (same uuid).
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import peewee
 from flask import current_app, has_app_context
 
 from sync_contract import kinds, protocol
-from sync_contract.atomic import fsync_dir
 
-from .models import BaseModel, DownEvent, FileEntry, Site
+from .models import BaseModel, DownEvent, Site
 
 MAX_KEY = 300
 MAX_TEXT = 200
@@ -46,22 +43,9 @@ def _data_dir() -> Path | None:
 
 def _publish_clip(data_dir: Path, sha: str) -> tuple[int, list[str]] | None:
     """The clip as a catalogue file (hard link to the uploaded blob): (size, pieces)."""
-    entry = FileEntry.get_or_none(FileEntry.sha256 == sha)
-    if entry is not None:
-        return entry.size, json.loads(entry.pieces)
-    blob = Path(data_dir) / "blobs" / sha[:2] / sha
-    if not blob.is_file():
-        return None
-    data = blob.read_bytes()
-    pieces = protocol.piece_hashes(data)
-    files = Path(data_dir) / "files"
-    files.mkdir(parents=True, exist_ok=True)
-    if not (files / sha).exists():
-        os.link(blob, files / sha)
-        fsync_dir(files)
-    FileEntry.create(sha256=sha, name=f"label-{sha[:16]}", size=len(data),
-                     pieces=json.dumps(pieces))
-    return len(data), pieces
+    from . import voice
+
+    return voice.publish(data_dir, sha, f"label-{sha[:16]}")
 
 
 def receive(site: Site, payload: dict) -> str:

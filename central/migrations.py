@@ -232,6 +232,43 @@ def _site_health(db: peewee.Database) -> None:
                    "NOT NULL DEFAULT ''", "refusal TEXT NOT NULL DEFAULT ''",
                    "refusal_at TIMESTAMP", "clock_offset BIGINT", "clock_at TIMESTAMP"):
         _sql(db, f"ALTER TABLE site ADD COLUMN {column}")
+def _answer_voice(db: peewee.Database) -> None:
+    """0046: an answer's voice (issue 15: a voice answer recorded at the kiosk arrived
+    as an empty text). Answers already stored get theirs back from their records."""
+    _sql(db, "ALTER TABLE answer ADD COLUMN voice_sha256 VARCHAR(64) NOT NULL DEFAULT ''")
+    _sql(db, "ALTER TABLE answer ADD COLUMN voice_mime VARCHAR(64) NOT NULL DEFAULT ''")
+    _sql(db, "ALTER TABLE answer ADD COLUMN voice_seconds REAL")
+    _sql(db, "ALTER TABLE answer ADD COLUMN voice_bytes BIGINT NOT NULL DEFAULT 0")
+    rows = _sql(db, "SELECT payload FROM record WHERE kind = 'answer.created' "
+                    "ORDER BY id").fetchall()
+    for (payload,) in rows:
+        try:
+            data = json.loads(payload)
+            sha, ans_uuid = str(data.get("voice_sha256") or ""), str(data["uuid"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            continue
+        seconds = data.get("voice_seconds")
+        _sql(db, "UPDATE answer SET voice_sha256 = ?, voice_mime = ?, voice_seconds = ?, "
+                 "voice_bytes = ? WHERE uuid = ? AND source = 'box'",
+             (sha, str(data.get("voice_mime") or "")[:64],
+              float(seconds) if isinstance(seconds, int | float) else None,
+              int(data.get("voice_bytes") or 0) if isinstance(data.get("voice_bytes"), int)
+              else 0, ans_uuid[:64]))
+
+
+def _post_forwards(db: peewee.Database) -> None:
+    """0047: a post sent on to an official of its site or a service (issue 15)."""
+    _sql(db, "CREATE TABLE post_forward (id SERIAL PRIMARY KEY, "
+             "post_id INTEGER NOT NULL REFERENCES post (id) ON DELETE CASCADE, "
+             "uuid VARCHAR(64) NOT NULL, to_kind VARCHAR(16) NOT NULL, "
+             "to_name VARCHAR(120) NOT NULL, to_role VARCHAR(120) NOT NULL DEFAULT '', "
+             "note TEXT NOT NULL DEFAULT '', "
+             "admin_id INTEGER REFERENCES admin (id) ON DELETE SET NULL, "
+             "created_at TIMESTAMP NOT NULL)")
+    _sql(db, "CREATE UNIQUE INDEX post_forward_uuid ON post_forward (uuid)")
+    _sql(db, "CREATE INDEX post_forward_post_id ON post_forward (post_id)")
 
 
 def _coaching(db: peewee.Database) -> None:
@@ -254,6 +291,8 @@ STEPS: list[tuple[str, Callable[[peewee.Database], None]]] = [
     ("0036_survey_forwarding", _survey_forwarding),
     ("0040_directory", _directory),
     ("0041_admin_language", _admin_language),
+    ("0046_answer_voice", _answer_voice),
+    ("0047_post_forwards", _post_forwards),
     ("0051_site_health", _site_health),
     ("0055_coaching", _coaching),
     ("0065_survey_forward_targets", _survey_forward_targets),

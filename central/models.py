@@ -151,6 +151,24 @@ class Answer(BaseModel):
     source = peewee.CharField(default="central")  # central, box
     admin = peewee.ForeignKeyField(Admin, null=True, on_delete="SET NULL")
     created_at = peewee.DateTimeField(default=utcnow)
+    # A voice answer (step 0046): recorded at a box's kiosk or in central's browser.
+    voice_sha256 = peewee.CharField(default="")
+    voice_mime = peewee.CharField(default="")
+    voice_seconds = peewee.FloatField(null=True)
+    voice_bytes = peewee.BigIntegerField(default=0)
+
+
+class PostForward(BaseModel):
+    """A post sent on to an official of its site or to a service (step 0047)."""
+
+    post = peewee.ForeignKeyField(Post, backref="forwards", on_delete="CASCADE")
+    uuid = peewee.CharField(unique=True)
+    to_kind = peewee.CharField()  # official, service
+    to_name = peewee.CharField()
+    to_role = peewee.CharField(default="")
+    note = peewee.TextField(default="")
+    admin = peewee.ForeignKeyField(Admin, null=True, on_delete="SET NULL")
+    created_at = peewee.DateTimeField(default=utcnow)
 
 
 class DownEvent(BaseModel):
@@ -219,4 +237,4 @@ class LoginFailure(BaseModel):
 MODELS = [Region, Site, StreamMark, Record, Post, Admin, Answer, DownEvent, UsageDay,
           FileEntry, Audit]
 # Tables made by later migration steps, not by step 0001.
-LATER_MODELS = [AdminSession, LoginFailure, Box, Snapshot]
+LATER_MODELS = [AdminSession, LoginFailure, Box, Snapshot, PostForward]

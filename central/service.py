@@ -607,20 +607,43 @@ def file_piece(data_dir: Path, message: dict) -> tuple[dict, bytes]:
 # --- answers -------------------------------------------------------------------------------
 
 
-def record_answer(post: Post, official_name: str, body: str, admin: Admin | None) -> Answer:
-    """An official's answer typed by an admin; it flows down on the box's next pull."""
+def record_answer(post: Post, official_name: str, body: str, admin: Admin | None, *,
+                  voice: bytes | None = None, data_dir: Path | None = None) -> Answer:
+    """An official's answer typed (and/or recorded by voice) by an admin; it flows down
+    on the box's next pull, its voice as a file in verified pieces. The voice is in the
+    blob store, durable, before the row and the down event name it; a refused voice
+    (:class:`central.voice.VoiceRefused`) stores nothing."""
+    from . import voice as voices
+
     official_name, body = official_name.strip()[:120], body.strip()[:20000]
-    if not official_name or not body:
-        raise CentralError("the official's name and the answer are both needed")
+    if not official_name:
+        raise CentralError("official_name: the official's name is needed")
+    if not body and not voice:
+        raise CentralError("body: type the answer or record it")
+    sha = mime = ""
+    size, pieces = 0, []
+    if voice:
+        if data_dir is None:
+            raise CentralError("voice: no blob store to keep it in")
+        sha, mime = voices.store(data_dir, voice)
     with database.atomic():
+        if sha:
+            size, pieces = voices.publish(data_dir, sha, f"answer-{sha[:16]}")
         answer = Answer.create(post=post, uuid=str(uuid.uuid4()), official_name=official_name,
-                               body=body, source="central", admin=admin)
+                               body=body, source="central", admin=admin, voice_sha256=sha,
+                               voice_mime=mime, voice_bytes=size)
         Post.update(status="answered", answered_at=utcnow()).where(Post.id == post.id) \
             .execute()
-        DownEvent.create(site=post.site, kind=kinds.ANSWER.name, payload=protocol.canonical({
-            "uuid": answer.uuid, "post_uuid": post.uuid, "official_name": official_name,
-            "body": body, "created_at": answer.created_at.isoformat() + "Z"}).decode())
-        audit(admin, "answer.create", f"post {post.uuid} of {post.site.slug}")
+        payload: dict = {"uuid": answer.uuid, "post_uuid": post.uuid,
+                         "official_name": official_name, "body": body,
+                         "created_at": answer.created_at.isoformat() + "Z"}
+        if sha:
+            payload.update(voice_sha256=sha, voice_mime=mime, voice_bytes=size, pieces=pieces)
+        kinds.ANSWER.validate(payload)
+        DownEvent.create(site=post.site, kind=kinds.ANSWER.name,
+                         payload=protocol.canonical(payload).decode())
+        audit(admin, "answer.create", f"post {post.uuid} of {post.site.slug}"
+              + (f", by voice ({size} bytes)" if sha else ""))
     return answer
 
 

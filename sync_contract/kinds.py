@@ -341,8 +341,20 @@ PLACE_SAVED = up("place.saved", stream="civic", semantics=Snapshot(("uuid",)), f
 # --- what central sends --------------------------------------------------------------------
 
 ANSWER = down("answer.created", fields={
-    "uuid": str, "post_uuid": str, "official_name": str, "body": str, "created_at": str},
-    doc="an official's answer typed on central's dashboard")
+    "uuid": str, "post_uuid": str, "official_name": str, "body": str, "created_at": str,
+    **_VOICE, "pieces": list},
+    optional=("voice_sha256", "voice_mime", "voice_seconds", "voice_bytes", "pieces"),
+    doc="an official's answer typed (and/or recorded by voice) on central's dashboard; a "
+        "voice answer's bytes (voice_bytes long, audio/webm or audio/ogg) download in "
+        "verified pieces, as a shared label's clip does")
+
+POST_FORWARDED = down("post.forwarded", fields={
+    "uuid": str, "post_uuid": str, "to_kind": str, "to_name": str, "to_role": str,
+    "note": str, "created_at": str},
+    optional=("to_role", "note"),
+    doc="central sent one of the site's posts on to an official of the site (to_kind "
+        "official) or a service (to_kind service): the board shows the visitor whom it "
+        "is for")
 
 ANNOUNCEMENT = down("announcement.created", fields={
     "uuid": str, "body": str, "lang": str, "bodies": dict, "expires_at": str},

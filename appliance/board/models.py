@@ -70,6 +70,21 @@ class Answer(BaseModel):
         table_name = "board_answer"
 
 
+class Forward(BaseModel):
+    """Whom central sent a post on to (migration 0046): shown to visitors."""
+
+    uuid = peewee.CharField(unique=True)
+    post = peewee.ForeignKeyField(Post, backref="forwards", on_delete="CASCADE")
+    to_kind = peewee.CharField()  # official, service
+    to_name = peewee.CharField()
+    to_role = peewee.CharField(default="")
+    note = peewee.TextField(default="")
+    created_at = peewee.CharField()
+
+    class Meta:
+        table_name = "board_forward"
+
+
 class Flag(BaseModel):
     post = peewee.ForeignKeyField(Post, backref="flags", on_delete="CASCADE")
     client_hash = peewee.CharField()

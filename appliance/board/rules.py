@@ -39,7 +39,17 @@ from .. import audio, blobs, outbox
 from ..db import database
 from ..errors import EspaceError
 from ..models import Commune, Official
-from .models import AGE_GROUPS, GENDERS, KINDS, Answer, Decision, Flag, Post, Support
+from .models import (
+    AGE_GROUPS,
+    GENDERS,
+    KINDS,
+    Answer,
+    Decision,
+    Flag,
+    Forward,
+    Post,
+    Support,
+)
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud, written by hand
 CODE_LENGTH = 6
@@ -561,6 +571,45 @@ def receive_answer(payload: dict[str, Any]) -> Answer | None:
         Post.update(answer_count=Post.answer_count + 1).where(Post.id == post.id).execute()
         _answered(row)
     return row
+
+
+# What a voice answer from central may be served as (central records WebM or Ogg and
+# checks the bytes; anything else named here would run as a page for visitors).
+CENTRAL_VOICE_MIMES = frozenset({"audio/webm", "audio/ogg"})
+
+
+def receive_forward(payload: dict[str, Any]) -> Forward | None:
+    """Central sent one of our posts on to an official or a service (``post.forwarded``):
+    kept once by uuid, to show the visitor whom it is for. None when the post is not on
+    this box or a field is not text a visitor may be shown (the record stays in the
+    inbox)."""
+    existing = Forward.get_or_none(Forward.uuid == payload["uuid"])
+    if existing:
+        return existing
+    post = Post.get_or_none(Post.uuid == payload["post_uuid"])
+    if post is None or payload.get("to_kind") not in ("official", "service"):
+        return None
+    try:
+        to_name = clean_text(payload["to_name"], "to_name", 120, multiline=False)
+        to_role = clean_text(payload.get("to_role") or "", "to_role", 120, multiline=False)
+        note = clean_text(payload.get("note") or "", "note", 500)
+    except BoardError:
+        return None
+    if not to_name:
+        return None
+    return Forward.create(uuid=payload["uuid"], post=post, to_kind=payload["to_kind"],
+                          to_name=to_name, to_role=to_role, note=note,
+                          created_at=str(payload.get("created_at") or now_iso()))
+
+
+def forwards_of(posts: Iterable[Post]) -> dict[int, Forward]:
+    """The newest forward of each post (the board shows whom it was sent to)."""
+    ids = [p.id for p in posts]
+    found: dict[int, Forward] = {}
+    if ids:
+        for row in Forward.select().where(Forward.post.in_(ids)).order_by(Forward.id):
+            found[row.post_id] = row
+    return found
 
 
 # --- reading -----------------------------------------------------------------------------

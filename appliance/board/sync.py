@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sync_contract import kinds
 from sync_contract.handlers import Registry
 
+from .. import blobs
 from . import rules
 
 
 def _answer(payload: dict[str, Any], options: Any) -> str:
+    sha = payload.get("voice_sha256") or ""
+    if sha and (
+        payload.get("voice_mime") not in rules.CENTRAL_VOICE_MIMES or not blobs.HEX64.fullmatch(sha)
+    ):
+        # Not a type a visitor's phone may be handed, or not a hash: the text only.
+        payload = {**payload, "voice_sha256": "", "voice_mime": ""}
+        sha = ""
     # None: the post is not on this box (yet); the record stays in sync_inbox.
-    return "board" if rules.receive_answer(payload) is not None else ""
+    if rules.receive_answer(payload) is None:
+        return ""
+    if sha and options is not None:
+        _download_voice(payload, options.data_dir)
+    return "board"
+
+
+def _download_voice(payload: dict[str, Any], data_dir) -> None:
+    """A voice answer recorded at central joins the sync's downloads (verified pieces,
+    resumed after a cut), unless this box has it; the portal plays it once it is in the
+    blob store (the route 404s until then)."""
+    from ..sync import state
+
+    sha = payload["voice_sha256"]
+    dest = blobs.path_for(data_dir, sha)
+    if dest.exists():
+        return
+    state.SyncDownload.insert(
+        sha256=sha,
+        name=f"answer-{sha[:16]}",
+        size=int(payload.get("voice_bytes") or 0),
+        pieces=json.dumps(payload.get("pieces") or []),
+        dest=str(dest),
+    ).on_conflict_ignore().execute()
+
+
+def _forward(payload: dict[str, Any], options: Any) -> str:
+    return "board" if rules.receive_forward(payload) is not None else ""
 
 
 def register_sync(registry: Registry) -> None:
     registry.add(kinds.ANSWER, _answer)
+    registry.add(kinds.POST_FORWARDED, _forward)

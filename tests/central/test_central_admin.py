@@ -176,7 +176,7 @@ def test_dashboard_in_chromium(tmp_path, browser, artifacts):
             page.click("text=nioro question 1")
             page.fill("input[name=official_name]", "Le maire")
             page.fill("textarea[name=body]", "Le forage sera réparé.")
-            page.click("button:has-text('Record the answer')")
+            page.click("#send-answer")
             page.wait_for_selector(".answer")
             assert "Le forage sera réparé." in page.inner_text(".answer")
             page.click("header a[href$='/usage']")
