@@ -23,6 +23,7 @@ from flask import (
 from . import auth, service
 from .charts import line_chart
 from .db import database
+from .i18n import _
 from .models import Answer, Audit, Post, PostForward, Site, UsageDay, utcnow
 
 bp = Blueprint("admin", __name__, template_folder="templates")
@@ -385,12 +386,9 @@ def post_detail(post_id: int):
             service.record_answer(post, request.form.get("official_name", ""),
                                   request.form.get("body", ""), g.admin, voice=data or None,
                                   data_dir=current_app.config["DATA_DIR"])
-        except voice.VoiceRefused as e:
-            return _post_page(post, str(e), e.field, 413 if "more than" in str(e) else 400,
-                              "answer")
-        except service.CentralError as e:
-            return _post_page(post, str(e), str(e).split(":")[0], 400, "answer")
-        flash("Answer recorded: it reaches the box at its next sync.")
+        except service.FieldError as e:
+            return _post_page(post, str(e), e.field, e.status, "answer")
+        flash(_("Answer recorded: it reaches the box at its next sync."))
         return redirect(url_for("admin.post_detail", post_id=post.id))
     return _post_page(post)
 
@@ -409,8 +407,8 @@ def forward(post_id: int):
                                  service=request.form.get("service", ""),
                                  note=request.form.get("note", ""), admin=g.admin)
     except forwarding.ForwardRefused as e:
-        return _post_page(post, str(e), e.field, 400, "forward")
-    flash(f"Forwarded to {row.to_name}: the box shows it at its next sync.")
+        return _post_page(post, str(e), e.field, e.status, "forward")
+    flash(_("Forwarded to %(name)s: the box shows it at its next sync.", name=row.to_name))
     return redirect(url_for("admin.post_detail", post_id=post.id))
 
 

@@ -15,18 +15,20 @@ import uuid
 from sync_contract import kinds, protocol
 
 from .db import database
+from .i18n import _l
 from .models import Admin, DownEvent, Post, PostForward, Site, Snapshot
+from .service import FieldError
 
 MAX_NAME = 120
 MAX_NOTE = 500
 
 
-class ForwardRefused(ValueError):
+class ForwardRefused(FieldError):
     """A forward central will not keep; ``field`` names the form field to fix."""
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+
+# How the messages name each field (the form's labels).
+LABELS = {"official": _l("Official"), "service": _l("Service"), "note": _l("Note")}
 
 
 def officials(site: Site) -> list[dict]:
@@ -58,12 +60,27 @@ def clean(value: str, field: str, limit: int, *, lines: bool = False) -> str:
     or, in a name, markup. Any script (N'Ko, Arabic) is kept."""
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n")).strip()
     if len(text) > limit:
-        raise ForwardRefused(f"{field}: {len(text)} characters, at most {limit}", field)
+        raise ForwardRefused(
+            _l(
+                "%(field)s: %(n)d characters, at most %(max)d.",
+                field=LABELS[field],
+                n=len(text),
+                max=limit,
+            ),
+            field,
+        )
     allowed = {"\n"} if lines else set()
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in text):
-        raise ForwardRefused(f"{field}: control characters are not allowed; type it again", field)
+        raise ForwardRefused(
+            _l(
+                "%(field)s: control characters are not allowed; type it again.", field=LABELS[field]
+            ),
+            field,
+        )
     if not lines and ("<" in text or ">" in text):
-        raise ForwardRefused(f"{field}: < and > are not allowed in a name", field)
+        raise ForwardRefused(
+            _l("%(field)s: < and > are not allowed in a name.", field=LABELS[field]), field
+        )
     return text
 
 
@@ -83,12 +100,12 @@ def forward(
     official_id = official_id.strip()
     if bool(official_id) == bool(service):
         raise ForwardRefused(
-            "official: choose an official or type a service (one of them)", "official"
+            _l("Official: choose an official or type a service (one of them)."), "official"
         )
     if official_id:
         chosen = next((o for o in officials(post.site) if str(o["id"]) == official_id), None)
         if chosen is None:
-            raise ForwardRefused("official: not one of this site's officials", "official")
+            raise ForwardRefused(_l("Official: not one of this site's officials."), "official")
         to_kind, to_name, to_role = "official", chosen["name"], chosen["role"]
     else:
         to_kind, to_name, to_role = "service", service, ""

@@ -57,6 +57,15 @@ class CentralError(Exception):
         self.status = status
 
 
+class FieldError(CentralError):
+    """A form's field to fix: ``field`` names it (the page marks it), the message says
+    what is wrong and how to fix it."""
+
+    def __init__(self, message: str, field: str, status: int = 400) -> None:
+        super().__init__(message, status)
+        self.field = field
+
+
 def crash_point(name: str) -> None:
     """Die here when CENTRAL_CRASH_AT names this point (SIGKILL tests only)."""
     if os.environ.get("CENTRAL_CRASH_AT") == name:
@@ -614,17 +623,19 @@ def record_answer(post: Post, official_name: str, body: str, admin: Admin | None
     blob store, durable, before the row and the down event name it; a refused voice
     (:class:`central.voice.VoiceRefused`) stores nothing."""
     from . import voice as voices
+    from .i18n import _l
 
     official_name, body = official_name.strip()[:120], body.strip()[:20000]
     if not official_name:
-        raise CentralError("official_name: the official's name is needed")
+        raise FieldError(_l("Official: type the official's name."), "official_name")
     if not body and not voice:
-        raise CentralError("body: type the answer or record it")
+        raise FieldError(_l("Answer: type it, or record it by voice."), "body")
     sha = mime = ""
     size, pieces = 0, []
     if voice:
         if data_dir is None:
-            raise CentralError("voice: no blob store to keep it in")
+            raise FieldError(_l("Voice answer: central has no blob store to keep it in."),
+                             "voice")
         sha, mime = voices.store(data_dir, voice)
     with database.atomic():
         if sha:

@@ -17,7 +17,9 @@ from pathlib import Path
 from sync_contract import protocol
 from sync_contract.atomic import atomic_open, fsync_dir
 
+from .i18n import _l
 from .models import FileEntry
+from .service import FieldError
 
 # Containers a voice note may be in, by their first bytes (MediaRecorder makes WebM in
 # Chromium, Ogg in Firefox; the box's kiosk makes either).
@@ -26,12 +28,11 @@ AUDIO_MAGIC = ((b"OggS", "audio/ogg"), (b"\x1a\x45\xdf\xa3", "audio/webm"))
 MAX_VOICE_BYTES = 3_000_000
 
 
-class VoiceRefused(ValueError):
-    """An uploaded voice answer central will not keep; ``field`` names the form field."""
+class VoiceRefused(FieldError):
+    """An uploaded voice answer central will not keep (the form's ``voice`` field)."""
 
-    def __init__(self, message: str, field: str = "voice") -> None:
-        super().__init__(message)
-        self.field = field
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message, "voice", status)
 
 
 def sniff(head: bytes) -> str | None:
@@ -54,17 +55,23 @@ def store(data_dir: str | Path, data: bytes) -> tuple[str, str]:
     it returns (written beside, fsynced, renamed): the row naming it comes after.
     :class:`VoiceRefused` when it is empty, too large or not Ogg/WebM audio."""
     if not data:
-        raise VoiceRefused("voice: the recording is empty; record it again")
+        raise VoiceRefused(_l("Voice answer: the recording is empty; record it again."))
     if len(data) > MAX_VOICE_BYTES:
         raise VoiceRefused(
-            f"voice: {len(data) // 1000} kB, more than "
-            f"{MAX_VOICE_BYTES // 1000} kB; record a shorter answer"
+            _l(
+                "Voice answer: %(kb)d kB, more than %(max)d kB; record a shorter answer.",
+                kb=len(data) // 1000,
+                max=MAX_VOICE_BYTES // 1000,
+            ),
+            413,
         )
     mime = sniff(data[:4])
     if mime is None:
         raise VoiceRefused(
-            "voice: not a WebM or Ogg recording; record it in the page, or "
-            "choose a .webm or .ogg file"
+            _l(
+                "Voice answer: not a WebM or Ogg recording; record it in the page, or "
+                "choose a .webm or .ogg file."
+            )
         )
     sha = hashlib.sha256(data).hexdigest()
     final = blob_path(data_dir, sha)

@@ -84,7 +84,7 @@ def test_a_voice_answer_from_a_kiosk_keeps_its_voice_and_plays(call, capp, cclie
     ) == (sha, "audio/ogg", 4.5, len(clip), "box")
     login(cclient, "awa")
     page = cclient.get(f"/board/{post.id}").get_data(as_text=True)
-    assert f'src="/answers/{answer.id}/voice"' in page and "Answer by voice" in page
+    assert f'src="/answers/{answer.id}/voice"' in page and "Réponse vocale" in page
     board = cclient.get("/board").get_data(as_text=True)
     assert f'src="/answers/{answer.id}/voice"' in board
     assert "Voice note " + sha[:6] not in board  # no hash where a player should be
@@ -223,9 +223,9 @@ def test_a_voice_answer_recorded_on_central_goes_down_with_its_pieces(call, capp
 @pytest.mark.parametrize(
     "data,status,says",
     [
-        (b"<html><script>alert(1)</script>", 400, "not a WebM or Ogg"),
-        (b"OggS" + b"\0" * (voice.MAX_VOICE_BYTES + 10), 413, "more than"),
-        (b"ID3\x03" + b"\0" * 200, 400, "not a WebM or Ogg"),
+        (b"<html><script>alert(1)</script>", 400, "pas un enregistrement WebM ou Ogg"),
+        (b"OggS" + b"\0" * (voice.MAX_VOICE_BYTES + 10), 413, "plus de 3000 ko"),
+        (b"ID3\x03" + b"\0" * 200, 400, "pas un enregistrement WebM ou Ogg"),
     ],
 )
 def test_a_refused_recording_names_the_field_and_stores_nothing(
@@ -313,7 +313,7 @@ def test_forward_to_an_official_of_the_site_or_a_service(call, capp, cclient):
     )
     assert r.status_code == 302
     page = cclient.get(f"/board/{post.id}").get_data(as_text=True)
-    assert 'Forwarded to <strong><bdi dir="auto">Fatoumata Keïta</bdi>' in page
+    assert 'Transmis à <strong><bdi dir="auto">Fatoumata Keïta</bdi>' in page
     assert "&lt;b&gt;le forage&lt;/b&gt;" in page and "<b>le forage" not in page
     board = cclient.get("/board").get_data(as_text=True)
     assert 'class="forwarded" data-to-kind="official"' in board
