@@ -19,6 +19,14 @@ learner per week, and a course's media served by byte ranges to 30 phones.
    seeking in a lesson, or resuming a cut download), then each fetching the whole file
    once. Every answer's status and bytes are checked against the file.
 
+4. Remote coaching, measured on the wire: a fresh box enrolled at a real central (on
+   loopback, SQLite), a group of 30 new learners, each with the week of part 2 and one
+   recording of their reading (``--recording-seconds`` of Ogg Opus at 24 kbit/s, as the
+   page records, with random packets: nothing compresses); one sync run counts the bytes
+   on the socket (``RunResult.bytes_up``, headers included). Then a trainer answers each
+   with a mark and a voice note (``--answer-seconds``), and the next sync counts the
+   bytes down (the answers and the voice notes' pieces), both divided by 30.
+
 What we compare against: a group of 30 at the espace writes a few times a minute each;
 the sync's daily budget is counted in MB.
 """
@@ -40,6 +48,8 @@ def main() -> None:
     ap.add_argument("--phones", type=int, default=30)
     ap.add_argument("--writes", type=int, default=40)
     ap.add_argument("--seeks", type=int, default=40)
+    ap.add_argument("--recording-seconds", type=float, default=60.0)
+    ap.add_argument("--answer-seconds", type=float, default=20.0)
     args = ap.parse_args()
 
     from appliance import create_app
@@ -134,6 +144,7 @@ def main() -> None:
         )
         database.close()
         media(tmp, app, args.phones, args.seeks)
+        coaching_week(tmp / "coaching", args.recording_seconds, args.answer_seconds)
 
 
 def media(tmp: Path, app, phones: int, seeks: int) -> None:
@@ -216,3 +227,120 @@ def media(tmp: Path, app, phones: int, seeks: int) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def recording(seconds: float, seed: int) -> bytes:
+    """Ogg Opus as MediaRecorder makes it at 24 kbit/s: 50 packets of 60 bytes a second,
+    random after the TOC byte (speech does not compress), a page a second."""
+    import random
+    import struct
+
+    rnd = random.Random(seed)
+
+    def page(body: bytes, lacing: list[int], granule: int, seq: int, htype: int) -> bytes:
+        head = struct.pack("<BBqIIIB", 0, htype, granule, 7, seq, 0, len(lacing))
+        return b"OggS" + head + bytes(lacing) + body
+
+    opus_head = b"OpusHead" + struct.pack("<BBHIhB", 1, 1, 312, 48000, 0, 0)
+    pages = [page(opus_head, [19], 0, 0, 2), page(b"OpusTags" + bytes(8), [16], 0, 1, 0)]
+    packets = int(seconds * 50)
+    for p in range(0, packets, 50):
+        n = min(50, packets - p)
+        body = b"".join(b"\xfc" + rnd.randbytes(59) for _ in range(n))
+        last = p + n >= packets
+        pages.append(page(body, [60] * n, 312 + (p + n) * 960, p // 50 + 2, 4 if last else 0))
+    return b"".join(pages)
+
+
+def coaching_week(tmp: Path, recording_seconds: float, answer_seconds: float) -> None:
+    import logging
+
+    from appliance import create_app
+    from appliance.db import database
+    from appliance.sync.client import SyncClient
+    from central import coaching as central_coaching
+    from central.models import Admin
+    from learning import catalogue, coaching, rules
+    from learning import course as course_mod
+    from tests.central.harness import (
+        CentralServer,
+        box_options,
+        central_call,
+        enrol_box,
+        make_central,
+    )
+    from tests.learning.course_folder import write_course
+    from tests.support import make_site
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per piece otherwise
+    tmp.mkdir(parents=True)
+    app = create_app(
+        {"SITE": make_site(tmp), "SITE_DIR": tmp, "TESTING": True, "SECRET_KEY": "bench"}
+    )
+    site = app.config["SITE"]
+    site.content_dir.mkdir(parents=True, exist_ok=True)
+    course_mod.build(write_course(tmp / "course"), site.content_dir / "alpha-1.zim")
+    central_app = make_central(tmp / "central")
+    n = 30
+    week = [
+        ("a", "opened", None),
+        ("a", "listened", None),
+        ("chat", "opened", None),
+        ("chat", "answered", {0: 1}),
+    ]
+    with CentralServer(central_app) as central, app.app_context():
+        database.connect(reuse_if_open=True)
+        enrol_box(central_app, central.url, site.data_dir)
+        with SyncClient(box_options(site, central.url)) as client:
+            client.run(force=True)  # enrolment's own first exchange, not counted
+        course = catalogue.course(site.content_dir, "alpha-1")[1]
+        group = rules.new_group("Bench", "alpha-1")
+        sizes = []
+        for i in range(n):
+            learner = rules.new_learner(f"C{i}", "f" if i % 2 else "m")
+            rules.join(group, learner)
+            for day in range(3):
+                for lesson, event, answers in week[:3] if day else week:
+                    rules.record(course, learner, lesson, event, answers)
+            data = recording(recording_seconds, i)
+            sizes.append(len(data))
+            coaching.submit(course, learner, "lire", 0, data, site.data_dir)
+        up = down = 0
+        runs = 0
+        with SyncClient(box_options(site, central.url)) as client:
+            while True:  # until the outbox and the blobs are all at central
+                res = client.run(force=True)
+                up, down, runs = up + res.bytes_up, down + res.bytes_down, runs + 1
+                if res.pushed == 0 and res.blobs == 0:
+                    break
+        print(
+            f"coaching up: {n} learners' week + one {recording_seconds:.0f} s recording each "
+            f"({sum(sizes) / n / 1000:.0f} kB) = {up} bytes up, {down} down in {runs} runs: "
+            f"{(up + down) / n / 1000:.1f} kB per learner per week "
+            f"(the recording is {sum(sizes) / (up + down) * 100:.0f} % of it)"
+        )
+
+        def answer_all() -> int:
+            trainer = Admin.create(username="bench-trainer", password_hash="-", role="trainer")
+            for k, work in enumerate(central_coaching.Work.select()):
+                central_coaching.answer(
+                    trainer, work, 3, recording(answer_seconds, 1000 + k), tmp / "central"
+                )
+            return central_coaching.Work.select().count()
+
+        with central_app.test_request_context():
+            answered = central_call(central_app, answer_all)
+        up = down = 0
+        runs = 0
+        with SyncClient(box_options(site, central.url)) as client:
+            while runs < 20:
+                res = client.run(force=True)
+                up, down, runs = up + res.bytes_up, down + res.bytes_down, runs + 1
+                if res.pulled == 0 and res.downloaded == 0:
+                    break
+        print(
+            f"coaching down: {answered} answers with a {answer_seconds:.0f} s voice note = "
+            f"{down} bytes down, {up} up in {runs} runs: {(up + down) / n / 1000:.1f} kB per "
+            "learner per week"
+        )
+        database.close()
