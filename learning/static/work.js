@@ -1,12 +1,52 @@
-/* A learner's reading recorded in the page (issue 20): a progressive enhancement of each
- * "record yourself reading" form of a lesson. Without this script, or without a
- * microphone API (plain HTTP on a phone: not a secure context), the form keeps its file
+/* A learner's reading recorded in the page, and a photo of their writing made smaller
+ * (issue 20): progressive enhancements of each exercise form of a lesson. Without this
+ * script, or without a microphone API (plain HTTP on a phone: not a secure context), the form keeps its file
  * input (accept="audio/*" capture), which opens the phone's own recorder. With it:
  * Record, Stop, listen, Record again; the recording fills the file input, so the form is
  * sent exactly as without JavaScript. Plain ES5 for old phones. */
 (function () {
   "use strict";
   var md = navigator.mediaDevices;
+  var MAX_SIDE = 1600; // a page of handwriting stays legible; a 12 MP photo is 4 MB
+
+  /* A photo of the learner's writing, made smaller before it is sent: at most MAX_SIDE
+   * pixels on its long side, JPEG at 0.8 (a phone camera's 3-5 MB become ~300 kB: under
+   * the box's limit, and cheaper to sync). The original is kept where the browser
+   * cannot draw it or where it is already smaller. */
+  function shrinkPhotos(form) {
+    var input = form.querySelector("input[type=file][accept^=image]");
+    if (!input || !window.createImageBitmap || !window.DataTransfer) return;
+    input.addEventListener("change", function () {
+      var f = input.files && input.files[0];
+      if (!f || f.type.indexOf("image/") !== 0) return;
+      form.setAttribute("data-shrinking", "1");
+      function done() { form.removeAttribute("data-shrinking"); }
+      createImageBitmap(f).then(function (bmp) {
+        var scale = Math.min(1, MAX_SIDE / Math.max(bmp.width, bmp.height));
+        var c = document.createElement("canvas");
+        c.width = Math.round(bmp.width * scale);
+        c.height = Math.round(bmp.height * scale);
+        c.getContext("2d").drawImage(bmp, 0, 0, c.width, c.height);
+        c.toBlob(function (b) {
+          if (b && b.size < f.size) {
+            try {
+              var dt = new DataTransfer();
+              dt.items.add(new File([b], "writing.jpg", { type: "image/jpeg" }));
+              input.files = dt.files;
+              form.setAttribute("data-shrunk", b.size);
+            } catch (e) { /* keep the original */ }
+          }
+          done();
+        }, "image/jpeg", 0.8);
+      }, done);
+    });
+    form.addEventListener("submit", function (e) {
+      if (form.hasAttribute("data-shrinking")) e.preventDefault();
+    });
+  }
+  var photos = document.querySelectorAll("form.work[data-type=photo]");
+  for (var j = 0; j < photos.length; j++) shrinkPhotos(photos[j]);
+
   if (!window.MediaRecorder || !md || !md.getUserMedia || !window.Blob) return;
   var forms = document.querySelectorAll("form[data-max-seconds]");
 

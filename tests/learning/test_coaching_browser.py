@@ -194,3 +194,57 @@ def test_a_reading_goes_to_the_trainer_and_the_answer_comes_back(
     finally:
         box.close()
         mic.close()
+
+
+def test_a_large_photo_is_made_smaller_in_the_phone_before_it_is_sent(coach_app, phone):
+    """A camera's photo over the box's limit: the page shrinks it (1600 px at most on its
+    long side, JPEG) and the box takes it; without the script it would be refused."""
+    import base64
+
+    from learning import rules
+    from learning.models import Work
+
+    app = coach_app
+    with app.app_context(), database.connection_context():
+        awa = rules.new_learner("Awa", "f", "under35")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    server = LiveServer(app)
+    try:
+        page = phone
+        page.goto(server.url + "/learn/")
+        page.fill("input[name=code]", awa.code)
+        page.click("form[action$='/learn/enter'] button")
+        page.wait_for_url("**/learn/0/")
+        page.goto(server.url + "/learn/0/alpha-1/ecrire")
+        # a 3600x2400 "photo" of noise (nothing compresses it), made by chromium
+        data_url = page.evaluate(
+            """() => { const c = document.createElement('canvas'); c.width = 3600;
+            c.height = 2400; const x = c.getContext('2d'); const d = x.createImageData(3600, 2400);
+            let s = 7; for (let i = 0; i < d.data.length; i++) {
+              s = (s * 1103515245 + 12345) & 0x7fffffff; d.data[i] = s >> 16; }
+            x.putImageData(d, 0, 0); return c.toDataURL('image/jpeg', 0.95); }"""
+        )
+        big = base64.b64decode(data_url.split(",", 1)[1])
+        assert len(big) > limit  # the box would refuse it as it is
+        photo = "form.work[data-type=photo]"
+        page.set_input_files(
+            f"{photo} input[type=file]",
+            files=[{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": big}],
+        )
+        page.wait_for_function(
+            "f => document.querySelector(f).dataset.shrunk > 0", arg=photo, timeout=20_000
+        )
+        page.click(f"{photo} button[type=submit]")
+        page.wait_for_selector(f"{photo} .sent img.photo")
+        size = page.evaluate(
+            "s => { const i = document.querySelector(s);"
+            " return [i.naturalWidth, i.naturalHeight]; }",
+            f"{photo} .sent img.photo",
+        )
+        assert size == [1600, 1067]
+        assert not page.locator("[data-work-error]").count()
+    finally:
+        server.close()
+    with app.app_context(), database.connection_context():
+        work = Work.get()
+        assert work.mime == "image/jpeg" and work.size < limit
