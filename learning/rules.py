@@ -271,11 +271,6 @@ def join(group: Group, learner: Learner) -> None:
             send_group(group)
 
 
-def expected_module(group: Group, course: Course, today: dt.date | None = None, tz=None) -> int:
-    """The module the group should be in today (learning/pace.py)."""
-    return pace.this_week(pace.schedule(group, course, tz), today or dt.date.today())
-
-
 def group_view(group: Group, course: Course, today: dt.date | None = None, tz=None) -> list[dict]:
     """Who is where: each member's standing, their module, and their status (done,
     on pace, behind this week's module, or stuck: no progress for the group's

@@ -175,6 +175,15 @@ def test_a_group_at_the_sessions_of_a_series_at_the_kiosk_and_on_the_path(course
     )
     page = kiosk.get(r.location).get_data(as_text=True)
     assert "started_on" in page
+    for field, value, named in [
+        ("series", "999", "series: no series 999"),
+        ("pace_days", "0", "pace_days: between 1 and 90"),
+        ("stuck_days", "1000", "stuck_days: between 1 and 90"),
+        ("name", "  ", "name: a group needs a name"),
+    ]:
+        form = {"csrf": token, "name": "Élus", "started_on": today.isoformat()}
+        r = kiosk.post(group_url + "/pace", data={**form, field: value})
+        assert named in kiosk.get(r.location).get_data(as_text=True), field
     with app.app_context(), database.connection_context():
         assert Group.get().pace_days == 14
 
