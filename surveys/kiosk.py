@@ -1,5 +1,6 @@
 """The Surveys tab of the facilitator's kiosk: forms with their submission counts, an
-XLSForm upload (with its media files), open/close, enumerator accounts."""
+XLSForm upload (with its media files), open/close, who fills it in the phone's browser,
+enumerator accounts."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def index():
         # What phones type into Collect: the hotspot's address (this page is served on
         # the kiosk's own loopback listener, whose address no phone can reach).
         server=f"http://{current_app.config['SITE'].hotspot.address}/odk",
+        browser=f"http://{current_app.config['SITE'].hotspot.address}/forms",
     )
 
 
@@ -73,6 +75,18 @@ def upload():
 def state(form_id: str):
     try:
         forms.set_state(form_id, request.form.get("state", ""))
+    except EspaceError as e:
+        flash(str(e), "error")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/<form_id>/public")
+@facilitator_required
+@csrf.protect
+def public(form_id: str):
+    """Who fills the form in the phone's browser: anyone, or enumerators who log in."""
+    try:
+        forms.set_public(form_id, request.form.get("public") == "1")
     except EspaceError as e:
         flash(str(e), "error")
     return redirect(url_for(".index"))

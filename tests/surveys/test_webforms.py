@@ -247,3 +247,68 @@ def test_refusals_are_in_the_visitors_language(app, client, form):
         },
     )
     assert r.status_code == 403
+
+
+def test_facilitator_opens_a_form_to_all_at_the_kiosk(client, form):
+    from tests.support import csrf, kiosk_login
+
+    assert client.post("/kiosk/surveys/menage/public", data={"public": "1"}).status_code in (
+        302,
+        303,
+        400,
+    )
+    assert client.get("/forms/menage/").status_code == 302  # not opened by that
+    kiosk_login(client)
+    page = client.get("/kiosk/surveys/").get_data(as_text=True)
+    assert 'data-public="0"' in page and "/forms</b>" in page
+    r = client.post("/kiosk/surveys/menage/public", data={"public": "1", "csrf": csrf(client)})
+    assert r.status_code in (302, 303)
+    assert 'data-public="1"' in client.get("/kiosk/surveys/").get_data(as_text=True)
+    client.post("/forms/logout")  # the kiosk's session is not an enumerator's
+    assert client.get("/forms/menage/").status_code == 200
+
+
+def test_form_media_for_the_page_only_when_it_may_be_filled(client, form):
+    from surveys import forms
+
+    from .xlsforms import PNG
+
+    assert client.get("/forms/menage/media/logo.png").status_code == 403
+    forms.set_public("menage", True)
+    with client.get("/forms/menage/media/logo.png") as r:
+        assert r.status_code == 200 and r.data == PNG and r.mimetype == "image/png"
+    assert client.get("/forms/menage/media/other.png").status_code == 404
+    assert client.get("/forms/nothing/media/logo.png").status_code == 404
+
+
+def test_m0070_upgrades_a_box_with_forms_to_enumerators_only(tmp_path, java):
+    """A box in the field with a form and a submission: after 0070 the form is still
+    there, still open, for enumerators only in the browser."""
+    from appliance import migrations
+    from appliance.db import database, open_database
+    from surveys import forms
+
+    from .xlsforms import write_xlsform
+
+    db = open_database(tmp_path)
+    try:
+        before = [n for n, _ in migrations.available() if n < "m0070_survey_web"][-1]
+        migrations.migrate(db, upto=before)
+        form = write_xlsform(tmp_path / "f" / "menage.xlsx")
+        with database.atomic():
+            database.execute_sql(
+                "INSERT INTO survey_form (form_id, version, title, state, origin, updated_at) "
+                "VALUES ('menage', '1', 'Enquête', 'open', 'box', '2026-11-01')"
+            )
+        assert "m0070_survey_web" in migrations.migrate(db)
+        row = database.execute_sql(
+            "SELECT state, web_public FROM survey_form WHERE form_id = 'menage'"
+        ).fetchone()
+        assert row == ("open", 0)
+        forms.import_xlsform(tmp_path, form)  # a new version keeps the choice
+        forms.set_public("menage", True)
+        forms.import_xlsform(tmp_path, write_xlsform(tmp_path / "g" / "menage.xlsx", version="2"))
+        assert forms.current("menage")["web_public"] == 1
+        assert migrations.migrate(db) == []
+    finally:
+        db.close()
