@@ -348,3 +348,53 @@ def test_the_timer_runs_every_region(tmp_path):
             text=True,
         )
         assert r.returncode == 0, r.stderr
+
+
+def test_a_cut_in_the_middle_of_the_answer_stops_the_run_and_the_next_resumes(capp):
+    """The server takes the submission but the link dies while its answer comes back
+    (a garbled status line: http.client's HTTPException, not an OSError): the run stops
+    cleanly, nothing is marked sent, and the next run sends it again (a 409 then)."""
+    import socket
+    import threading
+
+    from central.surveys_forward import forward
+
+    sites = central_call(capp, _seed, capp, 1)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def garble() -> None:
+        conn, _addr = listener.accept()
+        with conn:
+            data = b""
+            while b"--\r\n" not in data[-64:]:  # the multipart body's last boundary
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            conn.sendall(b"HTTP/1.1 2")  # cut mid-status
+
+    thread = threading.Thread(target=garble)
+    thread.start()
+    try:
+        run = central_call(
+            capp,
+            forward,
+            f"http://127.0.0.1:{port}",
+            capp.config["DATA_DIR"],
+            sites,
+            5.0,
+            key="region:test",
+        )
+    finally:
+        thread.join(10)
+        listener.close()
+    assert run.sent == 0 and run.stopped.startswith("link: BadStatusLine")
+    receiver = Receiver(have={"uuid:0"})  # it did store it before the cut
+    with LiveServer(receiver) as server:
+        again = central_call(
+            capp, forward, server.url, capp.config["DATA_DIR"], sites, key="region:test"
+        )
+    assert (again.sent, again.duplicates, again.stopped) == (0, 1, "")
