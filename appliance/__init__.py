@@ -21,21 +21,23 @@ def create_app(test_config=None):
 
 def contribute(registry) -> None:
     """The core's share of the box (see :mod:`espace.registry`)."""
-    from . import api, kiosk, labels, worker
+    from . import kiosk, labels
     from .cli import config, doctor
     from .sync.cli import enroll, sync
 
     kiosk.contribute(registry)
     labels.contribute(registry)
-    registry.blueprint(api.bp)
+    registry.blueprint("appliance.api:bp")
     registry.command(config)
     registry.command(doctor)
     # `espace sync ...` and `espace enroll URL CODE`: the sync with central.
     registry.command(sync)
     registry.command(enroll)
-    registry.job("sync", worker.sync_job, "interval", "sync with central when allowed",
-                 minutes=5)
-    registry.job("cleanup", worker.cleanup_job, "cron", "daily clean-up", hour=3, minute=17)
-    registry.job("programme_release", worker.programme_release_job, "interval",
+    # Jobs and sweeps by reference: imported by the worker, not by every command.
+    registry.job("sync", "appliance.worker:sync_job", "interval",
+                 "sync with central when allowed", minutes=5)
+    registry.job("cleanup", "appliance.worker:cleanup_job", "cron", "daily clean-up", hour=3,
+                 minute=17)
+    registry.job("programme_release", "appliance.worker:programme_release_job", "interval",
                  "give released reserved seats to the waiting lists", minutes=5)
-    registry.sweep("blobs", worker.sweep_blobs)
+    registry.sweep("blobs", "appliance.worker:sweep_blobs")

@@ -6,18 +6,19 @@ def contribute(registry) -> None:
     (see :mod:`espace.registry`)."""
     from flask_babel import lazy_gettext
 
-    from . import cli, jobs, views
+    from . import cli
 
-    registry.blueprint(views.bp)  # with the kiosk tab's blueprint nested in it
+    # Pages, jobs and sweep by reference: imported by the app and the worker only.
+    registry.blueprint("content_cache.views:bp")  # with the kiosk tab's blueprint nested
     registry.tile("content.library", lazy_gettext("Learn"), "learn", order=10)
     registry.kiosk_tab("content.kiosk_library.index", lazy_gettext("Library"), "learn",
                        order=90)
     # `espace content ...`; its commands import lazily.
     registry.command(cli.content)
-    registry.job("usage_rollup", jobs.usage_rollup_job, "interval", "roll up usage events",
-                 hours=1)
-    registry.job("content_download", jobs.content_download_job, "interval",
+    registry.job("usage_rollup", "content_cache.jobs:usage_rollup_job", "interval",
+                 "roll up usage events", hours=1)
+    registry.job("content_download", "content_cache.jobs:content_download_job", "interval",
                  "resume content downloads", minutes=10)
-    registry.job("content_precompress", jobs.content_precompress_job, "interval",
-                 "compress new books' text once", minutes=10)
-    registry.sweep("content_imports", jobs.sweep_imports)
+    registry.job("content_precompress", "content_cache.jobs:content_precompress_job",
+                 "interval", "compress new books' text once", minutes=10)
+    registry.sweep("content_imports", "content_cache.jobs:sweep_imports")

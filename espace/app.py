@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from .registry import Registry
+from .registry import Registry, resolve_blueprint
 
 # Where the app keeps its registry: the kiosk's tabs and the home tiles are read from it
 # at render time (packages look it up by this key, never import espace).
@@ -39,7 +39,10 @@ def create_app(
 def _register_blueprints(app: Flask, reg: Registry) -> None:
     # In contribution order: the captive portal's accept first, its before_app_request
     # answers connectivity probes and foreign Host names before any other hook or route.
-    for bp in reg.blueprints:
+    # Every reference is imported first: a module may add routes to another package's
+    # blueprint (the labels' kiosk pages join the kiosk's), which Flask allows only
+    # before that blueprint is registered.
+    for bp in [resolve_blueprint(ref) for ref in reg.blueprints]:
         app.register_blueprint(bp)
 
 

@@ -11,9 +11,38 @@ the pull handlers it registers with the sync, is loaded the same way in each pro
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+# A contribution a process may never use (a blueprint, a job, a sweep, an app set-up)
+# can be given as "package.module:attribute": its module is imported only when the app
+# or the worker uses it. ``espace sync now`` builds the same registry for its commands
+# and pull handlers; with references it no longer imports every page's module (libzim,
+# markdown-it, pyxform, pmtiles...), which its peak memory had paid for (bench/sync.py T9).
+Ref = Callable[..., Any] | str
+
+
+def resolve(ref: Any) -> Any:
+    """The object a ``"module:attribute"`` reference names (imported now); anything
+    else as it is."""
+    if not isinstance(ref, str):
+        return ref
+    module, sep, attr = ref.partition(":")
+    if not sep or not module or not attr:
+        raise RegistryError(f"{ref!r} is not a 'package.module:attribute' reference")
+    obj: Any = importlib.import_module(module)
+    for name in attr.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def resolve_blueprint(ref: Any) -> Any:
+    """A contributed blueprint: the Blueprint itself, or a reference to one or to a
+    function returning one (for a blueprint whose routes other modules add)."""
+    obj = resolve(ref)
+    return obj() if isinstance(ref, str) and callable(obj) else obj
 
 
 class RegistryError(Exception):
@@ -25,10 +54,14 @@ class Job:
     """A worker job: ``func(app)`` returns a short summary that the worker logs."""
 
     id: str
-    func: Callable[[Any], object]
+    target: Ref  # the function, or "module:function" (imported at the first run)
     trigger: str  # "interval" or "cron"
     args: dict
     description: str
+
+    @property
+    def func(self) -> Callable[[Any], object]:
+        return resolve(self.target)
 
 
 @dataclass(frozen=True)
@@ -61,7 +94,11 @@ class Sweep:
     a live writer holds locked are left alone). ``func(site)`` returns a summary."""
 
     id: str
-    func: Callable[[Any], object]
+    target: Ref  # the function, or "module:function"
+
+    @property
+    def func(self) -> Callable[[Any], object]:
+        return resolve(self.target)
 
 
 @dataclass(frozen=True)
@@ -70,7 +107,11 @@ class AppSetup:
     carry (an app extension, a hook on every response)."""
 
     id: str
-    func: Callable[[Any], None]
+    target: Ref  # the function, or "module:function"
+
+    @property
+    def func(self) -> Callable[[Any], None]:
+        return resolve(self.target)
 
 
 @dataclass
@@ -98,11 +139,13 @@ class Registry:
 
     def blueprint(self, bp) -> None:
         """A Flask blueprint, registered in contribution order (the captive portal's
-        ``accept`` comes first: its hook answers probes before any other)."""
-        self._claim(f"blueprint {bp.name}")
+        ``accept`` comes first: its hook answers probes before any other); or a
+        ``"module:attribute"`` reference to it (or to a function returning it),
+        imported only by the app (:func:`resolve_blueprint`)."""
+        self._claim(f"blueprint {bp if isinstance(bp, str) else bp.name}")
         self.blueprints.append(bp)
 
-    def app_setup(self, id: str, func: Callable[[Any], None]) -> None:
+    def app_setup(self, id: str, func: Ref) -> None:
         self._claim(f"app setup {id}")
         self.app_setups.append(AppSetup(id, func))
 
@@ -111,16 +154,15 @@ class Registry:
         self._claim(f"command {cmd.name}")
         self.commands.append(cmd)
 
-    def job(
-        self, id: str, func: Callable[[Any], object], trigger: str, description: str, **args
-    ) -> None:
-        """A worker job, e.g. ``job("sync", sync_job, "interval", "...", minutes=5)``."""
+    def job(self, id: str, func: Ref, trigger: str, description: str, **args) -> None:
+        """A worker job, e.g. ``job("sync", "appliance.worker:sync_job", "interval",
+        "...", minutes=5)`` (the function itself is accepted too)."""
         if trigger not in ("interval", "cron"):
             raise RegistryError(f"job {id}: trigger is 'interval' or 'cron', not {trigger!r}")
         self._claim(f"job {id}")
         self.jobs.append(Job(id, func, trigger, args, description))
 
-    def sweep(self, id: str, func: Callable[[Any], object]) -> None:
+    def sweep(self, id: str, func: Ref) -> None:
         self._claim(f"sweep {id}")
         self.sweeps.append(Sweep(id, func))
 

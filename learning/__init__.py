@@ -14,12 +14,13 @@ nothing of another capability (course ZIMs are opened with libzim here).
 def contribute(registry) -> None:
     from flask_babel import lazy_gettext
 
-    from . import cli, coaching, kiosk, sync, views
+    from . import cli, sync
 
-    registry.blueprint(views.bp)
-    registry.blueprint(kiosk.bp)
+    # Pages by reference: imported by the app only.
+    registry.blueprint("learning.views:bp")
+    registry.blueprint("learning.kiosk:bp")
     registry.command(cli.course_group)
     registry.tile("learning.index", lazy_gettext("My lessons"), "learn", order=35)
-    registry.sweep("learning_work", coaching.sweep)
+    registry.sweep("learning_work", "learning.coaching:sweep")
     registry.sync_handler(sync.register_sync)
     registry.kiosk_tab("learning_kiosk.index", lazy_gettext("Learning"), "learn", order=60)

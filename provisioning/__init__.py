@@ -7,11 +7,10 @@ def contribute(registry) -> None:
     shared uplink) (see :mod:`espace.registry`)."""
     from flask_babel import lazy_gettext
 
-    from . import kiosk
     from .fleet_cli import fleet
     from .network_cli import network
 
     registry.command(network)
     registry.command(fleet)
-    registry.blueprint(kiosk.bp)
+    registry.blueprint("provisioning.kiosk:bp")  # imported by the app only
     registry.kiosk_tab("kiosk_internet.index", lazy_gettext("Internet"), "wifi", order=85)

@@ -6,10 +6,10 @@ See docs/secure-origin.md."""
 
 def contribute(registry) -> None:
     """Its blueprint, HSTS and page context, set on the app (see :mod:`espace.registry`)."""
-    from . import sync, web
+    from . import sync
     from .cli import tls
 
-    registry.app_setup("secure_origin", web.init_app)
+    registry.app_setup("secure_origin", "secure_origin.web:init_app")  # by the app only
     # What it does with tls.name and tls.certificate from central.
     registry.sync_handler(sync.register_sync)
     # `espace tls status|nginx-conf`: the box's name, certificate and TLS listener.

@@ -20,10 +20,11 @@ def register_listeners() -> None:
 def contribute(registry) -> None:
     from flask_babel import lazy_gettext
 
-    from . import cli, kiosk, service
+    from . import cli
 
     register_listeners()
-    registry.blueprint(kiosk.bp)
+    registry.blueprint("sms.kiosk:bp")  # the page and the job: imported where they run
     registry.kiosk_tab("sms_kiosk.index", lazy_gettext("SMS"), "sms", order=70)
     registry.command(cli.sms)
-    registry.job("sms", service.worker_job, "interval", "SMS: handle, remind, send", minutes=1)
+    registry.job("sms", "sms.service:worker_job", "interval", "SMS: handle, remind, send",
+                 minutes=1)

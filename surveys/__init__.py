@@ -8,13 +8,14 @@ def contribute(registry) -> None:
     ``espace survey``, pull handler and sweep."""
     from flask_babel import lazy_gettext
 
-    from . import cli, kiosk, openrosa, submissions, sync, webforms
+    from . import cli, sync
 
-    registry.blueprint(openrosa.bp)
-    registry.blueprint(webforms.bp)
+    # Pages and sweep by reference: imported by the app and the worker only.
+    registry.blueprint("surveys.openrosa:bp")
+    registry.blueprint("surveys.webforms:bp")
     registry.tile("webforms.index", lazy_gettext("Surveys"), "survey", order=70)
-    registry.blueprint(kiosk.bp)
+    registry.blueprint("surveys.kiosk:bp")
     registry.kiosk_tab("kiosk_surveys.index", lazy_gettext("Surveys"), "new", order=70)
     registry.command(cli.survey)
     registry.sync_handler(sync.register_sync)
-    registry.sweep("survey_submissions", submissions.sweep_site)
+    registry.sweep("survey_submissions", "surveys.submissions:sweep_site")

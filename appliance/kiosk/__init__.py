@@ -39,11 +39,17 @@ def _every_kiosk_tab_only_on_the_screen() -> None:
         _only_on_the_screen()
 
 
-def contribute(registry) -> None:
-    """The kiosk's blueprint and its own tabs (order: 10, 20... leaves room between)."""
+def blueprint() -> Blueprint:
+    """The kiosk's blueprint with the routes of every kiosk module (imported by the app
+    only: ``espace sync now`` needs none of them)."""
     from . import moderation, sessions, views  # noqa: F401  (their routes join bp)
 
-    registry.blueprint(bp)
+    return bp
+
+
+def contribute(registry) -> None:
+    """The kiosk's blueprint and its own tabs (order: 10, 20... leaves room between)."""
+    registry.blueprint("appliance.kiosk:blueprint")
     registry.kiosk_tab("kiosk.moderation", lazy_gettext("Board"), "ask", order=10)
     registry.kiosk_tab("kiosk.index", lazy_gettext("Today"), "today", order=20)
     registry.kiosk_tab("kiosk.week", lazy_gettext("Week"), "week", order=30)

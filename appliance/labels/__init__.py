@@ -8,11 +8,18 @@ Labels tab), ``cli`` and ``export`` (``espace i18n export``). See docs/labels.md
 from flask_babel import lazy_gettext
 
 
-def contribute(registry) -> None:
+def blueprint():
+    """The clips' blueprint; the Labels tab's routes join the kiosk's (the app imports
+    every blueprint reference before registering any)."""
     from . import kiosk  # noqa: F401  (its routes join the kiosk's blueprint)
-    from .cli import i18n
     from .web import bp
 
-    registry.blueprint(bp)
+    return bp
+
+
+def contribute(registry) -> None:
+    from .cli import i18n
+
+    registry.blueprint("appliance.labels:blueprint")
     registry.command(i18n)
     registry.kiosk_tab("kiosk.labels", lazy_gettext("Labels"), "labels", order=60)

@@ -216,3 +216,59 @@ def test_every_contributed_kiosk_tab_is_only_on_the_screen(extra_app):
         assert phone.status_code == 404, url
         screen = client.get(url, environ_base={LISTENER_KEY: KIOSK})
         assert screen.status_code in (200, 302), url
+
+
+def test_every_contributed_reference_resolves():
+    """Blueprints, jobs, sweeps and app set-ups may be "module:attribute" references
+    (imported when used); each of the box's names what the app or the worker needs."""
+    from espace.registry import resolve_blueprint
+
+    reg = espace.build()
+    assert any(isinstance(ref, str) for ref in reg.blueprints)
+    names = [resolve_blueprint(ref).name for ref in reg.blueprints]
+    assert len(names) == len(set(names)) and isinstance(
+        resolve_blueprint(reg.blueprints[0]), Blueprint
+    )
+    for item in [*reg.jobs, *reg.sweeps, *reg.app_setups]:
+        assert callable(item.func), item.id
+    from espace.registry import resolve
+
+    with pytest.raises(RegistryError, match="'content_cache.views' is not a"):
+        resolve("content_cache.views")
+
+
+# Modules only pages, kiosk tabs and jobs use: a command (``espace sync now``, whose peak
+# memory bench/sync.py T9 measures) builds the same registry and must not import them.
+PAGE_MODULES = (
+    "content_cache.views",
+    "content_cache.jobs",
+    "captive_portal.board",
+    "captive_portal.portal",
+    "maps.views",
+    "maps.build",
+    "learning.views",
+    "surveys.openrosa",
+    "sms.kiosk",
+    "appliance.kiosk.views",
+    "appliance.api",
+    "secure_origin.web",
+    "provisioning.kiosk",
+    "libzim",
+    "markdown_it",
+    "pmtiles",
+    "pyxform",
+    "openpyxl",
+)
+
+
+def test_a_command_does_not_import_the_pages():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, espace\nespace.default_registry()\n"
+        f"print(' '.join(m for m in {PAGE_MODULES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == []
