@@ -248,6 +248,7 @@ PAGE_MODULES = (
     "maps.build",
     "learning.views",
     "surveys.openrosa",
+    "surveys.webforms",
     "sms.kiosk",
     "appliance.kiosk.views",
     "appliance.api",
