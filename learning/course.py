@@ -41,6 +41,7 @@ the box and never reach a phone. Tags carry ``_category:course``.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import mimetypes
@@ -49,8 +50,6 @@ import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from libzim.writer import Creator, Hint, Item, StringProvider
 
 from appliance.errors import EspaceError
 
@@ -337,30 +336,38 @@ def _exercise(folder: Path, ex: dict, where: str) -> Exercise:
 # --- writing the ZIM -----------------------------------------------------------------------
 
 
-class _Entry(Item):
-    def __init__(
-        self, path: str, title: str, mime: str, data: bytes | str, front: bool = False
-    ) -> None:
-        super().__init__()
-        self._p, self._t, self._m, self._d, self._f = path, title, mime, data, front
+@functools.cache
+def _entry_class() -> type:
+    """libzim's writer is imported only when a course is built: this module is reached
+    from the pull handlers (learning.sync), which every ``espace`` command loads."""
+    from libzim.writer import Hint, Item, StringProvider
 
-    def get_path(self) -> str:
-        return self._p
+    class _Entry(Item):
+        def __init__(
+            self, path: str, title: str, mime: str, data: bytes | str, front: bool = False
+        ) -> None:
+            super().__init__()
+            self._p, self._t, self._m, self._d, self._f = path, title, mime, data, front
 
-    def get_title(self) -> str:
-        return self._t
+        def get_path(self) -> str:
+            return self._p
 
-    def get_mimetype(self) -> str:
-        return self._m
+        def get_title(self) -> str:
+            return self._t
 
-    def get_contentprovider(self):
-        return StringProvider(self._d)
+        def get_mimetype(self) -> str:
+            return self._m
 
-    def get_hints(self):
-        return {
-            Hint.FRONT_ARTICLE: self._f,
-            Hint.COMPRESS: not self._m.startswith(("audio/", "image/", "video/")),
-        }
+        def get_contentprovider(self):
+            return StringProvider(self._d)
+
+        def get_hints(self):
+            return {
+                Hint.FRONT_ARTICLE: self._f,
+                Hint.COMPRESS: not self._m.startswith(("audio/", "image/", "video/")),
+            }
+
+    return _Entry
 
 
 def lesson_html(folder: Path, lesson: Lesson) -> str:
@@ -400,8 +407,11 @@ def _page(title: str, lang: str, body: str) -> str:
 def build(folder: Path, out: Path) -> Course:
     """Build the course ZIM of ``folder`` at ``out`` (atomically: a cut build leaves no
     file at ``out``)."""
+    from libzim.writer import Creator
+
     from appliance.demo_zim import illustration_png
 
+    _Entry = _entry_class()  # noqa: N806 - the class
     folder = Path(folder)
     course = read_manifest(folder)
     bodies = {x.id: lesson_html(folder, x) for x in course.lessons()}
