@@ -21,7 +21,7 @@ from tests.appliance import board_samples as samples
 from tests.central.harness import CentralServer, central_call, enrol_box, make_central
 from tests.learning.course_folder import COACHING_MANIFEST, write_course
 from tests.learning.test_coaching_central import PASSWORD, sync_until_done
-from tests.support import LiveServer
+from tests.support import LiveServer, kiosk_login
 
 pytestmark = pytest.mark.browser
 
@@ -182,6 +182,34 @@ def test_a_reading_goes_to_the_trainer_and_the_answer_comes_back(
             assert page.get_attribute("li[data-lesson=lire]", "data-coach") == "answered"
             assert page.get_attribute("li[data-lesson=ecrire]", "data-coach") == "waiting"
             phone.close()
+
+            # the facilitator's kiosk at 800x480: Awa has one lesson answered, one waiting
+            kiosk = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+            client = app.test_client()
+            kiosk_login(client)
+            kiosk.add_cookies(
+                [{"name": "session", "value": client.get_cookie("session").value, "url": box.url}]
+            )
+            k = kiosk.new_page()
+            k.goto(box.url + f"/kiosk/learning/groups/{group.id}")
+            cell = k.locator(f"tr[data-code='{awa.code}'] td.coach")
+            assert cell.get_attribute("data-answered") == "1"
+            assert cell.get_attribute("data-waiting") == "1"
+            assert cell.is_visible()
+            k.screenshot(path=str(artifacts / "coaching-kiosk-group-800x480.png"))
+            kiosk.close()
+
+            # the trainer's page fits a phone too
+            small = mic.new_context(**PHONE)
+            t = small.new_page()
+            t.goto(central.url + "/login")
+            t.fill("input[name=username]", "coach")
+            t.fill("input[name=password]", PASSWORD)
+            t.click("main form button")
+            t.wait_for_url(re.compile(r".*/coaching$"))
+            assert t.evaluate("document.documentElement.scrollWidth") <= 360
+            t.screenshot(path=str(artifacts / "coaching-trainer-360x640.png"))
+            small.close()
 
             # central's indicators still equal the box's
             def central_figures():

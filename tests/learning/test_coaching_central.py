@@ -26,6 +26,7 @@ from tests.learning.course_folder import COACHING_MANIFEST, write_course
 from tests.learning.test_coaching_box import JPEG
 
 PASSWORD = "a long test password 42"
+HOSTILE = "Femmes <script>alert(1)</script> ߞߊ߬ߙߊ߲"
 
 
 @pytest.fixture
@@ -89,7 +90,8 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
         course = catalogue.course(site.content_dir, "alpha-1")[1]
         awa = rules.new_learner("Awa", "f", "under35")
         moussa = rules.new_learner("Moussa", "m", "35plus")
-        femmes, jeunes = rules.new_group("Femmes", "alpha-1"), rules.new_group("Jeunes", "alpha-1")
+        femmes = rules.new_group(HOSTILE, "alpha-1")
+        jeunes = rules.new_group("Jeunes", "alpha-1")
         rules.join(femmes, awa)
         rules.join(jeunes, moussa)
         reading = ogg_opus(2.0, salt=b"awa")
@@ -105,6 +107,7 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
         ("reg", "regional", "Kayes"),
         ("tr_a", "trainer", "Kayes"),
         ("tr_b", "trainer", "Kayes"),
+        ("tr_bamako", "trainer", "Bamako"),
     ]:
         central_call(central.app, service.create_admin, name, PASSWORD, role, region)
 
@@ -121,6 +124,10 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
     # a made-up group or another region's trainer: nothing assigned
     bad = {"csrf": token, "site": "nioro", "group": "0" * 16, "trainer": "tr_a"}
     assert admin.post("/coaching/trainers", data=bad).status_code == 404
+    bad = {"csrf": token, "site": "nioro", "group": jeunes_ref, "trainer": "tr_bamako"}
+    assert admin.post("/coaching/trainers", data=bad).status_code == 404
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "ߞߊ߬ߙߊ߲" in page
     assert admin.get("/coaching").status_code == 403  # an admin's page is not a trainer's
 
     # tr_a: the women's group's work only
@@ -131,6 +138,7 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
     page = trainer.get("/coaching").get_data(as_text=True)
     assert f'data-work="{w_read.uuid}"' in page and f'data-work="{w_photo.uuid}"' in page
     assert w_other.uuid not in page and "Jeunes" not in page
+    assert "<script>alert(1)" not in page and "ߞߊ߬ߙߊ߲" in page
     assert "Awa" not in page and awa.code not in page
     with trainer.get(f"/coaching/work/{w_read.uuid}") as r:
         assert r.status_code == 200 and r.mimetype == "audio/ogg" and r.data == reading
