@@ -141,7 +141,7 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
         size.press("Tab")
         photo = camera_jpeg(page)
         question("Photo du puits").locator("input[type=file]").first.set_input_files(
-            {"name": "puits.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            {"name": "puits+été #1.jpg", "mimeType": "image/jpeg", "buffer": photo}
         )
         page.wait_for_selector(".question-container img[src^='blob:']")
         # Location: no GPS on plain HTTP; the chooser finds the village by its name.
@@ -199,6 +199,8 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
     held = submissions.instance(instance)
     names = {a["mime"]: a["name"] for a in held["attachments"]}
     assert set(names) == {"image/jpeg", "audio/ogg"}
+    # Web Forms names a photo by the time it was taken, whatever the phone called it.
+    assert re.fullmatch(r"\d+\.jpg", names["image/jpeg"])
     assert f"<voix>{names['audio/ogg']}</voix>" in xml
     assert f"<photo>{names['image/jpeg']}</photo>" in xml
     assert "<lieu>14.5412 -9.1861 0.0 500.0</lieu>" in xml
@@ -290,3 +292,9 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         lat = float(re.search(r"Latitude: (-?\d+\.\d+)", value).group(1))
         lon = float(re.search(r"Longitude: (-?\d+\.\d+)", value).group(1))
         assert abs(lat - 14.55) < 0.02 and abs(lon + 9.15) < 0.02  # the box, centred
+        # In English the same form comes in its English labels (Web Forms' default
+        # translation is the visitor's language when the form has it).
+        page.goto(box.url + "/lang/en?next=/forms/visite/")
+        page.wait_for_selector("#webform[data-ready='1']")
+        page.get_by_text("Place of the well").wait_for()
+        assert page.get_by_text("Lieu du puits").count() == 0
