@@ -225,10 +225,6 @@ def media(tmp: Path, app, phones: int, seeks: int) -> None:
         print("errors:", errors[:5])
 
 
-if __name__ == "__main__":
-    main()
-
-
 def recording(seconds: float, seed: int) -> bytes:
     """Ogg Opus as MediaRecorder makes it at 24 kbit/s: 50 packets of 60 bytes a second,
     random after the TOC byte (speech does not compress), a page a second."""
@@ -344,3 +340,7 @@ def coaching_week(tmp: Path, recording_seconds: float, answer_seconds: float) ->
             "learner per week"
         )
         database.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ import pytest
 from appliance.db import database
 from appliance.sync.client import SyncClient, pending_count
 from tests.appliance.board_samples import ogg_opus
+from tests.central.conftest import database_url, pg_base  # noqa: F401 - fixtures
 from tests.central.harness import (
     CentralServer,
     FaultProxy,
@@ -40,11 +41,19 @@ def coach_app(app, tmp_path):
 
 
 @pytest.fixture
-def central(tmp_path):
-    app = make_central(tmp_path / "central")
-    with CentralServer(app) as server:
-        server.app = app
-        yield server
+def central(tmp_path, database_url):  # noqa: F811 - the imported fixture
+    """A real central, on SQLite and on PostgreSQL (tests/central's fixtures)."""
+    from central.db import database
+
+    app = make_central(tmp_path / "central", database_url)
+    try:
+        with CentralServer(app) as server:
+            server.app = app
+            yield server
+    finally:
+        if not database.is_closed():
+            database.close()
+        database.obj.close_all() if hasattr(database.obj, "close_all") else None
 
 
 def sync_until_done(site, url, faults=None):
