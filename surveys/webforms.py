@@ -41,6 +41,9 @@ from . import digest, forms, submissions, web_assets
 bp = Blueprint("webforms", __name__, url_prefix="/forms", template_folder="templates")
 KEY = "enumerator"  # the logged-in enumerator's name, in the signed session cookie
 LOGIN_FAILURES_ALLOWED = 10  # per phone address in 10 minutes, then refused unchecked
+# A public form takes this many submissions per phone address an hour (a person fills a
+# consultation once or twice; a script filling it in a loop fills the SD card).
+PUBLIC_SUBMISSIONS_PER_HOUR = 30
 # Names a form's languages go by in XLSForms ("French (fr)", or a bare name).
 LANGUAGE_NAMES = {
     "fr": ("french", "français", "francais"),
@@ -55,6 +58,12 @@ _TRANSLATION = re.compile(r"<translation\b[^>]*>")
 def _login_failures() -> throttle.Recent:
     return current_app.extensions.setdefault(
         "espace.webforms_logins", throttle.Recent(600.0, LOGIN_FAILURES_ALLOWED)
+    )
+
+
+def _public_sent() -> throttle.Recent:
+    return current_app.extensions.setdefault(
+        "espace.webforms_public", throttle.Recent(3600.0, PUBLIC_SUBMISSIONS_PER_HOUR)
     )
 
 
@@ -291,6 +300,12 @@ def submit(form_id: str):
         return _answer(404, refusal_text(404))
     if not _may_fill(form):
         return _answer(403, _("Log in as an enumerator to send this form."))
+    who = enumerator()
+    address = request.remote_addr or ""
+    if not who and _public_sent().blocked(address):
+        return _answer(
+            429, _("Many forms were sent from this phone in the last hour. Try again later.")
+        )
     limit = _limit()
     if request.content_length is not None and request.content_length > limit:
         return _answer(413, refusal_text(413))
@@ -314,9 +329,11 @@ def submit(form_id: str):
         if submissions.parse(xml)[0] != form_id:
             raise submissions.Refused(400, "the XML names another form")
         result = submissions.store(
-            current_app.config["SITE"].data_dir, xml, attachments, enumerator(), limit
+            current_app.config["SITE"].data_dir, xml, attachments, who, limit
         )
     except submissions.Refused as e:
         current_app.logger.info("browser submission for %s refused: %s", form_id, e.message)
         return _answer(e.status, refusal_text(e.status))
+    if not who and result.status == 201:
+        _public_sent().note(address)  # memory only: nothing of the phone is stored
     return _answer(result.status, _("Sent. Thank you!"), ok=True)

@@ -129,6 +129,7 @@ function choosePlace() {
     cancel.onclick = () => done(null);
     actions.append(use, cancel);
     box.appendChild(actions);
+    box.addEventListener("keydown", (e) => { if (e.key === "Escape") done(null); });
     document.body.appendChild(box);
     picker = box;
     input.focus();

@@ -312,3 +312,43 @@ def test_m0070_upgrades_a_box_with_forms_to_enumerators_only(tmp_path, java):
         assert migrations.migrate(db) == []
     finally:
         db.close()
+
+
+def test_a_public_form_takes_a_few_submissions_per_phone_an_hour(app, client, form):
+    from surveys import forms, submissions, webforms
+
+    forms.set_public("menage", True)
+    token = page_data(client)["csrf"]
+
+    def send():
+        xml = submission_xml(instance=f"uuid:{uuid.uuid4()}")
+        return client.post(
+            "/forms/menage/submission",
+            data={
+                "xml_submission_file": (io.BytesIO(xml), "xml_submission_file", "text/xml"),
+                "csrf": token,
+            },
+        )
+
+    for _ in range(webforms.PUBLIC_SUBMISSIONS_PER_HOUR):
+        assert send().status_code == 201
+    refused = send()
+    assert refused.status_code == 429 and "later" in refused.json["message"]
+    assert submissions.counts() == {"menage": webforms.PUBLIC_SUBMISSIONS_PER_HOUR}
+    login(client)  # an enumerator is not counted so
+    token = page_data(client)["csrf"]
+    assert send().status_code == 201
+
+
+def test_cli_opens_a_form_to_all(app, db, tmp_path, form, site_doc):
+    from surveys import forms
+
+    from .test_forms import _espace, _toml
+
+    site_toml = tmp_path / "site.toml"
+    site_toml.write_text(_toml(site_doc))
+    ok = _espace("survey", "public", "menage", "yes", "--site", str(site_toml))
+    assert ok.returncode == 0, ok.output
+    assert forms.current("menage")["web_public"] == 1
+    missing = _espace("survey", "public", "autre", "no", "--site", str(site_toml))
+    assert missing.returncode == 1 and "no form 'autre'" in missing.output
