@@ -274,7 +274,7 @@ def survey_forward(data_dir, database_url, target, region, every_region) -> None
     With --all, to each region's configured server instead (no TARGET)."""
     from .db import database
     from .models import Region, Site
-    from .surveys_forward import forward
+    from .surveys_forward import forward, target_key
 
     if every_region == bool(target):
         raise click.UsageError("give a TARGET, or --all for every region's own server")
@@ -298,7 +298,8 @@ def survey_forward(data_dir, database_url, target, region, every_region) -> None
             if reg is None:
                 raise click.BadParameter(f"no region {region!r}", param_hint="--region")
             query = query.where(Site.region == reg)
-        run = forward(target, Path(app.config["DATA_DIR"]), [s.id for s in query])
+        run = forward(target, Path(app.config["DATA_DIR"]), [s.id for s in query],
+                      key=target_key(target))
     click.echo(f"forwarded {run.sent}, already there {run.duplicates}, refused {run.refused}"
                + (f"; stopped: {run.stopped} (run again to resume)" if run.stopped else ""))
     if run.stopped:

@@ -12,7 +12,9 @@ by :mod:`central.surveys_targets`; the CLI's ``central survey-forward TARGET`` c
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +74,18 @@ def _post(
         return resp.status
     finally:
         conn.close()
+
+
+TOKEN_IN_PATH = re.compile(r"/key/([^/]+)/")
+
+
+def target_key(target: str) -> str:
+    """``target`` as ``survey_forwarded`` names it: an ODK Central app user's token in
+    the URL replaced by a hash of it, so the token is not copied into another table."""
+    return TOKEN_IN_PATH.sub(
+        lambda m: "/key/sha256:" + hashlib.sha256(m.group(1).encode()).hexdigest()[:16] + "/",
+        target,
+    )
 
 
 def pending(

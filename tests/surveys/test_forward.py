@@ -398,3 +398,29 @@ def test_a_cut_in_the_middle_of_the_answer_stops_the_run_and_the_next_resumes(ca
             capp, forward, server.url, capp.config["DATA_DIR"], sites, key="region:test"
         )
     assert (again.sent, again.duplicates, again.stopped) == (0, 1, "")
+
+
+def test_the_cli_with_a_token_url_keeps_the_token_out_of_its_tables(capp, caplog):
+    from click.testing import CliRunner
+
+    from central.cli import cli
+
+    central_call(capp, _two_regions, capp)
+    odk = TokenReceiver(ODK_TOKEN, "odk", fail={2})
+    with LiveServer(odk) as server:
+        args = [
+            "survey-forward",
+            f"{server.url}/v1/key/{ODK_TOKEN}/projects/1",
+            "--region",
+            "Kayes",
+            "--data-dir",
+            capp.config["DATA_DIR"],
+        ]
+        first = CliRunner().invoke(cli, args)
+        assert first.exit_code == 1 and "forwarded 1" in first.output
+        second = CliRunner().invoke(cli, args)
+        assert second.exit_code == 0 and "forwarded 3" in second.output
+        usage = CliRunner().invoke(cli, ["survey-forward", "--data-dir", "x"])
+        assert usage.exit_code == 2 and "--all" in usage.output
+    assert sorted(odk.have) == [f"uuid:{i}" for i in range(4)]
+    _secrets_nowhere(capp, caplog, first.output + second.output)
