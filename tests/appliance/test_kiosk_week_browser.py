@@ -186,3 +186,23 @@ def test_moderate_with_a_typed_reason_answer_with_accents_and_read_health(
     assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", shown)  # no raw ISO date
     assert page.locator("#shutdown").is_visible()
     page.screenshot(path=artifacts / "kiosk-health-800x480.png", full_page=True)
+
+
+def test_the_idle_logout_of_the_page_itself_carries_the_token(live_server, browser, app, db):
+    """The page's own idle timer posts the logout form it builds: with the CSRF token
+    (a logout without it is refused), so an idle screen really logs out."""
+    from appliance.db import database
+
+    context = browser.new_context(viewport={"width": 800, "height": 480}, has_touch=True)
+    try:
+        page = context.new_page()
+        page.clock.install()
+        log_in(page, live_server.url)
+        assert database.execute_sql("SELECT COUNT(*) FROM kiosk_session").fetchone()[0] == 1
+        idle = app.config["SITE"].kiosk.idle_logout_seconds
+        page.clock.fast_forward((idle + 10) * 1000)
+        page.wait_for_url("**/kiosk/login")
+        assert page.locator("#login").is_visible()
+        assert database.execute_sql("SELECT COUNT(*) FROM kiosk_session").fetchone()[0] == 0
+    finally:
+        context.close()
