@@ -210,6 +210,10 @@ def submit(
                 kinds.LEARNING_MEDIA, {"sha256": staged.sha256, "size": staged.size, "mime": mime}
             )
             rules.record(course, learner, lesson.id, "recorded", {index: 1})
+            if group is not None:
+                # the group as it stands, with its work: central can always name the
+                # group of a work (a group made before this version was never sent)
+                send_group(group)
             _checkpoint("rows")
     except BaseException:
         _discard(staged)
