@@ -198,6 +198,33 @@ def _strings() -> dict[str, str]:
     }
 
 
+def _web_forms_words() -> dict[str, str]:
+    """Web Forms 0.22's own words (English only in its bundle) in the visitor's language:
+    the page replaces a text that is exactly one of these keys (webform.js)."""
+    return {
+        "Send": _("Send"),
+        "Get location": _("Get location"),
+        "Choose image": _("Choose a photo"),
+        "Take picture": _("Take a photo"),
+        "Finding your location": _("Finding the place"),
+        "Save location": _("Save this place"),
+        "Cancel": _("Cancel"),
+        "Try again": _("Try again"),
+        "Remove": _("Remove"),
+        "Good accuracy": _("Good precision"),
+        "Poor accuracy": _("Poor precision"),
+        "Condition not satisfied: required": _("This answer is required."),
+        "Cannot access location": _("No place chosen"),
+        "Grant location permission in the browser settings and make sure location is turned on.": _(
+            "Choose the place on the map or by its name."
+        ),
+        "Okay": _("OK"),
+        "Change language": _("Choose your language"),
+        # "1 question with error." / "N questions with errors."
+        "questions with errors": _("Some answers are missing or wrong: see the questions in red."),
+    }
+
+
 @bp.get("/<form_id>/")
 def fill(form_id: str):
     form = _open_form(form_id)
@@ -213,6 +240,7 @@ def fill(form_id: str):
         "maxBytes": _limit(),
         "username": enumerator(),
         "strings": _strings(),
+        "words": _web_forms_words(),
         "places": [
             {"name": v["name"], "lat": v["lat"], "lon": v["lon"]} for v in site.map.villages
         ],

@@ -28,6 +28,34 @@ function say(text, kind) {
   if (text) statusEl.scrollIntoView({block: "nearest"});
 }
 
+/* ---- Web Forms' own words in the visitor's language ----------------------------------- */
+
+const WORDS = data.words;
+const ERRORS = /^\d+ questions? with errors?\.$/;
+
+function translate(node) {
+  const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const key = t.nodeValue.trim();
+    if (!key || (t.parentElement && t.parentElement.closest(".wf-own"))) continue;
+    const word = ERRORS.test(key) ? WORDS["questions with errors"] : WORDS[key];
+    if (word && word !== key) t.nodeValue = t.nodeValue.replace(key, word);
+  }
+  if (node.querySelectorAll) {
+    for (const e of node.querySelectorAll("[aria-label]")) {
+      const word = WORDS[e.getAttribute("aria-label")];
+      if (word) e.setAttribute("aria-label", word);
+    }
+  }
+}
+
+function translateChanges(mutations) {
+  for (const m of mutations) {
+    if (m.type === "characterData") translate(m.target.parentNode || m.target);
+    for (const n of m.addedNodes || []) translate(n.nodeType === 3 ? n.parentNode : n);
+  }
+}
+
 /* ---- location: a chooser instead of the GPS that plain HTTP does not give ---------- */
 
 const fold = (s) => s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
@@ -77,7 +105,7 @@ function choosePlace() {
   closePicker();
   return new Promise((resolve) => {
     let chosen = null;
-    const box = el("div", {class: "wf-picker", role: "dialog", "aria-modal": "true",
+    const box = el("div", {class: "wf-picker wf-own", role: "dialog", "aria-modal": "true",
                            "aria-labelledby": "wf-picker-title", id: "wf-picker"});
     box.appendChild(el("h2", {id: "wf-picker-title"}, T.where));
     box.appendChild(el("p", {}, T.noGps));
@@ -179,7 +207,7 @@ function uploadQuestions(xml) {
 }
 
 function soundWidget(q, index) {
-  const box = el("div", {class: "wf-sound", "data-ref": q.ref});
+  const box = el("div", {class: "wf-sound wf-own", "data-ref": q.ref});
   const id = "wf-sound-" + index;
   box.appendChild(el("p", {class: "wf-sound-label", dir: "auto"}, q.label));
   const button = el("label", {class: "wf-sound-button", for: id}, T.sound);
@@ -303,7 +331,11 @@ async function start() {
   const app = createApp({render: () => h(OdkWebForm, props)});
   app.use(webFormsPlugin);
   root.textContent = "";
+  // Before mounting: Web Forms' dialogs are teleported to <body>.
+  new MutationObserver(translateChanges).observe(document.body,
+    {childList: true, subtree: true, characterData: true});
   app.mount(root);
+  translate(document.body);
   new MutationObserver(placeSounds).observe(root, {childList: true, subtree: true});
   root.dataset.ready = "1";
 }

@@ -129,6 +129,7 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
         assert page.evaluate("window.isSecureContext") is False  # as phones see the box
         page.wait_for_selector("#webform[data-ready='1']")
         page.wait_for_selector("text=Nom de la personne")
+        page.get_by_role("button", name="Envoyer").wait_for()  # Web Forms' words in French
         page.screenshot(path=str(artifacts / "webform-360x640.png"), full_page=True)
 
         def question(label):
@@ -145,19 +146,19 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
         )
         page.wait_for_selector(".question-container img[src^='blob:']")
         # Location: no GPS on plain HTTP; the chooser finds the village by its name.
-        question("Lieu du puits").get_by_text("Get location").click()
+        question("Lieu du puits").get_by_text("Trouver le lieu").click()
         page.wait_for_selector("#wf-picker")
         page.fill("#wf-place", "diema")
         page.screenshot(path=str(artifacts / "webform-place-360x640.png"))
         page.click("button[data-place='Diéma']")
-        page.get_by_text("Save location").click()
+        page.get_by_text("Enregistrer ce lieu").click()
         question("Lieu du puits").get_by_text("14.541").wait_for()
         # A sound too large for the box: said before anything is sent.
         sound = page.locator(".wf-sound input[type=file]")
         sound.set_input_files(
             {"name": "long.ogg", "mimeType": "audio/ogg", "buffer": b"OggS" + bytes(3_000_000)}
         )
-        page.get_by_role("button", name="Send").click()
+        page.get_by_role("button", name="Envoyer").click()
         status = page.locator("#webform-status")
         status.get_by_text("trop lourds").wait_for()
         assert "2 Mo" in status.inner_text()
@@ -175,11 +176,11 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
             return route.abort("internetdisconnected")
 
         page.route("**/forms/visite/submission", answer_lost)
-        page.get_by_role("button", name="Send").click()
+        page.get_by_role("button", name="Envoyer").click()
         status.get_by_text("toujours sur cette page").wait_for()
         assert lost == [201] and submissions.counts() == {"visite": 1}
         assert question("Nom de la personne").locator("input").input_value() == XSS
-        page.get_by_role("button", name="Send").click()
+        page.get_by_role("button", name="Envoyer").click()
         page.wait_for_selector("#webform-status.ok")
         assert submissions.counts() == {"visite": 1}
         page.screenshot(path=str(artifacts / "webform-sent-360x640.png"))
@@ -279,7 +280,7 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
             r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", uuid
         )
         page.locator(".question-container", has_text="Lieu du puits").get_by_text(
-            "Get location"
+            "Trouver le lieu"
         ).click()
         page.wait_for_selector("#wf-map .leaflet-container, #wf-map.leaflet-container")
         assert page.locator("#wf-use").is_disabled()
@@ -287,7 +288,7 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2)
         page.click("#wf-use")
         page.screenshot(path=str(artifacts / "webform-map-point-360x640.png"))
-        page.get_by_text("Save location").click()
+        page.get_by_text("Enregistrer ce lieu").click()
         value = page.locator(".question-container", has_text="Lieu du puits").inner_text()
         lat = float(re.search(r"Latitude: (-?\d+\.\d+)", value).group(1))
         lon = float(re.search(r"Longitude: (-?\d+\.\d+)", value).group(1))
