@@ -3,6 +3,8 @@ Thin views over :mod:`central.reports`; the filters live in the URL."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, render_template, request
 
 from . import auth, reports, vocabulary
@@ -40,9 +42,8 @@ def choices(sites: list) -> dict:
                   .distinct().tuples()}
         for (payload,) in Snapshot.select(Snapshot.payload).where(
                 Snapshot.site.in_(ids) & (Snapshot.kind == "session.saved")).tuples():
-            kind = payload.split('"kind":"', 1)[-1].split('"', 1)[0] if '"kind":"' in payload \
-                else ""
-            if reports.ID.fullmatch(kind):
+            kind = json.loads(payload).get("kind")
+            if isinstance(kind, str) and reports.ID.fullmatch(kind):
                 kinds_seen.add(kind)
     return {"communes": sorted({c for s in sites for c in reports.communes_of(s)}),
             "themes": sorted(themes | set(vocabulary.THEMES)),
