@@ -102,3 +102,51 @@ def test_the_sweep_leaves_a_live_writers_journal_and_shared_blobs(app, db, form_
     os.close(journal.fd)  # its writer died
     assert submissions.sweep(data_dir) == 0  # referenced: kept
     assert _files(data_dir)
+
+
+WEB_WRITER = """
+import io, os, signal, sys
+from appliance import create_app
+from surveys import submissions
+from tests.support import make_site
+
+tmp, xml_path = sys.argv[1:3]
+app = create_app({"SITE": make_site(__import__("pathlib").Path(tmp)), "SITE_DIR": tmp,
+                  "TESTING": True, "SECRET_KEY": "test-secret"})
+submissions._checkpoint = lambda at: at == "blobs" and os.kill(os.getpid(), signal.SIGKILL)
+client = app.test_client()
+page = client.get("/forms/menage/").get_data(as_text=True)
+token = page.split('"csrf": "', 1)[1].split('"', 1)[0]
+with open(xml_path, "rb") as xml:
+    client.post("/forms/menage/submission", data={
+        "xml_submission_file": (io.BytesIO(xml.read()), "xml_submission_file", "text/xml"),
+        "photo.jpg": (io.BytesIO(b"\\xff\\xd8\\xff" + bytes(100)), "photo.jpg", "image/jpeg"),
+        "csrf": token})
+"""
+
+
+def test_kill_9_mid_browser_submission_leaves_nothing(app, db, form_file, tmp_path):
+    """The browser's POST (/forms) stores through the same steps: cut after the blobs,
+    no row, and the sweep removes the files."""
+    from pathlib import Path
+
+    from surveys import forms, submissions
+
+    data_dir = app.config["SITE"].data_dir
+    forms.import_xlsform(data_dir, form_file)
+    forms.set_public("menage", True)
+    before = _files(data_dir)
+    instance = f"uuid:{uuid.uuid4()}"
+    (tmp_path / "s.xml").write_bytes(submission_xml(instance=instance))
+    done = subprocess.run(
+        [sys.executable, "-c", WEB_WRITER, str(tmp_path), str(tmp_path / "s.xml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert submissions.instance(instance) is None
+    assert len(_files(data_dir)) == len(before) + 2  # the XML and the photo, unreferenced
+    submissions.sweep(data_dir)
+    assert _files(data_dir) == before
