@@ -82,10 +82,16 @@ def index():
             Feedback.select().where(Feedback.work.in_([w.id for w in works])).order_by(Feedback.id)
         ):
             answers[f.work_id] = f
-    names = {(r["site"].id, r["ref"]): r for r in groups(Site.select())}
+    sites = Site.select().where(Site.id.in_({w.site_id for w in works} or {0}))
+    names = {(r["site"].id, r["ref"]): r for r in groups(sites)}
+    # The work (civic stream) may come a sync before its bytes (blob stream): until they
+    # are here the page says so, and takes no answer to what nobody could hear.
+    data_dir = current_app.config["DATA_DIR"]
+    arrived = {w.id for w in works if service.blob_path(data_dir, w.media_sha256).is_file()}
     return render_template(
         "central/coaching.html",
         works=works,
+        arrived=arrived,
         answers=answers,
         names=names,
         marks=MARKS,
@@ -131,6 +137,8 @@ def answer_view(work_uuid: str):
     auth.check_csrf()
     work = _own_work(work_uuid)
     try:
+        if not service.blob_path(current_app.config["DATA_DIR"], work.media_sha256).is_file():
+            raise service.CentralError(_("the learner's work has not arrived yet"))
         upload = request.files.get("voice")
         voice = upload.stream.read(MAX_VOICE_BYTES + 1) if upload is not None else b""
         mark = int(request.form.get("mark", "0") or 0)

@@ -167,6 +167,19 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
     assert 'data-work="' not in page
     assert other.get(f"/coaching/work/{w_read.uuid}").status_code == 404
 
+    # a work whose bytes have not arrived yet (the blob stream comes after the civic
+    # one): the page says so and takes no answer
+    from central import service as central_service
+
+    blob = central_service.blob_path(central.app.config["DATA_DIR"], w_photo.sha256)
+    held = blob.rename(blob.with_name("held"))
+    page = trainer.get("/coaching").get_data(as_text=True)
+    card = page[page.index(f'data-work="{w_photo.uuid}"') :].split("</section>")[0]
+    assert 'data-arrived="0"' in card and "form" not in card
+    trainer.post(f"/coaching/work/{w_photo.uuid}/answer", data={"csrf": token, "mark": "2"})
+    assert "pas encore arrivé" in trainer.get("/coaching").get_data(as_text=True)
+    held.rename(blob)
+
     # a bad answer is refused with a reason; a good one is kept
     r = trainer.post(
         f"/coaching/work/{w_read.uuid}/answer",
