@@ -63,7 +63,8 @@ def serve(data_dir: str, database_url: str, host: str, port: int,
 @click.option("--role", type=click.Choice(["regional", "national", "trainer"]), required=True,
               help="trainer: sees and answers only the learning groups a regional admin "
                    "assigns them (/coaching)")
-@click.option("--region", default=None, help="Region a regional admin looks after.")
+@click.option("--region", default=None,
+              help="Region a regional admin looks after, or a trainer works in.")
 @click.option("--password", envvar="CENTRAL_PASSWORD", default=None,
               help="Default: asked, not echoed.")
 @click.option("--language", type=click.Choice(LANGUAGE_CODES), default="fr", show_default=True,
