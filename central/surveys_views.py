@@ -187,25 +187,44 @@ def table(form_id: str):
 @bp.get("/surveys/<form_id>.csv")
 @auth.login_required
 def export(form_id: str):
+    """The submissions for a French spreadsheet: UTF-8 with a BOM, ``;``, the form's
+    French labels, choices by their labels (as the XLSX), formulas defused."""
     cols, subs = _form(form_id)
+    qs = _questions(form_id, cols)
     out = io.StringIO()
     out.write("\ufeff")  # Excel opens UTF-8 with a BOM as UTF-8
     writer = csv.writer(out, delimiter=";")
-    writer.writerow(["site", "instanceID", "reçu le", "enquêteur"] + [c[1] for c in cols])
+    writer.writerow(["site", "instanceID", "reçu le", "enquêteur"] + [q.label for q in qs])
     for s in subs:
         values = _values(s.xml)
         writer.writerow(
             [
                 csv_cell(c)
                 for c in [s.site.slug, s.instance_id, s.received_at, s.enumerator]
-                + [values.get(path, "") for path, _ in cols]
+                + [_choice_labels(q, values.get(q.path, "")) for q in qs]
             ]
         )
     return Response(
         out.getvalue().encode("utf-8"),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={form_id}.csv"},
+        headers={"Content-Disposition": f"attachment; filename={_file_name(form_id)}.csv"},
     )
+
+
+def _questions(form_id: str, cols: list[tuple[str, str]]) -> list[surveys_export.Question]:
+    latest = _latest(form_id)
+    if latest is not None:
+        return surveys_export.describe(latest.xml)
+    # Imported at a box: columns named by the submissions' own elements.
+    return [surveys_export.Question(path, label) for path, label in cols]
+
+
+def _choice_labels(q: surveys_export.Question, raw: str) -> str:
+    return str(surveys_export.cell_value(q, raw)) if q.kind.startswith("select") else raw
+
+
+def _file_name(form_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", form_id)[:80] or "form"
 
 
 @bp.get("/surveys/<form_id>.xlsx")
@@ -213,12 +232,8 @@ def export(form_id: str):
 def export_xlsx(form_id: str):
     """The submissions as an XLSX workbook: the form's French labels, choices by their
     labels, numbers as numbers, attachments as links to this server."""
-    _cols, subs = _form(form_id)
-    latest = _latest(form_id)
-    if latest is not None:
-        qs = surveys_export.describe(latest.xml)
-    else:  # imported at a box: columns named by the submissions' own elements
-        qs = [surveys_export.Question(path, label) for path, label in _cols]
+    cols, subs = _form(form_id)
+    qs = _questions(form_id, cols)
     links: dict[tuple[int, str], dict[str, str]] = {}
     for a in SurveyAttachment.select().where(
         SurveyAttachment.instance_id.in_([s.instance_id for s in subs] or [""])
@@ -240,7 +255,7 @@ def export_xlsx(form_id: str):
     )
     header = [_("Site"), "instanceID", _("Received on"), _("Enumerator")]
     body = surveys_export.xlsx(form_id, header, qs, rows)
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", form_id)[:80] or "form"
+    name = _file_name(form_id)
     return Response(
         body,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

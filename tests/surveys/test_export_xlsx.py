@@ -5,6 +5,7 @@ as formulas."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
@@ -169,7 +170,8 @@ def test_labels_in_french_choices_numbers_and_attachment_links(capp, tmp_path):
         ],
     ]
     att = central_call(capp, seed, capp, xml, subs)
-    ws = workbook(logged_in(capp))
+    client = logged_in(capp)
+    ws = workbook(client)
     header = [c.value for c in ws[1]]
     assert header == [
         "Site",
@@ -211,6 +213,11 @@ def test_labels_in_french_choices_numbers_and_attachment_links(capp, tmp_path):
         assert row[4].data_type == "s" and row[9].data_type == "s"
     assert rows["uuid:2"][4].value == HOSTILE[0] and rows["uuid:2"][9].value == HOSTILE[1]
     assert not [c.coordinate for r in ws.iter_rows() for c in r if c.data_type == "f"]
+    # The CSV says the same choices by their labels; its formulas are defused with '.
+    text = client.get("/surveys/menage.csv").data.decode("utf-8-sig")
+    rows = {r[1]: r for r in csv.reader(io.StringIO(text), delimiter=";")}
+    assert rows["uuid:1"][7:9] == ["Oui", "Forage, Fleuve"]
+    assert rows["uuid:2"][4] == "'" + HOSTILE[0]
 
 
 def test_label_fr_column_else_the_default_label(capp, tmp_path):
