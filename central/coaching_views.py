@@ -173,8 +173,29 @@ def trainers():
         .where(TrainerGroup.site.in_([s.id for s in sites] or [0]))
     ):
         assigned.setdefault((tg.site_id, tg.group_ref), []).append(tg.admin.username)
+    # per group: work received, and how much of it a trainer answered (never whose)
+    counts: dict[tuple[int, str], list[int]] = {}
+    answered = {
+        work_id
+        for (work_id,) in Feedback.select(Feedback.work)
+        .join(Work)
+        .where(Work.site.in_([s.id for s in sites] or [0]))
+        .tuples()
+    }
+    for work_id, site_id, ref in (
+        Work.select(Work.id, Work.site, Work.group_ref)
+        .where(Work.site.in_([s.id for s in sites] or [0]))
+        .tuples()
+    ):
+        c = counts.setdefault((site_id, ref), [0, 0])
+        c[0] += 1
+        c[1] += work_id in answered
     return render_template(
-        "central/coaching_trainers.html", groups=groups(sites), trainers=trainers, assigned=assigned
+        "central/coaching_trainers.html",
+        groups=groups(sites),
+        trainers=trainers,
+        assigned=assigned,
+        counts=counts,
     )
 
 

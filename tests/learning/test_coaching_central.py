@@ -200,6 +200,13 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
         f"/coaching/work/{w_photo.uuid}/answer", data={"csrf": token, "mark": "1"}
     )  # a mark alone
 
+    # the regional admin sees how much of each group's work was answered (not whose)
+    page = admin.get("/coaching/trainers").get_data(as_text=True)
+    row = page[page.index(f'data-group="{femmes_ref}"') :].split("</tr>")[0]
+    assert 'data-work="2" data-answered="2"' in row and "tr_a" in row
+    row = page[page.index(f'data-group="{jeunes_ref}"') :].split("</tr>")[0]
+    assert 'data-work="1" data-answered="0"' in row
+
     # the box's next sync brings the answers down; the lesson plays the voice note
     with app.app_context():
         database.connect(reuse_if_open=True)
