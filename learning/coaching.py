@@ -42,6 +42,9 @@ PHOTO_TYPES = (
     (b"\xff\xd8\xff", "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", "image/png"),
 )
+# Each attempt goes to the trainer and costs its bytes on the sync: a few a day is plenty
+# for a learner, and a phone left recording in a loop cannot spend the site's budget.
+MAX_TRIES_PER_DAY = 5
 MARKS = (1, 2, 3)  # encore, bien, très bien: pictograms on both sides
 CLIP_MIMES = ("audio/ogg", "audio/webm", "audio/mp4", "audio/mpeg", "audio/wav", "audio/amr")
 
@@ -171,6 +174,15 @@ def submit(
     if kind not in WORK_TYPES:
         raise WorkRefused("no_exercise")
     mime, seconds = check(kind, data)
+    today = Work.select().where(
+        (Work.learner == learner)
+        & (Work.course == course.id)
+        & (Work.lesson == lesson.id)
+        & (Work.exercise == index)
+        & (Work.created_at >= rules.now()[:10])
+    )
+    if today.count() >= MAX_TRIES_PER_DAY:
+        raise WorkRefused("too_many")
     staged = _stage(Path(data_dir), data, mime, seconds)
     _checkpoint("staged")
     try:

@@ -239,6 +239,10 @@ def _work_error(code: str) -> str:
         ),
         "not_audio": _("This file is not a recording the box can play. Record again."),
         "not_photo": _("This file is not a photo (JPEG, PNG or WebP). Take the photo again."),
+        "too_many": _(
+            "You sent this exercise %(n)d times today: the trainer will answer the last one.",
+            n=coaching.MAX_TRIES_PER_DAY,
+        ),
     }.get(code, _("This exercise does not take a recording or a photo."))
 
 

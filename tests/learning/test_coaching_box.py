@@ -276,3 +276,23 @@ def test_the_trainers_answer_shows_at_the_lesson_the_path_and_the_kiosk(coach_ap
     assert 'data-coach="answered"' in path
     page = kiosk.get(f"/kiosk/learning/groups/{group.id}").get_data(as_text=True)
     assert 'data-waiting="0"' in page and 'data-answered="1"' in page
+
+
+def test_a_few_tries_a_day_then_the_box_says_the_trainer_answers_the_last(coach_app):
+    import io
+
+    from learning import coaching
+
+    app = coach_app
+    awa, _group = _setup(app)
+    phone, token = _phone(app, awa)
+    phone.set_cookie("lang", "fr")
+    for i in range(coaching.MAX_TRIES_PER_DAY + 1):
+        r = phone.post(
+            "/learn/0/alpha-1/lire/work/0",
+            data={"csrf": token, "media": (io.BytesIO(ogg_opus(1.0, salt=bytes([i]))), "r.ogg")},
+            content_type="multipart/form-data",
+        )
+    assert "werr=too_many" in r.location
+    assert "dernier" in phone.get(r.location).get_data(as_text=True)
+    assert len(_events("learning.work")) == coaching.MAX_TRIES_PER_DAY
