@@ -308,8 +308,9 @@ def book(session_id: int, name: str, phone: str = "", gender: str = "",
                            client=client, channel=channel, created_at=now,
                            updated_at=now)
         _booking_event(kinds.BOOKING_CREATED, b)
-        if walk_in:
-            _attendance_event(s)
+        # The session's snapshot (booked, present...) after every change of who holds
+        # a seat: central's per-session figures (issue 15) come from it, not from sums.
+        _attendance_event(s)
         return b
 
 
@@ -345,8 +346,7 @@ def cancel(session_id: int, code: str, *, now: dt.datetime | None = None) -> Boo
         b.save()
         _booking_event(kinds.BOOKING_CANCELLED, b)
         _promote(s, now)
-        if b.attendance:  # a checked-in walk-in or a no-show leaves the session's figures
-            _attendance_event(s)
+        _attendance_event(s)  # one seat fewer booked (or a walk-in, a no-show gone)
         return b
 
 
@@ -374,7 +374,11 @@ def promote(session_id: int, *, now: dt.datetime | None = None) -> list[Booking]
     a capacity was raised, a no-show was marked). Idempotent."""
     now = now or utcnow()
     with database.atomic():
-        return _promote(_session_for_update(session_id), now)
+        s = _session_for_update(session_id)
+        promoted = _promote(s, now)
+        if promoted:
+            _attendance_event(s)  # more seats booked
+        return promoted
 
 
 def release_due(*, now: dt.datetime | None = None) -> int:
@@ -464,7 +468,8 @@ def mark_no_show(booking_id: int, *, now: dt.datetime | None = None) -> Booking:
             raise NotStarted("the session has not started yet", "wait for the start")
         if b.attendance != "no_show":
             _set_attendance(b, "no_show", now)
-            _promote(b.session, now)
+            if _promote(b.session, now):
+                _attendance_event(b.session)  # the freed seat was taken
         return b
 
 

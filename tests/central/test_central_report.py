@@ -7,8 +7,10 @@ screenshots and the PDF are in the test artifacts."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import re
 import uuid
 
@@ -24,9 +26,10 @@ PEOPLE = [("f", "under35"), ("f", "35plus"), ("m", "under35"), ("m", "35plus"),
           ("f", ""), ("", "under35")]
 
 
-def run_the_week(now: dt.datetime) -> dict:
+def run_the_week(now: dt.datetime, sessions: dict) -> dict:
     """Two sessions held, one cancelled, through the box's rules; posts, an answer six
-    hours later and officials through its outbox. Returns the box's own figures."""
+    hours later and officials through its outbox. Returns the box's own figures (and
+    puts each held session's into ``sessions``, by title)."""
     from appliance import outbox
     from appliance.db import database
     from appliance.programme import rules
@@ -50,6 +53,10 @@ def run_the_week(now: dt.datetime) -> dict:
         held.append(s)
     cancelled = rules.create_session(dict(SESSION, title="Annulée"), now - dt.timedelta(days=1))
     rules.cancel_session(cancelled.id)
+    # A session to come: two seats booked, one cancelled, nobody at the door yet.
+    coming = rules.create_session(dict(SESSION, title="À venir"), now + dt.timedelta(days=2))
+    kept, dropped = (rules.book(coming.id, "", "", g, a, now=now) for g, a in PEOPLE[:2])
+    rules.cancel(coming.id, dropped.code, now=now)
     asked = (now - dt.timedelta(days=3)).replace(hour=8, minute=0, second=0, microsecond=0)
     posts = [post(None, f"Question {i}", theme=theme, gender=g, age_group=a, commune="Nioro",
                   created_at=asked.isoformat() + "+00:00")
@@ -67,6 +74,9 @@ def run_the_week(now: dt.datetime) -> dict:
                 "id": oid, "name": f"Élu {oid}", "role": "conseiller", "commune": "Nioro",
                 "gender": gender, "created_at": asked.isoformat() + "Z"})
     counts = [rules.attendance_counts(s) for s in held]
+    sessions.update({s.title: tuple(str(v) for v in (
+        s.capacity, c["booked"], c["present"], c["walk_in"], c["no_show"], c["women"],
+        c["youth"])) for s, c in zip(held, counts, strict=True)})
     seats = sum(s.capacity for s in held)
     present = sum(c["present"] for c in counts)
     return {"held": str(len(held)), "seats": str(seats), "present": str(present),
@@ -93,7 +103,8 @@ def test_the_report_shows_the_box_figures_on_screen_phone_and_paper(
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with CentralServer(capp) as server:
         enrol_box(capp, server.url, app.config["DATA_DIR"])
-        box = run_the_week(now)
+        sessions: dict = {}
+        box = run_the_week(now, sessions)
         with SyncClient(box_options(app.config["SITE"], server.url)) as client:
             assert client.run(force=True).result == "ok"
         central_call(capp, service.create_admin, "awa", PASSWORD, "regional", "Kayes")
@@ -112,7 +123,7 @@ def test_the_report_shows_the_box_figures_on_screen_phone_and_paper(
                     page.wait_for_selector("#sites")
                     page.goto(url)
                     assert figures(page) == {**box, "visits": "0", "views": "0",
-                                             "bookings": "14"}
+                                             "bookings": "16"}
                     assert page.locator("#report-sessions tbody tr").count() == 2
                     assert "Rapport d'activité" in page.inner_text("h1")
                     assert page.locator("ul.bars li").count() >= 5 + 2  # shares, themes
@@ -121,6 +132,19 @@ def test_the_report_shows_the_box_figures_on_screen_phone_and_paper(
                                     full_page=True)
                     assert scroll <= width, f"{scroll} px wide at {width}"
                     if width > 500:
+                        # Each session's figures, as the box has them, in the export.
+                        export = context.request.get(
+                            f"{server.url}/sessions.csv?site=nioro&from={start}")
+                        rows = list(csv.reader(io.StringIO(
+                            export.body().decode("utf-8-sig")), delimiter=";"))
+                        by_title = {r[2]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+                        assert by_title["À venir"]["réservées"] == "1"
+                        assert by_title["À venir"]["tenue"] == "non"
+                        for title, counts in sessions.items():
+                            row = by_title[title]
+                            assert (row["places"], row["réservées"], row["présents"],
+                                    row["sans_réservation"], row["absents"], row["femmes"],
+                                    row["jeunes"]) == counts, title
                         page.emulate_media(media="print")
                         hidden = page.evaluate("""() => ['header', 'form.filters']
                             .map(s => getComputedStyle(document.querySelector(s)).display)""")
