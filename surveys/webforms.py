@@ -195,6 +195,8 @@ def _strings() -> dict[str, str]:
         "sound": _("Record or choose a sound"),
         "remove": _("Remove"),
         "noPlace": _("No place of this name. Try another spelling, or tap the map."),
+        "kept": _("Forms filled on this phone and not sent yet: %(n)s", n="{n}"),
+        "sendKept": _("Send them now"),
     }
 
 

@@ -268,49 +268,110 @@ function fileName(ref, file, n) {
   return base + "-" + Date.now() + "-" + n + ext;
 }
 
+/* ---- answers kept on the phone while the box cannot be reached ---------------------
+   IndexedDB works on plain HTTP (service workers do not): a submission the box did not
+   answer is kept there, by its instanceID, with its files, and offered again the next
+   time this form's page opens. Sending it twice is safe: the box stores it once. */
+
+const STORE = "unsent";
+
+function openKept() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open("espace-forms", 1);
+    r.onupgradeneeded = () => r.result.createObjectStore(STORE, {keyPath: "id"});
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+async function keptDo(mode, work) {
+  const db = await openKept();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, mode);
+    const result = work(tx.objectStore(STORE));
+    tx.oncomplete = () => { db.close(); resolve(result && result.result); };
+    tx.onerror = () => { db.close(); reject(tx.error); };
+  });
+}
+
+const keep = (record) => keptDo("readwrite", (s) => s.put(record));
+const forget = (id) => keptDo("readwrite", (s) => s.delete(id)).catch(() => {});
+const keptHere = () => keptDo("readonly", (s) => s.getAll())
+  .then((all) => all.filter((r) => r.url === data.submit)).catch(() => []);
+
+/* One POST of the parts ({name, file, filename}) with this page's CSRF token. */
+async function post(parts) {
+  const body = new FormData();
+  for (const p of parts) body.append(p.name, p.file, p.filename);
+  body.append("csrf", data.csrf);
+  let resp;
+  try {
+    resp = await fetch(data.submit, {method: "POST", body: body, credentials: "same-origin"});
+  } catch (e) {
+    return {sent: false, offline: true, message: T.offline};
+  }
+  let answer = {};
+  try { answer = await resp.json(); } catch (e) { /* a proxy's or waitress's own page */ }
+  const message = answer.message || (resp.status === 413 ? T.tooLarge : T.offline);
+  return {sent: resp.ok && answer.ok, status: resp.status, message: message};
+}
+
+async function showKept() {
+  const old = document.getElementById("wf-kept");
+  if (old) old.remove();
+  const kept = await keptHere();
+  if (!kept.length) return;
+  const box = el("div", {class: "wf-kept wf-own", id: "wf-kept", "data-count": kept.length});
+  box.appendChild(el("p", {}, T.kept.replace("{n}", kept.length)));
+  const button = el("button", {type: "button", id: "wf-send-kept", class: "btn"}, T.sendKept);
+  button.onclick = async () => {
+    button.disabled = true;
+    say(T.sending, "");
+    for (const record of kept) {
+      const r = await post(record.parts);
+      if (r.sent) { await forget(record.id); continue; }
+      say(r.message, "error");
+      button.disabled = false;
+      return showKept();
+    }
+    say(T.sent, "ok");
+    showKept();
+  };
+  box.appendChild(button);
+  statusEl.after(box);
+}
+
 async function onSubmit(payload, callback) {
   if (payload.status !== "ready") return; // Web Forms shows what is missing
   const instance = payload.data[0];
-  const body = new FormData();
-  let total = 0;
+  const parts = [];
   let xml = await instance.get("xml_submission_file").text();
   for (const [name, value] of instance.entries()) {
-    if (name === "xml_submission_file") continue;
-    body.append(name, value, value.name);
-    total += value.size;
+    if (name !== "xml_submission_file") parts.push({name: name, file: value, filename: value.name});
   }
   for (const q of uploads) {
     const f = sounds[q.ref];
     if (!f) continue;
     xml = setAnswer(xml, q.ref, f.name);
-    body.append(f.name, f.file, f.name);
-    total += f.file.size;
+    parts.push({name: f.name, file: f.file, filename: f.name});
   }
   const xmlFile = new File([xml], "xml_submission_file", {type: "text/xml"});
-  body.append("xml_submission_file", xmlFile);
-  body.append("csrf", data.csrf);
-  total += xmlFile.size;
+  parts.push({name: "xml_submission_file", file: xmlFile, filename: "xml_submission_file"});
+  const total = parts.reduce((n, p) => n + p.file.size, 0);
   if (total > data.maxBytes) { say(T.tooLarge, "error"); return; }
+  const id = (xml.match(/<(?:\w+:)?instanceID>([^<]+)</) || [])[1] || String(Date.now());
   say(T.sending, "");
-  let resp;
-  try {
-    resp = await fetch(data.submit, {method: "POST", body: body, credentials: "same-origin"});
-  } catch (e) {
-    say(T.offline, "error");
-    return;
-  }
-  let answer = {};
-  try { answer = await resp.json(); } catch (e) { /* a proxy's or waitress's own page */ }
-  if (resp.ok && answer.ok) {
+  const r = await post(parts);
+  if (r.sent) {
+    await forget(id);
     sounds = {};
     for (const slot of root.querySelectorAll("[data-wf-ref]")) delete slot.dataset.wfRef;
     callback({status: "success", next: POST_SUBMIT__NEW_INSTANCE});
     say(T.sent, "ok");
     window.scrollTo(0, 0);
-  } else if (resp.status === 413) {
-    say(answer.message || T.tooLarge, "error");
   } else {
-    say(answer.message || T.offline, "error");
+    if (r.offline) await keep({id: id, url: data.submit, parts: parts, at: Date.now()}).catch(() => {});
+    say(r.message, "error");
   }
 }
 
@@ -337,6 +398,7 @@ async function start() {
   app.mount(root);
   translate(document.body);
   new MutationObserver(placeSounds).observe(root, {childList: true, subtree: true});
+  await showKept();
   root.dataset.ready = "1";
 }
 

@@ -262,8 +262,9 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
     app, db, tmp_path, phone_net, phone_page, artifacts, java
 ):
     """A form the box opened to all: no login; plain HTTP lacks crypto.randomUUID (the
-    page's shim gives one); a location is a point tapped on the commune's map."""
-    from surveys import forms
+    page's shim gives one); a location is a point tapped on the commune's map; answers
+    the box did not get are kept on the phone and sent later."""
+    from surveys import forms, submissions
 
     site = app.config["SITE"]
     forms.import_xlsform(site.data_dir, survey_form(tmp_path))
@@ -293,6 +294,30 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         lat = float(re.search(r"Latitude: (-?\d+\.\d+)", value).group(1))
         lon = float(re.search(r"Longitude: (-?\d+\.\d+)", value).group(1))
         assert abs(lat - 14.55) < 0.02 and abs(lon + 9.15) < 0.02  # the box, centred
+
+        # The box cannot be reached when sending: the answers are kept on the phone
+        # (IndexedDB works on plain HTTP) and offered the next time the form opens.
+        def question(label):
+            return page.locator(".question-container", has_text=label)
+
+        question("Nom de la personne").locator("input").fill("Fanta")
+        question("Eau potable").get_by_text("Non").click()
+        size = question("Taille du ménage").locator("input")
+        size.press_sequentially("3")
+        size.press("Tab")
+        page.route("**/forms/visite/submission", lambda route: route.abort("internetdisconnected"))
+        page.get_by_role("button", name="Envoyer").click()
+        page.locator("#webform-status").get_by_text("toujours sur cette page").wait_for()
+        assert submissions.counts() == {}
+        page.unroute("**/forms/visite/submission")
+        page.reload()
+        page.wait_for_selector("#webform[data-ready='1']")
+        assert page.locator("#wf-kept").get_attribute("data-count") == "1"
+        page.screenshot(path=str(artifacts / "webform-kept-360x640.png"))
+        page.click("#wf-send-kept")
+        page.wait_for_selector("#webform-status.ok")
+        assert page.locator("#wf-kept").count() == 0
+        assert submissions.counts() == {"visite": 1}
         # In English the same form comes in its English labels (Web Forms' default
         # translation is the visitor's language when the form has it).
         page.goto(box.url + "/lang/en?next=/forms/visite/")
