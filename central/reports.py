@@ -52,10 +52,15 @@ class Filters:
 
     def args(self) -> dict[str, str]:
         """The URL parameters of these filters (empty ones left out)."""
-        out = {"site": self.site, "commune": self.commune, "theme": self.theme,
-               "type": self.kind, "status": self.status,
-               "from": self.start.isoformat() if self.start else "",
-               "to": self.end.isoformat() if self.end else ""}
+        out = {
+            "site": self.site,
+            "commune": self.commune,
+            "theme": self.theme,
+            "type": self.kind,
+            "status": self.status,
+            "from": self.start.isoformat() if self.start else "",
+            "to": self.end.isoformat() if self.end else "",
+        }
         return {k: v for k, v in out.items() if v}
 
     def days(self) -> list[str]:
@@ -65,8 +70,9 @@ class Filters:
         return [(self.start + dt.timedelta(days=i)).isoformat() for i in range(n)]
 
     def has_day(self, day: str) -> bool:
-        return ((self.start is None or day >= self.start.isoformat())
-                and (self.end is None or day <= self.end.isoformat()))
+        return (self.start is None or day >= self.start.isoformat()) and (
+            self.end is None or day <= self.end.isoformat()
+        )
 
 
 def _date(args: Mapping[str, str], name: str) -> dt.date | None:
@@ -78,12 +84,18 @@ def _date(args: Mapping[str, str], name: str) -> dt.date | None:
             raise ValueError(value)
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise FilterError(name, _("“%(name)s” is not a date: write it as 2026-11-30 "
-                                  "(year-month-day)", name=name)) from None
+        raise FilterError(
+            name, _("“%(name)s” is not a date: write it as 2026-11-30 (year-month-day)", name=name)
+        ) from None
 
 
-def parse(args: Mapping[str, str], sites: Iterable[Site] = (), *,
-          default_days: int | None = None, today: dt.date | None = None) -> Filters:
+def parse(
+    args: Mapping[str, str],
+    sites: Iterable[Site] = (),
+    *,
+    default_days: int | None = None,
+    today: dt.date | None = None,
+) -> Filters:
     """The filters of a request's query string, checked: a value that means nothing
     raises :class:`FilterError` naming the parameter (a page shows it, never a 500).
     ``sites`` are those the admin may see (``site`` must be one); ``default_days``
@@ -93,8 +105,9 @@ def parse(args: Mapping[str, str], sites: Iterable[Site] = (), *,
     days = (args.get("days") or "").strip()
     if days and not start:
         if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
-            raise FilterError("days", _("“days” must be a number of days from 1 to "
-                                        "%(most)d", most=MAX_DAYS))
+            raise FilterError(
+                "days", _("“days” must be a number of days from 1 to %(most)d", most=MAX_DAYS)
+            )
         default_days = int(days)
     if default_days and not start:
         start = (end or today) - dt.timedelta(days=default_days - 1)
@@ -103,29 +116,41 @@ def parse(args: Mapping[str, str], sites: Iterable[Site] = (), *,
     if start and end and start > end:
         raise FilterError("from", _("“from” is after “to”: swap the two dates"))
     if start and end and (end - start).days >= MAX_DAYS:
-        raise FilterError("from", _("The period is longer than %(most)d days: narrow "
-                                    "it", most=MAX_DAYS))
+        raise FilterError(
+            "from", _("The period is longer than %(most)d days: narrow it", most=MAX_DAYS)
+        )
     site = (args.get("site") or "").strip()
     if site and site not in {s.slug for s in sites}:
-        raise FilterError("site", _("“site”: no site “%(site)s” among the sites you "
-                                    "can see", site=site[:40]))
+        raise FilterError(
+            "site", _("“site”: no site “%(site)s” among the sites you can see", site=site[:40])
+        )
     values = {}
     for name in ("theme", "type"):
         value = (args.get(name) or "").strip()
         if value and not ID.fullmatch(value):
-            raise FilterError(name, _("“%(name)s” is not one of the list's values: "
-                                      "choose one from the list", name=name))
+            raise FilterError(
+                name,
+                _(
+                    "“%(name)s” is not one of the list's values: choose one from the list",
+                    name=name,
+                ),
+            )
         values[name] = value
     commune = (args.get("commune") or "").strip()
     if len(commune) > 80 or any(ord(c) < 32 for c in commune):
-        raise FilterError("commune", _("“commune” is not a commune name: choose one "
-                                       "from the list"))
+        raise FilterError("commune", _("“commune” is not a commune name: choose one from the list"))
     status = (args.get("status") or "").strip()
     if status and status not in STATUSES:
-        raise FilterError("status", _("“status” is one of %(values)s",
-                                      values=", ".join(STATUSES)))
-    return Filters(site=site, commune=commune, theme=values["theme"], kind=values["type"],
-                   status=status, start=start, end=end)
+        raise FilterError("status", _("“status” is one of %(values)s", values=", ".join(STATUSES)))
+    return Filters(
+        site=site,
+        commune=commune,
+        theme=values["theme"],
+        kind=values["type"],
+        status=status,
+        start=start,
+        end=end,
+    )
 
 
 def communes_of(site: Site) -> list[str]:
@@ -134,8 +159,11 @@ def communes_of(site: Site) -> list[str]:
 
 def scope(sites: Iterable[Site], f: Filters) -> list[Site]:
     """The sites a filter keeps: the one chosen, those serving the commune chosen."""
-    return [s for s in sites if (not f.site or s.slug == f.site)
-            and (not f.commune or f.commune in communes_of(s))]
+    return [
+        s
+        for s in sites
+        if (not f.site or s.slug == f.site) and (not f.commune or f.commune in communes_of(s))
+    ]
 
 
 def parse_time(value: object) -> dt.datetime | None:
@@ -211,10 +239,12 @@ def sessions(sites: Iterable[Site], f: Filters) -> list[SessionFigures]:
     if not by_id:
         return []
     rows: dict[tuple[int, str], SessionFigures] = {}
-    query = Snapshot.select(Snapshot.site, Snapshot.kind, Snapshot.subject, Snapshot.day,
-                            Snapshot.payload).where(
+    query = Snapshot.select(
+        Snapshot.site, Snapshot.kind, Snapshot.subject, Snapshot.day, Snapshot.payload
+    ).where(
         Snapshot.site.in_(list(by_id))
-        & Snapshot.kind.in_([kinds.SESSION_SAVED.name, kinds.ATTENDANCE.name]))
+        & Snapshot.kind.in_([kinds.SESSION_SAVED.name, kinds.ATTENDANCE.name])
+    )
     for site_id, kind, subject, day, payload in query.tuples():
         try:
             data = json.loads(payload)
@@ -249,13 +279,20 @@ def session_totals(rows: list[SessionFigures]) -> dict:
     present = sum(r.present for r in held)
     women = sum(r.women for r in held)
     youth = sum(r.youth for r in held)
-    return {"held": len(held), "planned": sum(1 for r in rows if not r.cancelled
-                                              and not r.held),
-            "cancelled": sum(1 for r in rows if r.cancelled), "seats": seats,
-            "booked": sum(r.booked for r in held), "present": present,
-            "walk_in": sum(r.walk_in for r in held), "fill": share(present, seats),
-            "women": women, "youth": youth, "women_share": share(women, present),
-            "youth_share": share(youth, present)}
+    return {
+        "held": len(held),
+        "planned": sum(1 for r in rows if not r.cancelled and not r.held),
+        "cancelled": sum(1 for r in rows if r.cancelled),
+        "seats": seats,
+        "booked": sum(r.booked for r in held),
+        "present": present,
+        "walk_in": sum(r.walk_in for r in held),
+        "fill": share(present, seats),
+        "women": women,
+        "youth": youth,
+        "women_share": share(women, present),
+        "youth_share": share(youth, present),
+    }
 
 
 # --- posts and answers ---------------------------------------------------------------------
@@ -265,8 +302,7 @@ def posts_query(sites: Iterable[Site], f: Filters, *, with_status: bool = True):
     """The posts of the sites chosen, by the post's own commune, theme, status and the
     day it was posted (the box's date)."""
     ids = [s.id for s in sites if not f.site or s.slug == f.site]
-    query = Post.select(Post, Site).join(Site).where(
-        Post.site.in_(ids) if ids else Post.id < 0)
+    query = Post.select(Post, Site).join(Site).where(Post.site.in_(ids) if ids else Post.id < 0)
     if f.commune:
         query = query.where(Post.commune == f.commune)
     if f.theme:
@@ -286,8 +322,11 @@ def first_answers(posts: list[Post]) -> dict[int, dt.datetime]:
     ids = [p.id for p in posts if p.status == "answered"]
     first: dict[int, dt.datetime] = {}
     for i in range(0, len(ids), 500):
-        for post_id, at in (Answer.select(Answer.post, Answer.created_at)
-                            .where(Answer.post.in_(ids[i:i + 500])).tuples()):
+        for post_id, at in (
+            Answer.select(Answer.post, Answer.created_at)
+            .where(Answer.post.in_(ids[i : i + 500]))
+            .tuples()
+        ):
             if isinstance(at, str):
                 at = parse_time(at)
             if at is not None and (post_id not in first or at < first[post_id]):
@@ -321,13 +360,19 @@ def post_totals(sites: Iterable[Site], f: Filters) -> dict:
         themes[p.theme] = themes.get(p.theme, 0) + 1
     women = sum(1 for p in posts if p.gender == "f")
     youth = sum(1 for p in posts if p.age_group in YOUTH)
-    return {"posts": len(posts), "women": women, "youth": youth,
-            "women_share": share(women, len(posts)), "youth_share": share(youth, len(posts)),
-            "by_sms": sum(1 for p in posts if p.channel == "sms"),
-            "questions": len(questions), "answered": len(answered),
-            "answered_share": share(len(answered), len(questions)),
-            "median_hours": statistics.median(delays) if delays else None,
-            "themes": sorted(themes.items(), key=lambda kv: (-kv[1], kv[0]))}
+    return {
+        "posts": len(posts),
+        "women": women,
+        "youth": youth,
+        "women_share": share(women, len(posts)),
+        "youth_share": share(youth, len(posts)),
+        "by_sms": sum(1 for p in posts if p.channel == "sms"),
+        "questions": len(questions),
+        "answered": len(answered),
+        "answered_share": share(len(answered), len(questions)),
+        "median_hours": statistics.median(delays) if delays else None,
+        "themes": sorted(themes.items(), key=lambda kv: (-kv[1], kv[0])),
+    }
 
 
 # --- officials ------------------------------------------------------------------------------
@@ -339,8 +384,11 @@ def officials(sites: Iterable[Site], f: Filters) -> dict:
     ids = [s.id for s in scope(sites, f)]
     total = women = men = 0
     if ids:
-        for (payload,) in Snapshot.select(Snapshot.payload).where(
-                Snapshot.site.in_(ids) & (Snapshot.kind == kinds.OFFICIAL_SAVED.name)).tuples():
+        for (payload,) in (
+            Snapshot.select(Snapshot.payload)
+            .where(Snapshot.site.in_(ids) & (Snapshot.kind == kinds.OFFICIAL_SAVED.name))
+            .tuples()
+        ):
             try:
                 data = json.loads(payload)
             except ValueError:
@@ -350,8 +398,13 @@ def officials(sites: Iterable[Site], f: Filters) -> dict:
             total += 1
             women += data.get("gender") == "f"
             men += data.get("gender") == "m"
-    return {"total": total, "women": women, "men": men, "unknown": total - women - men,
-            "women_share": share(women, women + men)}
+    return {
+        "total": total,
+        "women": women,
+        "men": men,
+        "unknown": total - women - men,
+        "women_share": share(women, women + men),
+    }
 
 
 # --- usage ---------------------------------------------------------------------------------
@@ -363,8 +416,9 @@ def usage_totals(sites: Iterable[Site], f: Filters) -> dict[str, dict]:
     out: dict[str, dict] = {}
     if not ids:
         return out
-    query = UsageDay.select(UsageDay.metric, UsageDay.day, UsageDay.count, UsageDay.women,
-                            UsageDay.youth).where(UsageDay.site.in_(ids))
+    query = UsageDay.select(
+        UsageDay.metric, UsageDay.day, UsageDay.count, UsageDay.women, UsageDay.youth
+    ).where(UsageDay.site.in_(ids))
     if f.start:
         query = query.where(UsageDay.day >= f.start.isoformat())
     if f.end:
@@ -385,9 +439,13 @@ def totals(sites: Iterable[Site], f: Filters) -> dict:
     answers, sessions, officials."""
     sites = list(sites)
     session_rows = sessions(sites, f)
-    return {"sites": len(scope(sites, f)), "usage": usage_totals(sites, f),
-            "posts": post_totals(sites, f), "sessions": session_totals(session_rows),
-            "officials": officials(sites, f)}
+    return {
+        "sites": len(scope(sites, f)),
+        "usage": usage_totals(sites, f),
+        "posts": post_totals(sites, f),
+        "sessions": session_totals(session_rows),
+        "officials": officials(sites, f),
+    }
 
 
 def percent(value: float | None) -> str:

@@ -16,12 +16,14 @@ CLOCK_PLAUSIBLE_FROM = dt.datetime(2025, 1, 1)  # as the box's sync/state.py
 DISK_LOW_MB, DISK_CRITICAL_MB = 1024, 200
 STALE_DAYS = 3
 REFUSALS = {
-    "revoked": lambda: _("its box is revoked or was replaced: issue a new code if it "
-                         "should sync"),
-    "signature": lambda: _("a request with a bad signature (a damaged card, or someone "
-                           "else's copy of its key?)"),
-    "replay": lambda: _("a replayed request (a copy of an old one: someone else, or a "
-                        "box restored from an old backup)"),
+    "revoked": lambda: _("its box is revoked or was replaced: issue a new code if it should sync"),
+    "signature": lambda: _(
+        "a request with a bad signature (a damaged card, or someone else's copy of its key?)"
+    ),
+    "replay": lambda: _(
+        "a replayed request (a copy of an old one: someone else, or a "
+        "box restored from an old backup)"
+    ),
 }
 
 
@@ -48,19 +50,34 @@ def sync(site: Site, now: dt.datetime) -> list[State]:
         out.append(State("bad", _("Never synced")))
     else:
         age = now - site.last_contact
-        out.append(State("bad" if age.days >= STALE_DAYS else "ok",
-                         _("Last sync %(ago)s", ago=_ago(age))))
-    if site.refusal and site.refusal_at and (site.last_contact is None
-                                             or site.refusal_at >= site.last_contact):
+        out.append(
+            State("bad" if age.days >= STALE_DAYS else "ok", _("Last sync %(ago)s", ago=_ago(age)))
+        )
+    if (
+        site.refusal
+        and site.refusal_at
+        and (site.last_contact is None or site.refusal_at >= site.last_contact)
+    ):
         code, _sep, _detail = site.refusal.partition(":")
         why = REFUSALS[code]() if code in REFUSALS else site.refusal[:200]
-        out.append(State("warn" if code == "replay" else "bad",
-                         _("Refused by central %(ago)s: %(why)s",
-                           ago=_ago(now - site.refusal_at), why=why)))
+        out.append(
+            State(
+                "warn" if code == "replay" else "bad",
+                _("Refused by central %(ago)s: %(why)s", ago=_ago(now - site.refusal_at), why=why),
+            )
+        )
     if site.last_error:
         since = site.last_error_since[:16].replace("T", " ")
-        out.append(State("warn", _("Its syncs failed since %(since)s UTC: %(error)s",
-                                   since=since or "?", error=site.last_error)))
+        out.append(
+            State(
+                "warn",
+                _(
+                    "Its syncs failed since %(since)s UTC: %(error)s",
+                    since=since or "?",
+                    error=site.last_error,
+                ),
+            )
+        )
     return out
 
 
@@ -74,16 +91,24 @@ def clock(site: Site) -> State:
     except OverflowError:
         shown = dt.datetime.min
     if shown < CLOCK_PLAUSIBLE_FROM:
-        return State("bad", _("Wrong: the box believes it is %(date)s",
-                              date=shown.date().isoformat()))
+        return State(
+            "bad", _("Wrong: the box believes it is %(date)s", date=shown.date().isoformat())
+        )
     if abs(offset) <= CLOCK_OK_SECONDS:
         return State("ok", _("On time"))
     size = abs(offset)
-    amount = (_("%(n)d min", n=size // 60) if size < 3600 else
-              _("%(n)d h", n=round(size / 3600)) if size < 48 * 3600 else
-              _("%(n)d days", n=round(size / 86400)))
-    text = (_("%(amount)s ahead", amount=amount) if offset > 0
-            else _("%(amount)s behind", amount=amount))
+    amount = (
+        _("%(n)d min", n=size // 60)
+        if size < 3600
+        else _("%(n)d h", n=round(size / 3600))
+        if size < 48 * 3600
+        else _("%(n)d days", n=round(size / 86400))
+    )
+    text = (
+        _("%(amount)s ahead", amount=amount)
+        if offset > 0
+        else _("%(amount)s behind", amount=amount)
+    )
     return State("warn" if size < 3600 else "bad", text)
 
 

@@ -48,8 +48,11 @@ SESSION_KINDS = {
 
 POST_KINDS = {"question": (_l("Question"), "Question"), "proposal": (_l("Proposal"), "Proposition")}
 
-STATUSES = {"open": (_l("Waiting for an answer"), "En attente de réponse"),
-            "answered": (_l("Answered"), "Répondu"), "hidden": (_l("Hidden"), "Masqué")}
+STATUSES = {
+    "open": (_l("Waiting for an answer"), "En attente de réponse"),
+    "answered": (_l("Answered"), "Répondu"),
+    "hidden": (_l("Hidden"), "Masqué"),
+}
 
 METRICS = {
     "visits": (_l("Visits"), "Visites"),

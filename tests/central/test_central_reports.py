@@ -21,7 +21,7 @@ from central.models import Site, utcnow
 from tests.central.harness import post
 from tests.central.test_central_admin import PASSWORD, login
 
-HOSTILE = "=HYPERLINK(\"http://evil.example\",\"clic\")"
+HOSTILE = '=HYPERLINK("http://evil.example","clic")'
 
 
 def _ago(days: int, hour: int = 10) -> dt.datetime:
@@ -33,18 +33,49 @@ def _iso(t: dt.datetime) -> str:
     return t.isoformat() + "Z"
 
 
-def session_events(start_seq: int, title: str, kind: str, starts: dt.datetime,
-                   capacity: int, counts: dict | None, cancelled: bool = False) -> list:
+def session_events(
+    start_seq: int,
+    title: str,
+    kind: str,
+    starts: dt.datetime,
+    capacity: int,
+    counts: dict | None,
+    cancelled: bool = False,
+) -> list:
     """A session.saved snapshot (and an attendance.counts one) as the box writes them."""
     sid = str(uuid.uuid4())
-    evs = [[start_seq, str(uuid.uuid4()), "session.saved", _iso(starts), {
-        "session": sid, "title": title, "kind": kind, "room": "Salle",
-        "starts_at": _iso(starts), "duration_min": 120, "capacity": capacity,
-        "reserved_women": 2, "reserved_youth": 1, "release_min": 30,
-        "cancelled": cancelled, "series": None}]]
+    evs = [
+        [
+            start_seq,
+            str(uuid.uuid4()),
+            "session.saved",
+            _iso(starts),
+            {
+                "session": sid,
+                "title": title,
+                "kind": kind,
+                "room": "Salle",
+                "starts_at": _iso(starts),
+                "duration_min": 120,
+                "capacity": capacity,
+                "reserved_women": 2,
+                "reserved_youth": 1,
+                "release_min": 30,
+                "cancelled": cancelled,
+                "series": None,
+            },
+        ]
+    ]
     if counts is not None:
-        evs.append([start_seq + 1, str(uuid.uuid4()), "attendance.counts", _iso(starts), {
-            "session": sid, "day": starts.date().isoformat(), "by_group": {}, **counts}])
+        evs.append(
+            [
+                start_seq + 1,
+                str(uuid.uuid4()),
+                "attendance.counts",
+                _iso(starts),
+                {"session": sid, "day": starts.date().isoformat(), "by_group": {}, **counts},
+            ]
+        )
     return evs
 
 
@@ -52,65 +83,189 @@ def seed_region(call, capp) -> dict:
     """Two sites of Kayes (and one of Kita) with posts, answers, sessions, officials and
     visits, all arrived through the sync path."""
     sites = {}
-    for slug, region, commune in (("nioro", "Kayes", "Nioro"), ("diema", "Kayes", "Diéma"),
-                                  ("kita", "Kita", "Kita")):
+    for slug, region, commune in (
+        ("nioro", "Kayes", "Nioro"),
+        ("diema", "Kayes", "Diéma"),
+        ("kita", "Kita", "Kita"),
+    ):
         from sync_contract import protocol
 
         key = protocol.new_private_key()
         name = f"Espace {slug}" if slug != "diema" else HOSTILE
         _s, code = call(service.create_site, slug, name, region, [commune])
-        call(service.enroll, capp.config["DATA_DIR"],
-             {"code": code, "box_id": str(uuid.uuid4()), "public_key": protocol.public_b64(key)})
+        call(
+            service.enroll,
+            capp.config["DATA_DIR"],
+            {"code": code, "box_id": str(uuid.uuid4()), "public_key": protocol.public_b64(key)},
+        )
         sites[slug] = call(lambda s=slug: Site.get(Site.slug == s))
     nioro = sites["nioro"]
     evs = []
     # Posts: 4 in Nioro over the last days, one hostile; a woman and a young man.
-    for i, (theme, gender, age, body) in enumerate((
+    for i, (theme, gender, age, body) in enumerate(
+        (
             ("water", "f", "18-35", "Le forage est en panne"),
             ("health", "m", "36-60", HOSTILE),
             ("water", "f", "over60", "+33 6 00 00 00 00 appelle-moi"),
-            ("land", "", "", "@mairie les champs"))):
+            ("land", "", "", "@mairie les champs"),
+        )
+    ):
         created = _iso(_ago(9 - i))
-        evs.append([len(evs) + 1, str(uuid.uuid4()), "post.created", created,
-                    post(uuid.UUID(int=100 + i), body, theme=theme, gender=gender,
-                         age_group=age, commune="Nioro", created_at=created)])
+        evs.append(
+            [
+                len(evs) + 1,
+                str(uuid.uuid4()),
+                "post.created",
+                created,
+                post(
+                    uuid.UUID(int=100 + i),
+                    body,
+                    theme=theme,
+                    gender=gender,
+                    age_group=age,
+                    commune="Nioro",
+                    created_at=created,
+                ),
+            ]
+        )
     # The first post answered at the kiosk 6 hours after it was posted.
-    evs.append([len(evs) + 1, str(uuid.uuid4()), "answer.created", _iso(_ago(9, 16)), {
-        "uuid": str(uuid.uuid4()), "post_uuid": str(uuid.UUID(int=100)), "official": None,
-        "official_name": "Le maire", "body": "Réparé lundi", "created_at": _iso(_ago(9, 16))}])
+    evs.append(
+        [
+            len(evs) + 1,
+            str(uuid.uuid4()),
+            "answer.created",
+            _iso(_ago(9, 16)),
+            {
+                "uuid": str(uuid.uuid4()),
+                "post_uuid": str(uuid.UUID(int=100)),
+                "official": None,
+                "official_name": "Le maire",
+                "body": "Réparé lundi",
+                "created_at": _iso(_ago(9, 16)),
+            },
+        ]
+    )
     # Sessions: a training held (10 seats, 8 present of whom 1 walk-in, 5 women, 3
     # young), a debate held (20 seats, 12 present, 6 women, 9 young), one cancelled,
     # one to come.
-    evs += session_events(len(evs) + 1, "Formation compta", "training", _ago(3), 10, {
-        "booked": 9, "present": 8, "no_show": 2, "walk_in": 1, "women": 5, "youth": 3})
-    evs += session_events(len(evs) + 1, HOSTILE, "debate", _ago(2), 20, {
-        "booked": 15, "present": 12, "no_show": 4, "walk_in": 1, "women": 6, "youth": 9})
-    evs += session_events(len(evs) + 1, "Annulée", "training", _ago(1), 10, None,
-                          cancelled=True)
-    evs += session_events(len(evs) + 1, "À venir", "debate", utcnow() + dt.timedelta(days=3),
-                          10, None)
+    evs += session_events(
+        len(evs) + 1,
+        "Formation compta",
+        "training",
+        _ago(3),
+        10,
+        {"booked": 9, "present": 8, "no_show": 2, "walk_in": 1, "women": 5, "youth": 3},
+    )
+    evs += session_events(
+        len(evs) + 1,
+        HOSTILE,
+        "debate",
+        _ago(2),
+        20,
+        {"booked": 15, "present": 12, "no_show": 4, "walk_in": 1, "women": 6, "youth": 9},
+    )
+    evs += session_events(len(evs) + 1, "Annulée", "training", _ago(1), 10, None, cancelled=True)
+    evs += session_events(
+        len(evs) + 1, "À venir", "debate", utcnow() + dt.timedelta(days=3), 10, None
+    )
     # Officials: 3 saved, one corrected later (a snapshot: counted once), 1 woman of 2
     # with a gender given.
     for oid, gender in ((1, "f"), (2, "m"), (3, ""), (2, "m")):
-        evs.append([len(evs) + 1, str(uuid.uuid4()), "official.saved", _iso(_ago(10)), {
-            "id": oid, "name": f"Élu {oid}", "role": "conseiller", "commune": "Nioro",
-            "gender": gender, "created_at": _iso(_ago(10))}])
+        evs.append(
+            [
+                len(evs) + 1,
+                str(uuid.uuid4()),
+                "official.saved",
+                _iso(_ago(10)),
+                {
+                    "id": oid,
+                    "name": f"Élu {oid}",
+                    "role": "conseiller",
+                    "commune": "Nioro",
+                    "gender": gender,
+                    "created_at": _iso(_ago(10)),
+                },
+            ]
+        )
     call(service.exchange, nioro, {"push": [["civic", 0, evs]], "n": 1})
-    call(service.exchange, nioro, {"push": [["usage", 0, [
-        [1000, str(uuid.uuid4()), "usage.visits", _iso(_ago(2)),
-         {"day": _ago(2).date().isoformat(), "visits": 40}]]]], "n": 2})
+    call(
+        service.exchange,
+        nioro,
+        {
+            "push": [
+                [
+                    "usage",
+                    0,
+                    [
+                        [
+                            1000,
+                            str(uuid.uuid4()),
+                            "usage.visits",
+                            _iso(_ago(2)),
+                            {"day": _ago(2).date().isoformat(), "visits": 40},
+                        ]
+                    ],
+                ]
+            ],
+            "n": 2,
+        },
+    )
     # Diéma: one post, one session held.
-    dev = [[1, str(uuid.uuid4()), "post.created", _iso(_ago(4)),
-            post(None, "Diéma question", theme="education", commune="Diéma", gender="m",
-                 age_group="under18", created_at=_iso(_ago(4)))]]
-    dev += session_events(2, "MOOC", "mooc_group", _ago(4), 5, {
-        "booked": 5, "present": 4, "no_show": 1, "walk_in": 0, "women": 1, "youth": 4})
+    dev = [
+        [
+            1,
+            str(uuid.uuid4()),
+            "post.created",
+            _iso(_ago(4)),
+            post(
+                None,
+                "Diéma question",
+                theme="education",
+                commune="Diéma",
+                gender="m",
+                age_group="under18",
+                created_at=_iso(_ago(4)),
+            ),
+        ]
+    ]
+    dev += session_events(
+        2,
+        "MOOC",
+        "mooc_group",
+        _ago(4),
+        5,
+        {"booked": 5, "present": 4, "no_show": 1, "walk_in": 0, "women": 1, "youth": 4},
+    )
     call(service.exchange, sites["diema"], {"push": [["civic", 0, dev]], "n": 1})
     # Kita (another region): never shown to Kayes' admin.
-    call(service.exchange, sites["kita"], {"push": [["civic", 0, session_events(
-        1, "Kita", "training", _ago(3), 50, {"booked": 50, "present": 50, "no_show": 0,
-                                            "walk_in": 0, "women": 50, "youth": 50})]],
-        "n": 1})
+    call(
+        service.exchange,
+        sites["kita"],
+        {
+            "push": [
+                [
+                    "civic",
+                    0,
+                    session_events(
+                        1,
+                        "Kita",
+                        "training",
+                        _ago(3),
+                        50,
+                        {
+                            "booked": 50,
+                            "present": 50,
+                            "no_show": 0,
+                            "walk_in": 0,
+                            "women": 50,
+                            "youth": 50,
+                        },
+                    ),
+                ]
+            ],
+            "n": 1,
+        },
+    )
     call(service.create_admin, "awa", PASSWORD, "regional", "Kayes")
     return sites
 
@@ -135,11 +290,34 @@ def test_every_export_opens_in_a_french_spreadsheet(call, capp, cclient):
     login(cclient, "awa")
     exports = {
         "/sites.csv": ["site", "nom", "région", "dernier_contact"],
-        "/board.csv": ["site", "code", "uuid", "publié_le", "commune", "thème", "type", "état",
-                       "genre", "tranche_d_âge", "canal", "texte"],
+        "/board.csv": [
+            "site",
+            "code",
+            "uuid",
+            "publié_le",
+            "commune",
+            "thème",
+            "type",
+            "état",
+            "genre",
+            "tranche_d_âge",
+            "canal",
+            "texte",
+        ],
         "/usage.csv?days=30": ["site", "jour", "mesure", "nombre", "femmes", "jeunes"],
-        "/sessions.csv": ["site", "séance", "titre", "type", "début", "annulée", "tenue",
-                          "places", "réservées", "présents", "sans_réservation"],
+        "/sessions.csv": [
+            "site",
+            "séance",
+            "titre",
+            "type",
+            "début",
+            "annulée",
+            "tenue",
+            "places",
+            "réservées",
+            "présents",
+            "sans_réservation",
+        ],
         "/audit.csv": ["le", "administrateur", "action", "détail"],
         "/learning.csv": ["site", "cours", "étape"],
         "/directory/directory.csv": ["uuid", "site", "nom", "type", "village"],
@@ -147,7 +325,7 @@ def test_every_export_opens_in_a_french_spreadsheet(call, capp, cclient):
     sheets = {}
     for url, header in exports.items():
         rows = french_sheet(cclient.get(url))
-        assert rows[0][:len(header)] == header, url
+        assert rows[0][: len(header)] == header, url
         assert all(h == h.lower() and " " not in h for h in rows[0]), url
         sheets[url] = rows
     board = sheets["/board.csv"]
@@ -182,20 +360,23 @@ def test_filters_live_in_the_url_and_bad_ones_say_why(call, capp, cclient):
     assert "Kita" not in cclient.get("/sessions").get_data(as_text=True)
     sessions = french_sheet(cclient.get("/sessions.csv?commune=Diéma"))
     assert column(sessions, "titre") == ["MOOC"]
-    for url, param in (("/board?from=30/11/2026", "from"),
-                       ("/usage?from=2026-12-01&to=2026-11-01", "from"),
-                       ("/sessions?type=<script>", "type"),
-                       ("/report?site=kita", "site"),
-                       ("/usage?days=abc", "days"),
-                       ("/board?status=lost", "status"),
-                       ("/sessions?from=2026-02-30", "from"),
-                       ("/report?from=1990-01-01&to=2026-01-01", "from"),
-                       ("/sessions?commune=%01", "commune")):
+    for url, param in (
+        ("/board?from=30/11/2026", "from"),
+        ("/usage?from=2026-12-01&to=2026-11-01", "from"),
+        ("/sessions?type=<script>", "type"),
+        ("/report?site=kita", "site"),
+        ("/usage?days=abc", "days"),
+        ("/board?status=lost", "status"),
+        ("/sessions?from=2026-02-30", "from"),
+        ("/report?from=1990-01-01&to=2026-01-01", "from"),
+        ("/sessions?commune=%01", "commune"),
+    ):
         resp = cclient.get(url)
         text = resp.get_data(as_text=True)
         assert resp.status_code == 400, (url, text[:300])
         assert f'id="filter-error" data-param="{param}">« {param} »' in text or (
-            f'data-param="{param}">La période' in text), (url, text[:2000])
+            f'data-param="{param}">La période' in text
+        ), (url, text[:2000])
         assert "<script>" not in text.split("<main>")[1]
     # In French by default, saying how to write it.
     text = cclient.get("/board?from=30/11/2026").get_data(as_text=True)
@@ -215,16 +396,44 @@ def test_per_session_figures_come_from_the_latest_snapshots(call, capp, cclient)
     assert rows["Annulée"][5:7] == ["oui", "non"] and rows["À venir"][6] == "non"
     # The box sends a newer snapshot (3 more came); then an older one is replayed
     # from a USB stick: the figures are the newest, never a sum.
-    sid = call(lambda: json.loads(next(
-        s.payload for s in service.Record.select() if '"Formation compta"' in s.payload)))
-    newer = {"session": sid["session"], "day": _ago(3).date().isoformat(), "by_group": {},
-             "booked": 9, "present": 9, "no_show": 1, "walk_in": 1, "women": 6, "youth": 3}
-    call(service.exchange, sites["nioro"], {"push": [["civic", 0, [
-        [101, str(uuid.uuid4()), "attendance.counts", _iso(_ago(3)), newer]]]], "n": 5})
+    sid = call(
+        lambda: json.loads(
+            next(s.payload for s in service.Record.select() if '"Formation compta"' in s.payload)
+        )
+    )
+    newer = {
+        "session": sid["session"],
+        "day": _ago(3).date().isoformat(),
+        "by_group": {},
+        "booked": 9,
+        "present": 9,
+        "no_show": 1,
+        "walk_in": 1,
+        "women": 6,
+        "youth": 3,
+    }
+    call(
+        service.exchange,
+        sites["nioro"],
+        {
+            "push": [
+                ["civic", 0, [[101, str(uuid.uuid4()), "attendance.counts", _iso(_ago(3)), newer]]]
+            ],
+            "n": 5,
+        },
+    )
     older = dict(newer, present=8, women=5)
-    call(service.exchange, sites["nioro"], {"push": [["civic", 0, [
-        [7, str(uuid.uuid4()), "attendance.counts", _iso(_ago(3)), older]]]], "n": 1},
-        carried=True)
+    call(
+        service.exchange,
+        sites["nioro"],
+        {
+            "push": [
+                ["civic", 0, [[7, str(uuid.uuid4()), "attendance.counts", _iso(_ago(3)), older]]]
+            ],
+            "n": 1,
+        },
+        carried=True,
+    )
     rows = {r[2]: r for r in french_sheet(cclient.get("/sessions.csv?site=nioro"))[1:]}
     assert rows["Formation compta"][9] == "9" and rows["Formation compta"][12] == "6"
     page = cclient.get("/sessions?site=nioro").get_data(as_text=True)

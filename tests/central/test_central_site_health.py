@@ -33,8 +33,10 @@ def states(page: str, column: str) -> list[tuple[str, str]]:
     """(level, text) of the states in a column (sync, clock, disk) of the sites page."""
     cell = re.search(rf'<td data-label="[^"]*" class="{column}[^"]*">(.*?)</td>', page, re.S)
     assert cell, column
-    return [(level, html.unescape(text)) for level, text in
-            re.findall(r'data-state="(\w+)">([^<]*)<', cell.group(1))]
+    return [
+        (level, html.unescape(text))
+        for level, text in re.findall(r'data-state="(\w+)">([^<]*)<', cell.group(1))
+    ]
 
 
 def sites_page(client) -> str:
@@ -55,8 +57,10 @@ def test_a_box_reports_its_failed_syncs_and_its_clock_when_the_link_returns(app,
         client = capp.test_client()
         login(client, "awa")
         # Central unreachable: the box keeps the failed run (central cannot know).
-        with pytest.raises(LinkError), SyncClient(
-                box_options(site, f"http://127.0.0.1:{free_port()}", timeout=2)) as c:
+        with (
+            pytest.raises(LinkError),
+            SyncClient(box_options(site, f"http://127.0.0.1:{free_port()}", timeout=2)) as c,
+        ):
             c.run(force=True)
         # The link comes back, the box's clock three hours behind.
         behind = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
@@ -89,8 +93,13 @@ def test_a_box_reports_its_failed_syncs_and_its_clock_when_the_link_returns(app,
 def test_replays_and_bad_signatures_are_kept_on_the_site(call, capp, cclient):
     key, box_id = enrolled(call, capp)
     call(service.create_admin, "awa", PASSWORD, "regional", "Kayes")
-    message = {"push": [], "cursor": 0, "want": 1000, "n": 1,
-               "st": {"disk": 150, "clock": int(dt.datetime(1970, 1, 2).timestamp())}}
+    message = {
+        "push": [],
+        "cursor": 0,
+        "want": 1000,
+        "n": 1,
+        "st": {"disk": 150, "clock": int(dt.datetime(1970, 1, 2).timestamp())},
+    }
     frame = protocol.encode_request(key, box_id, protocol.PATH_EXCHANGE, message)
     assert cclient.post(protocol.PATH_EXCHANGE, data=frame).status_code == 200
     assert cclient.post(protocol.PATH_EXCHANGE, data=frame).status_code == 409
@@ -103,22 +112,30 @@ def test_replays_and_bad_signatures_are_kept_on_the_site(call, capp, cclient):
     sync = states(page, "sync")
     assert sync[-1][0] == "warn" and "requête rejouée" in sync[-1][1], sync
     # Someone signs with another key in this box's name.
-    forged = protocol.encode_request(protocol.new_private_key(), box_id,
-                                     protocol.PATH_EXCHANGE, dict(message, n=2))
+    forged = protocol.encode_request(
+        protocol.new_private_key(), box_id, protocol.PATH_EXCHANGE, dict(message, n=2)
+    )
     assert cclient.post(protocol.PATH_EXCHANGE, data=forged).status_code == 403
     assert call(lambda: Site.get()).refusal.startswith("signature:")
     sync = states(sites_page(cclient), "sync")
     assert sync[-1][0] == "bad" and "mauvaise signature" in sync[-1][1]
     # An unknown box id changes nothing anywhere; nor does a flood (one write a minute).
-    stranger = protocol.encode_request(protocol.new_private_key(), str(uuid.uuid4()),
-                                       protocol.PATH_EXCHANGE, message)
+    stranger = protocol.encode_request(
+        protocol.new_private_key(), str(uuid.uuid4()), protocol.PATH_EXCHANGE, message
+    )
     assert cclient.post(protocol.PATH_EXCHANGE, data=stranger).status_code == 403
     before = call(lambda: Site.get()).refusal_at
     for _ in range(3):
         cclient.post(protocol.PATH_EXCHANGE, data=forged)
     assert call(lambda: Site.get()).refusal_at == before
-    rows = list(csv.reader(io.StringIO(cclient.get("/sites.csv").data.decode("utf-8-sig")),
-                           delimiter=";"))
-    assert rows[0][-5:] == ["erreur_du_boîtier", "erreur_depuis", "refus_de_central",
-                            "refus_le", "avance_horloge_s"]
+    rows = list(
+        csv.reader(io.StringIO(cclient.get("/sites.csv").data.decode("utf-8-sig")), delimiter=";")
+    )
+    assert rows[0][-5:] == [
+        "erreur_du_boîtier",
+        "erreur_depuis",
+        "refus_de_central",
+        "refus_le",
+        "avance_horloge_s",
+    ]
     assert rows[1][rows[0].index("refus_de_central")].startswith("signature:")
