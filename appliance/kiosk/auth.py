@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from flask import current_app, redirect, request, session, url_for
 
+from .. import csrf
 from ..db import database
 from ..models import Meta
 from ..pins import check_pin
@@ -92,6 +93,9 @@ def attempt_login(name: str, pin: str) -> str:
     session["facilitator"] = match["name"]
     session["kiosk_sid"] = key
     session["seen"] = _now()
+    # A new CSRF token with the new session, in the login's own cookie: the pages'
+    # cache (keyed on it) then hits from the first page on, with no second cookie.
+    csrf.token()
     return LoginResult.OK
 
 

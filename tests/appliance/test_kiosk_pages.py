@@ -16,7 +16,7 @@ from appliance.programme.models import Booking, Session
 from tests.support import csrf, make_site
 
 PIN = "2468"
-TOKEN = "test-csrf-token"  # what tests.support.csrf puts in the session
+TOKEN = "test-csrf-token"  # put in the session after the login (fixture kiosk)
 
 
 @pytest.fixture
@@ -29,7 +29,8 @@ def site_doc(tmp_path):
 def kiosk(client, db):
     r = client.post("/kiosk/login", data={"name": "Awa", "pin": PIN, "csrf": csrf(client)})
     assert r.status_code == 303
-    csrf(client)  # the login made a new session: its forms' token, for the posts below
+    with client.session_transaction() as session:  # the posts below carry TOKEN
+        session["csrf"] = TOKEN
     return client
 
 
