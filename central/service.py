@@ -637,6 +637,7 @@ def record_answer(post: Post, official_name: str, body: str, admin: Admin | None
             raise FieldError(_l("Voice answer: central has no blob store to keep it in."),
                              "voice")
         sha, mime = voices.store(data_dir, voice)
+        crash_point("central:answer:blob")  # stored, no row yet: a resend finds it
     with database.atomic():
         if sha:
             size, pieces = voices.publish(data_dir, sha, f"answer-{sha[:16]}")
@@ -655,6 +656,7 @@ def record_answer(post: Post, official_name: str, body: str, admin: Admin | None
                          payload=protocol.canonical(payload).decode())
         audit(admin, "answer.create", f"post {post.uuid} of {post.site.slug}"
               + (f", by voice ({size} bytes)" if sha else ""))
+    crash_point("central:answer:committed")
     return answer
 
 

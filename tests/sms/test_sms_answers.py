@@ -65,3 +65,31 @@ def test_sms_off_queues_nothing(box):
         data_dir=box.config["DATA_DIR"],
     )
     assert Outgoing.select().count() == before
+
+
+def test_a_voice_answer_recorded_on_central_says_where_to_listen(box):
+    """Issue 15: an answer recorded by voice in central's browser comes down through the
+    sync's handler; the asker gets one short SMS, in their language, saying to listen at
+    the espace (no voice can go by SMS)."""
+    from appliance.sync.client import apply_down
+
+    post = ask("+22376000024", "Q: ka forage dilan tuma jumɛn?", "d")
+    apply_down(
+        "answer.created",
+        {
+            "uuid": str(uuid.uuid4()),
+            "post_uuid": post.uuid,
+            "official_name": "Fatoumata Keïta",
+            "body": "",
+            "created_at": "2026-11-30T08:00:00Z",
+            "voice_sha256": "ab" * 32,
+            "voice_mime": "audio/webm",
+            "voice_bytes": 12000,
+            "pieces": [],
+        },
+    )
+    (sent,) = Outgoing.select().where(Outgoing.purpose == "answer")
+    assert sent.number == "+22376000024" and post.code in sent.text
+    # GSM-7 has no ï: the name goes as the SMS layer spells it, in one 160-char part.
+    assert "Fatoumata Ke" in sent.text and "espace connecté" in sent.text
+    assert len(sent.text) <= 160  # one SMS
