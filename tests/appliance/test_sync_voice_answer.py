@@ -115,6 +115,14 @@ def test_voice_answer_and_forward_reach_the_portal(box, central, app, client):
         assert r.status_code == 206 and r.data == note[:4]
     board = client.get("/board/").get_data(as_text=True)
     assert 'class="badge forwarded"' in board and "hydraulique" in board
+    # The facilitator hears it at the kiosk too (the answer page of the post).
+    from tests.support import kiosk_login
+
+    kiosk_login(client)
+    kiosk = client.get(f"/kiosk/moderation/{post.code}/answer").get_data(as_text=True)
+    assert f'src="/kiosk/moderation/voice/{sha}"' in kiosk
+    with client.get(f"/kiosk/moderation/voice/{sha}") as r:
+        assert r.status_code == 200 and r.data == note
     # Idle: nothing again.
     again = run(box, central.url)
     assert again.pulled == 0 and Answer.select().count() == 1 and Forward.select().count() == 1
