@@ -28,10 +28,13 @@ def _app(site_path: str):
 def config(site_path: str) -> None:
     """Write gammu-smsd's configuration (and its folders) from the site file."""
     from appliance import settings
+    from appliance.service_user import become_data_owner
 
     from .gammu import write_config
 
-    spool = write_config(settings.load(site_path), site_path)
+    site = settings.load(site_path)
+    become_data_owner(site.data_dir)  # the spool is in the data directory: the services'
+    spool = write_config(site, site_path)
     click.echo(f"wrote {spool.config}")
 
 

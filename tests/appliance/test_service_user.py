@@ -105,11 +105,15 @@ def test_owner_is_read_from_the_database_then_the_directory(box_data):
     assert data_owner(data).pw_name == "daemon"
 
 
-def test_sudo_espace_sync_runs_as_the_services_user(box_data):
+@pytest.mark.parametrize(
+    "command, written",
+    [(["sync", "status"], dbmod.DB_NAME), (["sms", "config"], "sms/gammu/smsdrc")],
+)
+def test_sudo_espace_runs_as_the_services_user(box_data, command, written):
     """``sudo espace sync status`` on a box whose database does not exist yet used to
-    create it, and its -wal and -shm, as root: the web and worker could not write it.
-    Now every file it leaves is the services' user's, and that user writes the
-    database afterwards."""
+    create it, and its -wal and -shm, as root (``sudo espace sms config``: the SMS
+    spool): the web and worker could not write them. Now every file it leaves is the
+    services' user's, and that user writes the database afterwards."""
     from click.testing import CliRunner
 
     from espace.cli import cli
@@ -120,33 +124,34 @@ def test_sudo_espace_sync_runs_as_the_services_user(box_data):
     warm = data.parent / "warm"
     warm_site = data.parent / "warm.toml"
     warm_site.write_text(SITE.format(data=warm))
-    assert CliRunner().invoke(cli, ["sync", "status", "--site", str(warm_site)]).exit_code == 0
+    assert CliRunner().invoke(cli, [*command, "--site", str(warm_site)]).exit_code == 0
 
     def child():
-        result = CliRunner().invoke(cli, ["sync", "status", "--site", str(site)])
+        result = CliRunner().invoke(cli, [*command, "--site", str(site)])
         assert result.exit_code == 0, result.output
         assert os.geteuid() == 1
         assert f"espace: running as daemon, the owner of {data}" in result.output
 
     _in_child(child)
     files = _files(data)
-    assert dbmod.DB_NAME in files
+    assert written in files
     assert {name for name, uid in files.items() if uid != 1} == set()
-    # The services' user (daemon here) writes the database after root's command.
-    subprocess.run(
-        [
-            "runuser",
-            "-u",
-            "daemon",
-            "--",
-            "/usr/bin/python3",
-            "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-            "c.execute('CREATE TABLE written_by_the_service (x)'); c.commit()",
-            str(data / dbmod.DB_NAME),
-        ],
-        check=True,
-    )
+    if written == dbmod.DB_NAME:
+        # The services' user (daemon here) writes the database after root's command.
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "daemon",
+                "--",
+                "/usr/bin/python3",
+                "-c",
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "c.execute('CREATE TABLE written_by_the_service (x)'); c.commit()",
+                str(data / dbmod.DB_NAME),
+            ],
+            check=True,
+        )
 
 
 def test_root_opening_the_services_database_is_refused(box_data):
