@@ -23,16 +23,17 @@ from flask import (
 from . import auth, service
 from .charts import line_chart
 from .db import database
-from .i18n import _
+from .i18n import _, _l, day, ngettext, number
 from .models import Answer, Audit, Post, PostForward, Site, UsageDay, utcnow
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
 STATUSES = ("open", "answered", "hidden")
-METRICS = (("visits", "Visits"), ("views", "Content views"), ("bookings", "Bookings"),
-           ("attendance", "Attendance"), ("posts", "Posts"),
+METRICS = (("visits", _l("Visits")), ("views", _l("Content views")),
+           ("bookings", _l("Bookings")), ("attendance", _l("Attendance")),
+           ("posts", _l("Posts")),
            # Of those, by SMS: the reach of people without smartphones (issue 16).
-           ("sms_posts", "Posts by SMS"), ("sms_bookings", "Bookings by SMS"))
+           ("sms_posts", _l("Posts by SMS")), ("sms_bookings", _l("Bookings by SMS")))
 
 
 @bp.before_app_request
@@ -130,9 +131,10 @@ def login():
                             samesite="Strict")
             return resp
         if throttled:
-            error, status = "Too many failed logins: wait 15 minutes and try again.", 429
+            error = _("Too many failed logins: wait 15 minutes and try again.")
+            status = 429
         else:
-            error, status = "Wrong user name or password.", 401
+            error, status = _("Wrong user name or password."), 401
     return render_template("central/login.html", error=error), status
 
 
@@ -145,7 +147,7 @@ def set_language():
         try:
             service.set_language(g.admin, request.form.get("language", ""))
         except service.CentralError:
-            abort(400, "unknown language")
+            abort(400, _("This language is not offered."))
     return redirect(auth.safe_next(request.form.get("next")) or url_for("admin.sites"))
 
 
@@ -174,10 +176,14 @@ def _site_rows():
 
 def _age_text(age: dt.timedelta | None) -> str:
     if age is None:
-        return "never"
+        return _("never")
     hours = age.total_seconds() / 3600
-    return f"{int(age.total_seconds() // 60)} min ago" if hours < 1 else (
-        f"{hours:.0f} h ago" if hours < 48 else f"{hours / 24:.0f} days ago")
+    if hours < 1:
+        return _("%(num)d min ago", num=int(age.total_seconds() // 60))
+    if hours < 48:
+        return _("%(num)d h ago", num=round(hours))
+    days = round(hours / 24)
+    return ngettext("%(num)d day ago", "%(num)d days ago", days)
 
 
 @bp.get("/")
@@ -233,12 +239,13 @@ def revoke(slug: str):
     site = _own_site(slug)
     if request.form.get("confirm") != "yes":
         # The page asks first; a bare POST (a stray or forged button) changes nothing.
-        flash(f"{slug} not revoked: confirm first.")
+        flash(_("%(site)s not revoked: confirm first.", site=slug))
         return redirect(url_for("admin.sites"))
     service.revoke(site, g.admin)
-    flash(f"{slug} revoked: its box can no longer sync. To recover it: press "
-          "'New code' here, then on the box run `espace sync enroll --central URL --code "
-          "CODE` with that code (its records wait on the box and are sent then).")
+    flash(_("%(site)s revoked: its box can no longer sync. To recover it: press "
+            "'New code' here, then on the box run `espace sync enroll --central URL --code "
+            "CODE` with that code (its records wait on the box and are sent then).",
+            site=slug))
     return redirect(url_for("admin.sites"))
 
 
@@ -246,7 +253,7 @@ def revoke(slug: str):
 @auth.writer_required
 def new_code(slug: str):
     code = service.reissue_code(_own_site(slug), g.admin)
-    flash(f"New enrolment code for {slug}: {code} (shown once).")
+    flash(_("New enrolment code for %(site)s: %(code)s (shown once).", site=slug, code=code))
     return redirect(url_for("admin.sites"))
 
 
@@ -375,7 +382,7 @@ def post_detail(post_id: int):
         abort(404)
     if request.method == "POST":
         if g.admin.role != "regional":
-            abort(403, "national viewers cannot change anything")
+            abort(403, _("national viewers cannot change anything"))
         upload = request.files.get("voice")
         # Read one byte past the limit: a larger file is refused without reading it all.
         data = b""
@@ -428,8 +435,8 @@ def _usage():
         rows = UsageDay.select().where((UsageDay.site == s) & (UsageDay.day >= day_list[0])
                                        & (UsageDay.day <= day_list[-1]))
         table = {(r.day, r.metric): r for r in rows}
-        series = {label: [table[(d, m)].count if (d, m) in table else 0 for d in day_list]
-                  for m, label in METRICS}
+        series = {str(label): [table[(d, m)].count if (d, m) in table else 0
+                               for d in day_list] for m, label in METRICS}
         totals = {}
         for m, label in METRICS:
             count = sum(r.count for (d, mm), r in table.items() if mm == m)
@@ -438,8 +445,9 @@ def _usage():
             totals[m] = {"label": label, "count": count,
                          "women": round(100 * women / count) if count else None,
                          "youth": round(100 * youth / count) if count else None}
-        out.append((s, line_chart(day_list, series, title=f"{s.name}: usage per day"),
-                    totals, table))
+        chart = line_chart([day(d, "d MMM") for d in day_list], series,
+                           title=_("%(site)s: usage per day", site=s.name), number=number)
+        out.append((s, chart, totals, table))
     return f, sites, out
 
 
@@ -465,8 +473,8 @@ def usage_csv():
     _f, _sites, per_site = _usage()
     rows = []
     for s, _chart, _totals, table in per_site:
-        for (day, metric), r in sorted(table.items()):
-            rows.append([s.slug, day, french(NAMES, metric), r.count, r.women, r.youth])
+        for (when, metric), r in sorted(table.items()):
+            rows.append([s.slug, when, french(NAMES, metric), r.count, r.women, r.youth])
     return french_csv("usage", ["site", "jour", "mesure", "nombre", "femmes", "jeunes"], rows)
 
 

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, redirect, request, session, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from .i18n import _
 from .models import Admin, AdminSession, LoginFailure, Site, utcnow
 from .service import constant_time_equal
 
@@ -49,7 +50,8 @@ def csrf_token() -> str:
 def check_csrf() -> None:
     sent = request.form.get("csrf", "")
     if not sent or not constant_time_equal(sent, session.get("csrf", "")):
-        abort(400, "missing or wrong CSRF token: reload the page")
+        abort(400, _("The form has expired or was not sent from this page: reload the page "
+                     "and try again."))
 
 
 # --- sessions ------------------------------------------------------------------------------
@@ -229,7 +231,7 @@ def login_required(view):
         if g.admin.role == "trainer" and not getattr(wrapped, "trainer_ok", False):
             if request.endpoint == "admin.sites":
                 return redirect(url_for("coaching.index"))
-            abort(403, "a trainer sees only their groups' work (/coaching)")
+            abort(403, _("A trainer sees only the work of their groups (Coaching page)."))
         return view(*args, **kwargs)
 
     return wrapped
@@ -242,7 +244,7 @@ def writer_required(view):
     @login_required
     def wrapped(*args, **kwargs):
         if g.admin.role != "regional":
-            abort(403, "national viewers cannot change anything")
+            abort(403, _("national viewers cannot change anything"))
         return view(*args, **kwargs)
 
     return wrapped

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from markupsafe import Markup, escape
 
 COLOURS = ["#1f6f8b", "#e07a1f", "#3a9d23", "#a23b72", "#6c5ce7"]
 
 
+def _plain(value: float) -> str:
+    return f"{value:g}"
+
+
 def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640,
-               height: int = 180, title: str = "") -> Markup:
-    """One polyline per series over ``days``; axis labels at the ends; a legend."""
+               height: int = 180, title: str = "",
+               number: Callable[[float], str] = _plain) -> Markup:
+    """One polyline per series over ``days`` (the days' labels, as the reader writes
+    them); axis labels at the ends; a legend. ``number`` writes the scale's top (the
+    views pass :func:`central.i18n.number`: "1 200" in French)."""
     pad_l, pad_b, pad_t = 40, 22, 18
     w, h = width - pad_l - 8, height - pad_b - pad_t
     top = max([1.0] + [v for values in series.values() for v in values])
@@ -20,7 +29,7 @@ def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640
              f'<line x1="{pad_l}" y1="{pad_t + h}" x2="{pad_l + w}" y2="{pad_t + h}" '
              'stroke="#999"/>',
              f'<text x="{pad_l - 4}" y="{pad_t + 4}" font-size="11" '
-             f'text-anchor="end">{top:g}</text>',
+             f'text-anchor="end">{escape(number(top))}</text>',
              f'<text x="{pad_l - 4}" y="{pad_t + h}" font-size="11" text-anchor="end">0</text>']
     if days:
         parts.append(f'<text x="{pad_l}" y="{height - 6}" font-size="11">'
@@ -42,8 +51,8 @@ def line_chart(days: list[str], series: dict[str, list[float]], width: int = 640
     # text inside the SVG shrinks with it (about 4 px on a 360 px phone, issue 15).
     legend = "".join(f'<span><i style="background:{COLOURS[i % len(COLOURS)]}"></i>'
                      f'{escape(name)}</span>' for i, name in enumerate(series))
-    ends = (f'<span class="ends">{escape(days[0])} → {escape(days[-1])} · 0–{top:g}</span>'
-            if days else "")
+    ends = (f'<span class="ends">{escape(days[0])} → {escape(days[-1])} · '
+            f'0–{escape(number(top))}</span>' if days else "")
     parts.append(f'<p class="legend">{legend}{ends}</p>')
     return Markup("".join(parts))  # noqa: S704 - every value above is escaped
 

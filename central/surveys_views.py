@@ -120,7 +120,7 @@ def forwarding():
     error, field, values = "", "", {}
     if request.method == "POST":
         if g.admin.role != "regional":
-            abort(403, "national viewers cannot change anything")
+            abort(403, _("national viewers cannot change anything"))
         values = {k: request.form.get(k, "") for k in ("kind", "server", "project", "forms")}
         try:
             with database.atomic():

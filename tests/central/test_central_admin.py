@@ -166,7 +166,7 @@ def test_dashboard_in_chromium(tmp_path, browser, artifacts):
             page.goto(server.url + "/")
             page.fill("input[name=username]", "awa")
             page.fill("input[name=password]", PASSWORD)
-            page.click("button:has-text('Log in')")
+            page.click("#login button")
             page.wait_for_selector("#sites")
             assert page.locator("#sites tbody tr").count() == 1
             page.screenshot(path=str(artifacts / "central-sites.png"), full_page=True)

@@ -164,3 +164,155 @@ def test_a_catalogue_file_is_shipped_with_the_package():
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r'"\*" = \[[^\]]*"translations/\*\*/\*"', text)
     assert (i18n.TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.mo").is_file()
+
+
+# --- every page in French ---------------------------------------------------------------
+
+# Words French writes as English does: a page may show them.
+SAME_IN_FRENCH = {"Site", "Sites", "Commune", "Question", "Version", "Total", "Action",
+                  "Actions", "Admin", "Village", "Association", "Espace connecté"}
+
+
+def _english_fragments() -> dict[str, str]:
+    """For each msgid French translates differently, the text that would show were its
+    translation missing: the msgid's longest literal piece (placeholders and markup
+    cut out), of at least 3 letters."""
+    out = {}
+    french = translated(catalogue("fr"))
+    for msgid, msgstr in french.items():
+        for form in msgid if isinstance(msgid, tuple) else (msgid,):
+            if form in SAME_IN_FRENCH or form in (msgstr if isinstance(msgstr, tuple)
+                                                   else (msgstr,)):
+                continue
+            pieces = re.split(r"%\(\w+\)[sd]|<[^>]+>|[\"«»]", form)
+            piece = max((p.strip(" .:,;()") for p in pieces), key=len)
+            if len(piece) >= 3:
+                out[piece] = form
+    return out
+
+
+def _visible(html: str) -> str:
+    """What a reader sees or hears of a page: its text and the attributes shown or
+    spoken (title, aria-label, data-label, placeholder, alt), HTML entities decoded."""
+    import html as htmlmod
+
+    said = re.findall(r'(?:title|aria-label|data-label|placeholder|alt)="([^"]*)"', html)
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", html)
+    return htmlmod.unescape(" ".join([text, *said]))
+
+
+def english_in(html: str) -> list[str]:
+    text = _visible(html)
+    return sorted({form for piece, form in _english_fragments().items()
+                   if re.search(r"(?<![\w-])" + re.escape(piece) + r"(?![\w-])", text)})
+
+
+def _seed_every_page(call, capp) -> None:
+    """Something on every page: sites, posts (one by SMS, one a voice note, one
+    answered), usage, learners, a directory entry, a survey submission."""
+    import datetime as dt
+    import uuid
+
+    from central.models import Post, Site
+    from central.surveys import SurveySubmission
+    from tests.central.harness import post
+
+    seed(call, capp)
+    site = call(lambda: Site.get(Site.slug == "nioro"))
+    voice = post(None, "", theme="water", commune="Nioro", created_at="2026-11-27T09:00:00Z",
+                 voice_sha256="ab" * 32)
+    place = {"uuid": str(uuid.uuid4()), "name": "Benkadi", "kind": "women_association",
+             "village": "Nioro", "lat": 15.2, "lon": -9.6, "contact": "", "activities": "",
+             "languages": ["bm"], "led_by_women": True, "led_by_youth": True,
+             "removed": False, "updated_at": "2026-11-30T08:00:00Z"}
+    learner = {"learner": "h" * 16, "course": "alpha-1", "lessons": 4, "opened": 2,
+               "done": 1, "state": "progressed", "gender": "f", "age_group": "under35",
+               "updated_at": "2026-11-29T08:00:00Z"}
+    events = [[30, str(uuid.uuid4()), "post.created", "2026-11-27T09:00:00Z", voice],
+              [31, str(uuid.uuid4()), "place.saved", "2026-11-30T08:00:00Z", place],
+              [32, str(uuid.uuid4()), "learning.progress", "2026-11-29T08:00:00Z", learner]]
+    call(service.exchange, site, {"push": [["civic", 0, events]]})
+    first = call(lambda: Post.select().where(Post.site == site).order_by(Post.id).first())
+    call(lambda: Post.update(channel="sms").where(Post.id == first.id).execute())
+    call(service.record_answer, first, "Le maire", "Le forage sera réparé.", None)
+    call(lambda: Site.update(last_contact=service.utcnow() - dt.timedelta(hours=5))
+         .where(Site.id == site.id).execute())
+    call(lambda: SurveySubmission.create(
+        site=site, instance_id="uuid:1", form_id="menage", version="1",
+        xml="<menage><nom>Awa</nom><age>30</age></menage>",
+        received_at="2026-11-25T10:00:00+00:00"))
+
+
+PAGES = ["/", "/board", "/board?status=open", "/usage", "/sessions", "/report", "/audit",
+         "/learning", "/directory/",
+         "/surveys", "/surveys/menage"]
+
+
+def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
+    from central.models import Post, Site
+
+    _seed_every_page(call, capp)
+    nioro = call(lambda: list(Post.select().join(Site).where(Site.slug == "nioro")))
+    assert _english_fragments()  # the check below can fail
+    shown = {}
+    login_page = capp.test_client()
+    shown["/login"] = _html(login_page.get("/login"))
+    token = re.search(r'name="csrf" value="([^"]+)"', shown["/login"]).group(1)
+    resp = login_page.post("/login", data={"username": "awa", "password": "wrong one",
+                                           "csrf": token})
+    assert resp.status_code == 401
+    shown["/login (refused)"] = resp.get_data(as_text=True)
+    for who in ("awa", "nat"):  # a regional admin sees the actions, a national one not
+        client = capp.test_client()
+        token = login(client, who)
+        for path in PAGES:
+            shown[f"{path} ({who})"] = _html(client.get(path))
+        for p in nioro:
+            shown[f"/board/{p.id} ({who})"] = _html(client.get(f"/board/{p.id}"))
+        resp = client.get("/nowhere")
+        assert resp.status_code == 404
+        shown[f"404 ({who})"] = resp.get_data(as_text=True)
+    # Flash messages and a refused form, as a regional admin meets them.
+    client = capp.test_client()
+    token = login(client, "awa")
+    client.post("/sites/nioro/revoke", data={"csrf": token})
+    shown["flash: not confirmed"] = _html(client.get("/"))
+    client.post("/sites/nioro/code", data={"csrf": token})
+    shown["flash: new code"] = _html(client.get("/"))
+    client.post("/sites/nioro/revoke", data={"csrf": token, "confirm": "yes"})
+    shown["flash: revoked"] = _html(client.get("/"))
+    post_id = nioro[0].id
+    shown["answer refused"] = _html(client.post(f"/board/{post_id}",
+                                                data={"csrf": token, "official_name": ""}))
+    resp = client.post(f"/board/{post_id}", data={"csrf": "forged"})
+    assert resp.status_code == 400
+    shown["csrf refused"] = resp.get_data(as_text=True)
+    nat = capp.test_client()
+    resp = nat.post(f"/board/{post_id}", data={"csrf": login(nat, "nat"), "body": "x"})
+    assert resp.status_code == 403
+    shown["national refused"] = resp.get_data(as_text=True)
+
+    found = {page: english_in(html) for page, html in shown.items()}
+    assert not {page: words for page, words in found.items() if words}
+    for page, html in shown.items():
+        assert '<html lang="fr">' in html, page
+    # The French is there, not only the English gone (dates and numbers too).
+    assert "Publications par SMS" in shown["/usage (awa)"]
+    assert "il y a 5 h" in shown["/ (awa)"]
+    assert re.search(r"2[0-9] nov\. 2026 10:00", shown["/board (awa)"])
+    assert "il faut le nom de l'élu et la réponse" in _visible(shown["answer refused"])
+    assert "Le formulaire a expiré" in shown["csrf refused"]
+    assert "la lecture nationale ne permet aucune modification" in shown["national refused"]
+    assert "Nouveau code d'inscription pour nioro" in _visible(shown["flash: new code"])
+
+
+def test_the_page_check_finds_a_missing_translation(call, capp):
+    """The check above fails when a French translation goes missing: the English shows."""
+    seed(call, capp)
+    client = capp.test_client()
+    login(client, "awa")
+    page = _html(client.get("/board"))
+    assert english_in(page) == []
+    assert english_in(page.replace("Exporter en CSV", "Export CSV")) == ["Export CSV"]
+    assert english_in(page.replace("il y a", "x")) == []

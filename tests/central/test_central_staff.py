@@ -14,17 +14,20 @@ def test_revoke_asks_first_and_says_how_to_recover(call, capp, cclient):
     seed(call, capp)
     token = login(cclient, "awa")
     page = cclient.get("/").get_data(as_text=True)
-    assert "Yes, revoke nioro" in page and "espace sync enroll" in page
+    assert "Oui, révoquer nioro" in page and "espace sync enroll" in page
     cclient.post("/sites/nioro/revoke", data={"csrf": token})
     assert not call(lambda: Site.get(Site.slug == "nioro").revoked)
-    assert "not revoked: confirm first" in cclient.get("/").get_data(as_text=True)
+    page = cclient.get("/").get_data(as_text=True)
+    assert "n&#39;est pas révoqué : confirmez d&#39;abord" in page
     cclient.post("/sites/nioro/revoke", data={"csrf": token, "confirm": "yes"})
     assert call(lambda: Site.get(Site.slug == "nioro").revoked)
     page = cclient.get("/").get_data(as_text=True)
-    assert "To recover it" in page and "New code" in page
+    assert "Pour la rétablir" in page and "« Nouveau code »" in page
 
 
-PAGES = ("/", "/board", "/usage?days=30", "/sessions", "/report", "/audit")
+# In French, central's default (longer words than English).
+PAGES = ("/", "/board", "/usage?days=30", "/sessions", "/report", "/audit", "/learning",
+         "/directory/", "/surveys", "/login")
 
 
 @pytest.mark.browser
@@ -44,10 +47,11 @@ def test_every_page_fits_the_screen(tmp_path, browser, artifacts, size):
             page.goto(server.url + "/")
             page.fill("input[name=username]", "awa")
             page.fill("input[name=password]", PASSWORD)
-            page.click("button:has-text('Log in')")
+            page.click("#login button")
             page.wait_for_selector("#sites")
             for path in PAGES:
                 page.goto(server.url + path)
+                assert page.get_attribute("html", "lang") == "fr"
                 scroll = page.evaluate("document.documentElement.scrollWidth")
                 name = path.strip("/").split("?")[0] or "sites"
                 page.screenshot(

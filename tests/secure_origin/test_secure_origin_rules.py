@@ -510,7 +510,10 @@ def test_sites_page_and_csv_show_name_and_expiry(capp, tmp_path):
     client = capp.test_client()
     login(client, "awa")
     page = client.get("/").get_data(as_text=True)
-    assert f"nioro.{DOMAIN}" in page and until.strftime("%Y-%m-%d %H:%M") in page
+    from babel.dates import format_datetime
+
+    shown = format_datetime(until, "d MMM y HH:mm", locale="fr")  # central's French
+    assert f"nioro.{DOMAIN}" in page and f"jusqu'au {shown}" in page
     rows = client.get("/sites.csv").get_data(as_text=True).splitlines()
     assert "nom_certificat;certificat_jusqu_au" in rows[0]
     assert f"nioro.{DOMAIN}" in rows[1]

@@ -97,4 +97,4 @@ def test_the_board_marks_sms_posts(call, capp, cclient):  # noqa: F811
     call(service.create_admin, "nat", PASSWORD, "national", None)
     login(cclient, "nat")
     page = cclient.get("/board").get_data(as_text=True)
-    assert page.count('aria-label="By SMS"') == 1
+    assert page.count('<svg class="sms"') == 1 and 'aria-label="Par SMS"' in page
