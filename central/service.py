@@ -28,7 +28,6 @@ from sync_contract.atomic import atomic_open, create_once, fsync_dir
 
 from .db import database, is_postgres
 from .handlers import Projector
-from .i18n import _l
 from .models import (
     Admin,
     Answer,

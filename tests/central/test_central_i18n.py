@@ -301,7 +301,7 @@ def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
     assert "Publications par SMS" in shown["/usage (awa)"]
     assert "il y a 5 h" in shown["/ (awa)"]
     assert re.search(r"2[0-9] nov\. 2026 10:00", shown["/board (awa)"])
-    assert "il faut le nom de l'élu et la réponse" in _visible(shown["answer refused"])
+    assert "Élu : saisissez le nom de l'élu." in _visible(shown["answer refused"])
     assert "Le formulaire a expiré" in shown["csrf refused"]
     assert "la lecture nationale ne permet aucune modification" in shown["national refused"]
     assert "Nouveau code d'inscription pour nioro" in _visible(shown["flash: new code"])
