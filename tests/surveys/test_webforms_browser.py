@@ -18,6 +18,7 @@ from tests.central.harness import CentralServer, central_call, enrol_box, make_c
 from tests.phone_net import PhoneNet
 from tests.support import CHROMIUM_ARGS, LiveServer, make_site, require_program, require_root
 from tests.visitor.conftest import PHONE
+from tests.visitor.paths import small_targets
 
 from .test_central import PASSWORD, sync_until_done
 from .xlsforms import write_xlsform
@@ -122,6 +123,7 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
         page.click("a[href='/forms/']")
         page.click("a[data-form='visite']")
         page.wait_for_url("**/forms/login**")
+        assert small_targets(page, "main") == []
         page.fill("#username", "moussa")
         page.fill("#password", "secret-123")
         page.click("#login-button")
@@ -274,6 +276,8 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         page.goto(box.url + "/lang/fr?next=/forms/")
         # Without the shim (the list page), this origin has no crypto.randomUUID.
         assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+        assert small_targets(page, "main") == []
+        assert "ouvert à tous" in page.locator("#forms").inner_text()
         page.click("a[data-form='visite']")
         page.wait_for_selector("#webform[data-ready='1']")
         uuid = page.evaluate("crypto.randomUUID()")
@@ -284,6 +288,8 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
             "Trouver le lieu"
         ).click()
         page.wait_for_selector("#wf-map .leaflet-container, #wf-map.leaflet-container")
+        ours = small_targets(page, "#wf-picker")  # Leaflet's own zoom and credit apart
+        assert [t for t in ours if "leaflet" not in t["cls"] and t["text"] != "Leaflet"] == []
         assert page.locator("#wf-use").is_disabled()
         map_box = page.locator("#wf-map").bounding_box()
         page.mouse.click(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2)
