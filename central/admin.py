@@ -306,14 +306,23 @@ def board_csv():
     first = first_answers(posts)
     return french_csv("publications", [
         "site", "code", "uuid", "publié_le", "commune", "thème", "type", "état", "genre",
-        "tranche_d_âge", "canal", "texte", "voix_sha256", "réponses", "première_réponse_le"],
+        "tranche_d_âge", "canal", "texte", "voix_sha256", "réponses", "première_réponse_le",
+        "transmis_à"],
         ([p.site.slug, p.code, p.uuid, p.created_at, p.commune, french(THEMES, p.theme),
           french(POST_KINDS, p.kind), french(STATUS_NAMES, p.status), french(GENDERS, p.gender),
           french(AGE_GROUPS, p.age_group), p.channel.upper() if p.channel == "sms" else "web",
           p.body, p.voice_sha256,
-          " | ".join(f"{a.official_name}: {a.body}" for a in p.answers),
-          first[p.id].isoformat(timespec="minutes") if p.id in first else ""]
+          " | ".join(f"{a.official_name}: {_answer_text(a)}" for a in p.answers),
+          first[p.id].isoformat(timespec="minutes") if p.id in first else "",
+          " | ".join(fw.to_name for fw in p.forwards.order_by(PostForward.id))]
          for p in posts))
+
+
+def _answer_text(answer: Answer) -> str:
+    """An answer as the export writes it: a voice answer says so (it is not empty)."""
+    if not answer.voice_sha256:
+        return answer.body
+    return f"{answer.body} [réponse vocale]" if answer.body else "[réponse vocale]"
 
 
 def _send_voice(site: Site, sha: str):

@@ -88,6 +88,8 @@ def test_a_voice_answer_from_a_kiosk_keeps_its_voice_and_plays(call, capp, cclie
     board = cclient.get("/board").get_data(as_text=True)
     assert f'src="/answers/{answer.id}/voice"' in board
     assert "Voice note " + sha[:6] not in board  # no hash where a player should be
+    export = cclient.get("/board.csv").get_data().decode("utf-8-sig")
+    assert "Maire: [réponse vocale]" in export  # not an empty text
     r = cclient.get(f"/answers/{answer.id}/voice")
     assert r.status_code == 200 and r.mimetype == "audio/ogg" and r.data == clip
     r.close()
@@ -328,6 +330,10 @@ def test_forward_to_an_official_of_the_site_or_a_service(call, capp, cclient):
         "Maire adjointe",
     )
     assert call(lambda: Audit.select().where(Audit.action == "post.forward").count()) == 1
+    export = cclient.get("/board.csv").get_data().decode("utf-8-sig").splitlines()
+    header = export[0].split(";")
+    row = next(r.split(";") for r in export if post.uuid in r)
+    assert row[header.index("transmis_à")] == "Fatoumata Keïta"
     # A typed service; N'Ko and Arabic names are kept as typed.
     r = cclient.post(
         f"/board/{post.id}/forward",
