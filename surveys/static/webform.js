@@ -6,8 +6,9 @@
      own tiles) or type a village's name. Web Forms' "Get location" dialog receives the
      chosen point as a position with an honest accuracy.
    - Sound (and other non-image) uploads: Web Forms 0.22 shows a placeholder for them;
-     the page puts a file input there (on a phone it offers the recorder) and writes
-     the file's name into the answer's XML at submission.
+     a global mixin finds each placeholder's component with its question, and puts a
+     file input there (on a phone it offers the recorder) that gives the file to the
+     question itself: the engine names it, writes it in the XML, checks "required".
    - Submission: the OpenRosa multipart body (xml_submission_file and the files) goes
      to the box, which answers in the visitor's language; a cut link keeps the answers
      on the page, and sending again is safe (the instanceID makes it idempotent). */
@@ -18,9 +19,6 @@ const data = JSON.parse(document.getElementById("webform-data").textContent);
 const T = data.strings;
 const root = document.getElementById("webform");
 const statusEl = document.getElementById("webform-status");
-let uploads = []; // non-image upload questions: {ref, accept, label}
-let sounds = {}; // ref -> {file, name}: the name is fixed when chosen, so a retry sends
-                  // the very same XML (the box holds an instanceID once, with one content)
 
 function say(text, kind) {
   statusEl.textContent = text;
@@ -182,91 +180,57 @@ if (!window.isSecureContext || !navigator.geolocation) {
 
 /* ---- sounds: a file input where Web Forms 0.22 has a placeholder ------------------- */
 
-function childrenNamed(node, name) {
-  return Array.from(node.children).filter((c) => c.localName === name);
-}
+let soundCount = 0;
+const widgets = new WeakMap(); // placeholder element -> our widget
 
-function labelOf(doc, upload) {
-  const label = childrenNamed(upload, "label")[0];
-  if (!label) return upload.getAttribute("ref").split("/").pop();
-  const m = (label.getAttribute("ref") || "").match(/jr:itext\('([^']+)'\)/);
-  if (!m) return label.textContent.trim();
-  const all = Array.from(doc.getElementsByTagNameNS("*", "translation"));
-  const lang = all.find((t) => t.getAttribute("default")) || all[0];
-  const text = lang && childrenNamed(lang, "text").find((t) => t.getAttribute("id") === m[1]);
-  const value = text && (childrenNamed(text, "value").find((v) => !v.getAttribute("form")));
-  return value ? value.textContent.trim() : m[1];
-}
-
-function uploadQuestions(xml) {
-  const doc = new DOMParser().parseFromString(xml, "text/xml");
-  return Array.from(doc.getElementsByTagNameNS("*", "upload"))
-    .filter((u) => !(u.getAttribute("mediatype") || "").startsWith("image/"))
-    .map((u) => ({ref: u.getAttribute("ref"), accept: u.getAttribute("mediatype") || "*/*",
-                  label: labelOf(doc, u)}));
-}
-
-function soundWidget(q, index) {
-  const box = el("div", {class: "wf-sound wf-own", "data-ref": q.ref});
-  const id = "wf-sound-" + index;
-  box.appendChild(el("p", {class: "wf-sound-label", dir: "auto"}, q.label));
+function soundWidget(q) {
+  const id = "wf-sound-" + ++soundCount;
+  const state = q.currentState;
+  const box = el("div", {class: "wf-sound wf-own", "data-ref": state.reference || ""});
+  const label = (state.label && state.label.asString) || String(state.reference).split("/").pop();
+  const caption = el("p", {class: "wf-sound-label", dir: "auto"});
+  if (state.required) caption.appendChild(el("span", {class: "req"}, "* "));
+  caption.appendChild(document.createTextNode(label));
+  box.appendChild(caption);
+  const media = (q.nodeOptions && q.nodeOptions.media) || {};
   const button = el("label", {class: "wf-sound-button", for: id}, T.sound);
-  const input = el("input", {type: "file", id: id, accept: q.accept, capture: ""});
+  const input = el("input", {type: "file", id: id, accept: media.accept || "audio/*",
+                             capture: ""});
   const preview = el("audio", {controls: "", hidden: ""});
   const remove = el("button", {type: "button", class: "wf-remove", hidden: ""}, T.remove);
-  const show = () => {
-    const f = sounds[q.ref];
-    preview.hidden = remove.hidden = !f;
-    if (f && q.accept.startsWith("audio")) preview.src = URL.createObjectURL(f.file);
+  const show = (file) => {
+    preview.hidden = remove.hidden = !file;
+    if (file && String(file.type).startsWith("audio")) preview.src = URL.createObjectURL(file);
     else preview.removeAttribute("src");
   };
   input.onchange = () => {
     const file = input.files[0];
-    if (file) sounds[q.ref] = {file: file, name: fileName(q.ref, file, index)};
-    show();
+    if (file) q.setValue(file);
+    show(file);
   };
-  remove.onclick = () => { delete sounds[q.ref]; input.value = ""; show(); };
+  remove.onclick = () => { q.setValue(null); input.value = ""; show(null); };
   box.append(button, input, preview, remove);
-  show();
+  show(state.value instanceof Blob ? state.value : null);
   return box;
 }
 
-/* Web Forms renders each non-image upload as a container with a placeholder <p>, in
-   the form's order; the n-th one shown is the n-th such question (a question hidden by
-   a relevance condition is not rendered, and shifts the rest: see docs/surveys.md). */
-function placeSounds() {
-  const slots = Array.from(root.querySelectorAll(".question-container")).filter(
-    (c) => c.dataset.wfRef || childrenNamed(c, "p").some((p) => p.textContent.includes("🚧")));
-  slots.forEach((slot, i) => {
-    const q = uploads[i];
-    if (!q || slot.dataset.wfRef === q.ref) return;
-    slot.dataset.wfRef = q.ref;
-    for (const old of slot.querySelectorAll(".wf-sound")) old.remove();
-    for (const p of childrenNamed(slot, "p")) p.hidden = true;
-    slot.appendChild(soundWidget(q, i));
-  });
-}
-
-/* ---- submission ---------------------------------------------------------------------- */
-
-function setAnswer(xml, ref, value) {
-  const doc = new DOMParser().parseFromString(xml, "text/xml");
-  const steps = ref.split("/").filter(Boolean);
-  let node = doc.documentElement;
-  if (node.localName !== steps[0]) return xml;
-  for (const step of steps.slice(1)) {
-    node = node && childrenNamed(node, step)[0];
-  }
-  if (!node) return xml;
-  node.textContent = value;
-  return new XMLSerializer().serializeToString(doc);
-}
-
-function fileName(ref, file, n) {
-  const ext = (file.name.match(/\.[A-Za-z0-9]{1,5}$/) || [""])[0];
-  const base = ref.split("/").pop().replace(/[^\w-]/g, "_").slice(0, 60) || "file";
-  return base + "-" + Date.now() + "-" + n + ext;
-}
+/* Applied to every component of the app: acts only in Web Forms' UploadFileControl
+   (the placeholder), whose prop is the engine's question. */
+const soundMixin = {
+  mounted() {
+    if (this.$options.__name !== "UploadFileControl" || !this.$props.question) return;
+    const holder = this.$el;
+    if (!holder || !holder.parentNode || widgets.has(holder)) return;
+    holder.hidden = true;
+    const widget = soundWidget(this.$props.question);
+    widgets.set(holder, widget);
+    holder.after(widget);
+  },
+  beforeUnmount() {
+    const widget = this.$el && widgets.get(this.$el);
+    if (widget) widget.remove();
+  },
+};
 
 /* ---- answers kept on the phone while the box cannot be reached ---------------------
    IndexedDB works on plain HTTP (service workers do not): a submission the box did not
@@ -345,27 +309,17 @@ async function onSubmit(payload, callback) {
   if (payload.status !== "ready") return; // Web Forms shows what is missing
   const instance = payload.data[0];
   const parts = [];
-  let xml = await instance.get("xml_submission_file").text();
   for (const [name, value] of instance.entries()) {
-    if (name !== "xml_submission_file") parts.push({name: name, file: value, filename: value.name});
+    parts.push({name: name, file: value, filename: value.name});
   }
-  for (const q of uploads) {
-    const f = sounds[q.ref];
-    if (!f) continue;
-    xml = setAnswer(xml, q.ref, f.name);
-    parts.push({name: f.name, file: f.file, filename: f.name});
-  }
-  const xmlFile = new File([xml], "xml_submission_file", {type: "text/xml"});
-  parts.push({name: "xml_submission_file", file: xmlFile, filename: "xml_submission_file"});
   const total = parts.reduce((n, p) => n + p.file.size, 0);
   if (total > data.maxBytes) { say(T.tooLarge, "error"); return; }
+  const xml = await instance.get("xml_submission_file").text();
   const id = (xml.match(/<(?:\w+:)?instanceID>([^<]+)</) || [])[1] || String(Date.now());
   say(T.sending, "");
   const r = await post(parts);
   if (r.sent) {
     await forget(id);
-    sounds = {};
-    for (const slot of root.querySelectorAll("[data-wf-ref]")) delete slot.dataset.wfRef;
     callback({status: "success", next: POST_SUBMIT__NEW_INSTANCE});
     say(T.sent, "ok");
     window.scrollTo(0, 0);
@@ -385,19 +339,18 @@ async function start() {
   const resp = await fetch(data.formXml, {credentials: "same-origin"});
   if (!resp.ok) { say(T.offline, "error"); return; }
   const xml = await resp.text();
-  uploads = uploadQuestions(xml);
   const props = {formXml: xml, fetchFormAttachment: fetchFormAttachment, onSubmit: onSubmit,
                  trackDevice: true};
   if (data.username) props.preloadProperties = {username: data.username};
   const app = createApp({render: () => h(OdkWebForm, props)});
   app.use(webFormsPlugin);
+  app.mixin(soundMixin);
   root.textContent = "";
   // Before mounting: Web Forms' dialogs are teleported to <body>.
   new MutationObserver(translateChanges).observe(document.body,
     {childList: true, subtree: true, characterData: true});
   app.mount(root);
   translate(document.body);
-  new MutationObserver(placeSounds).observe(root, {childList: true, subtree: true});
   await showKept();
   root.dataset.ready = "1";
 }

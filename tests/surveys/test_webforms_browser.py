@@ -81,7 +81,7 @@ def survey_form(tmp_path):
             ["select_one oui_non", "eau", "Eau potable ?", "Drinking water?", "yes"],
             ["integer", "taille", "Taille du ménage", "Household size", "yes"],
             ["image", "photo", "Photo du puits", "Photo of the well", ""],
-            ["audio", "voix", "Message vocal", "Voice message", ""],
+            ["audio", "voix", "Message vocal", "Voice message", "yes"],
             ["geopoint", "lieu", "Lieu du puits", "Place of the well", ""],
         ],
     )
@@ -311,6 +311,12 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         size = question("Taille du ménage").locator("input")
         size.press_sequentially("3")
         size.press("Tab")
+        # The sound is required: Web Forms refuses to send until one is given.
+        page.get_by_role("button", name="Envoyer").click()
+        page.get_by_text("Des réponses manquent").first.wait_for()
+        page.locator(".wf-sound input[type=file]").set_input_files(
+            {"name": "voix.ogg", "mimeType": "audio/ogg", "buffer": OGG}
+        )
         page.route("**/forms/visite/submission", lambda route: route.abort("internetdisconnected"))
         page.get_by_role("button", name="Envoyer").click()
         page.locator("#webform-status").get_by_text("toujours sur cette page").wait_for()
