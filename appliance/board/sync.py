@@ -11,13 +11,16 @@ from sync_contract.handlers import Registry
 from .. import blobs
 from . import rules
 
+# The largest voice answer a box downloads: board.max_voice_bytes's upper bound (central
+# itself keeps answers under 3 MB).
+MAX_VOICE_BYTES = 50_000_000
+
 
 def _answer(payload: dict[str, Any], options: Any) -> str:
     sha = payload.get("voice_sha256") or ""
-    if sha and (
-        payload.get("voice_mime") not in rules.CENTRAL_VOICE_MIMES or not blobs.HEX64.fullmatch(sha)
-    ):
-        # Not a type a visitor's phone may be handed, or not a hash: the text only.
+    if sha and not _downloadable(payload):
+        # Not a type a visitor's phone may be handed, not a hash, or no pieces to check
+        # the bytes against (a download that could never finish): the text only.
         payload = {**payload, "voice_sha256": "", "voice_mime": ""}
         sha = ""
     # None: the post is not on this box (yet); the record stays in sync_inbox.
@@ -26,6 +29,19 @@ def _answer(payload: dict[str, Any], options: Any) -> str:
     if sha and options is not None:
         _download_voice(payload, options.data_dir)
     return "board"
+
+
+def _downloadable(payload: dict[str, Any]) -> bool:
+    size, pieces = payload.get("voice_bytes"), payload.get("pieces")
+    return (
+        payload.get("voice_mime") in rules.CENTRAL_VOICE_MIMES
+        and bool(blobs.HEX64.fullmatch(payload["voice_sha256"]))
+        and isinstance(size, int)
+        and 0 < size <= MAX_VOICE_BYTES
+        and isinstance(pieces, list)
+        and bool(pieces)
+        and all(isinstance(p, str) for p in pieces)
+    )
 
 
 def _download_voice(payload: dict[str, Any], data_dir) -> None:

@@ -155,6 +155,16 @@ def test_a_voice_central_names_as_a_page_is_not_served(box, app):
     }
     assert apply_down("answer.created", bad_sha, None) == "board"
     assert Answer.get(Answer.uuid == "a-bad2").voice_sha256 == ""
+    # No pieces to check the bytes against, or a size no voice answer has: a download
+    # that could never finish (or fill the card) is never queued.
+    options = box_options(box, "http://127.0.0.1:9")
+    for n, change in enumerate(
+        ({"pieces": []}, {"voice_bytes": 0}, {"voice_bytes": 10**10, "pieces": ["x"]})
+    ):
+        odd = {**payload, "uuid": f"a-odd{n}", "voice_mime": "audio/webm", **change}
+        assert apply_down("answer.created", odd, options) == "board"
+        assert Answer.get(Answer.uuid == f"a-odd{n}").voice_sha256 == ""
+    assert state.SyncDownload.select().count() == 0
 
 
 @pytest.mark.parametrize(
