@@ -247,6 +247,12 @@ def fill_and_send(app, db, central, tmp_path, phone_net, page, artifacts):
     assert row[header.index("Nom de la personne")] == XSS
     assert row[header.index("Taille du ménage")] == "7"
     assert row[header.index("Lieu du puits")] == "14.5412 -9.1861 0.0 500.0"
+    # And as a workbook: the hostile text is a text cell, never a formula or markup.
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/surveys/visite.xlsx").data))
+    cells = [c.value for r in book.active.iter_rows() for c in r]
+    assert XSS in cells and "Nom de la personne" in cells
 
 
 def camera_jpeg(page) -> bytes:
