@@ -161,6 +161,13 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
         ).status_code
         == 404
     )
+    # a trainer chooses their language too
+    r = trainer.post("/language", data={"csrf": token, "language": "en", "next": "/coaching"})
+    assert r.status_code == 302 and r.location.endswith("/coaching")
+    page = trainer.get("/coaching").get_data(as_text=True)
+    assert '<html lang="en">' in page and "<h1>Learners" in page
+    trainer.post("/language", data={"csrf": token, "language": "fr", "next": "/coaching"})
+
     # tr_b, assigned to nothing, sees nothing
     other, _t = login(central.app, "tr_b")
     page = other.get("/coaching").get_data(as_text=True)
