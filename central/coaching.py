@@ -30,11 +30,6 @@ from .models import Admin, BaseModel, DownEvent, Site, Snapshot, utcnow
 
 MARKS = {1: "encore", 2: "bien", 3: "très bien"}
 MAX_VOICE_BYTES = 2 * 1024 * 1024
-# A voice note's container by its first bytes (what MediaRecorder and phones make).
-AUDIO_MAGIC = (
-    (b"OggS", "audio/ogg"),
-    (b"\x1a\x45\xdf\xa3", "audio/webm"),
-)
 PHOTO_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
 
 
@@ -204,6 +199,25 @@ def kind_of(head: bytes, table) -> str | None:
     return next((m for magic, m in table if head.startswith(magic)), None)
 
 
+def audio_type(head: bytes) -> str | None:
+    """A recording's type by its first bytes (16 are enough): what MediaRecorder makes
+    (Ogg, WebM, MP4 on Safari) and what phones' own recorders make when the page has no
+    microphone (M4A/3GP, AMR, MP3, WAV). None: not served as audio."""
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "audio/webm"
+    if head[4:8] == b"ftyp":
+        return "audio/mp4"
+    if head.startswith(b"#!AMR"):
+        return "audio/amr"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] >= 0xE0):
+        return "audio/mpeg"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "audio/wav"
+    return None
+
+
 def answer(admin: Admin, work: Work, mark: int, voice: bytes, data_dir: Path) -> Feedback:
     """Keep a trainer's answer and send it down to the work's site: the voice note is
     written durably and published as a file before the row and event commit."""
@@ -220,9 +234,11 @@ def answer(admin: Admin, work: Work, mark: int, voice: bytes, data_dir: Path) ->
             raise service.CentralError(
                 _l("voice: the note is larger than %(mb)s MB", mb=MAX_VOICE_BYTES // 1024 // 1024)
             )
-        mime = kind_of(voice[:16], AUDIO_MAGIC) or ""
+        mime = audio_type(voice[:16]) or ""
         if not mime:
-            raise service.CentralError(_l("voice: not an Ogg or WebM recording; record again"))
+            raise service.CentralError(
+                _l("voice: not a recording (Ogg, WebM, MP4, MP3, WAV or AMR); record again")
+            )
         sha = hashlib.sha256(voice).hexdigest()
         path = service.blob_path(data_dir, sha)
         if not path.is_file():

@@ -21,7 +21,6 @@ from flask import (
 
 from . import auth, service
 from .coaching import (
-    AUDIO_MAGIC,
     MARKS,
     MAX_VOICE_BYTES,
     PHOTO_MAGIC,
@@ -29,6 +28,7 @@ from .coaching import (
     TrainerGroup,
     Work,
     answer,
+    audio_type,
     groups,
     kind_of,
     trainer_works,
@@ -116,7 +116,7 @@ def media(work_uuid: str):
         abort(404)
     with path.open("rb") as f:
         head = f.read(16)
-    mime = kind_of(head, AUDIO_MAGIC if work.type == "read_aloud" else PHOTO_MAGIC)
+    mime = audio_type(head) if work.type == "read_aloud" else kind_of(head, PHOTO_MAGIC)
     response = send_file(
         path,
         mimetype=mime or "application/octet-stream",

@@ -13,7 +13,7 @@ import pytest
 
 from appliance.db import database
 from appliance.sync.client import SyncClient, pending_count
-from tests.appliance.board_samples import ogg_opus
+from tests.appliance.board_samples import mp4, ogg_opus
 from tests.central.conftest import database_url, pg_base  # noqa: F401 - fixtures
 from tests.central.harness import (
     CentralServer,
@@ -103,6 +103,9 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
         jeunes = rules.new_group("Jeunes", "alpha-1")
         rules.join(femmes, awa)
         rules.join(jeunes, moussa)
+        # a first try from the phone's own recorder (plain HTTP: no microphone in the
+        # page), an M4A; then one recorded in the page
+        w_m4a = coaching.submit(course, awa, "lire", 0, mp4(2.0), data_dir)
         reading = ogg_opus(2.0, salt=b"awa")
         w_read = coaching.submit(course, awa, "lire", 0, reading, data_dir)
         w_photo = coaching.submit(course, awa, "ecrire", 0, JPEG, data_dir)
@@ -151,6 +154,8 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
     assert "Awa" not in page and awa.code not in page
     with trainer.get(f"/coaching/work/{w_read.uuid}") as r:
         assert r.status_code == 200 and r.mimetype == "audio/ogg" and r.data == reading
+    with trainer.get(f"/coaching/work/{w_m4a.uuid}") as r:
+        assert r.mimetype == "audio/mp4" and r.data == mp4(2.0)
     with trainer.get(f"/coaching/work/{w_photo.uuid}") as r:
         assert r.mimetype == "image/jpeg" and r.data == JPEG
     assert trainer.get(f"/coaching/work/{w_other.uuid}").status_code == 404
@@ -210,7 +215,7 @@ def test_a_trainer_answers_their_groups_work_and_the_box_plays_it(coach_app, cen
     # the regional admin sees how much of each group's work was answered (not whose)
     page = admin.get("/coaching/trainers").get_data(as_text=True)
     row = page[page.index(f'data-group="{femmes_ref}"') :].split("</tr>")[0]
-    assert 'data-work="2" data-answered="2"' in row and "tr_a" in row
+    assert 'data-work="3" data-answered="2"' in row and "tr_a" in row
     row = page[page.index(f'data-group="{jeunes_ref}"') :].split("</tr>")[0]
     assert 'data-work="1" data-answered="0"' in row
 
