@@ -79,9 +79,11 @@ def save_form(
     form: Form,
     media: dict[str, bytes],
     origin: str = "box",
-    state: str = "open",
+    state: str | None = None,
 ) -> None:
-    """Store ``form`` (a new version or the same again) with its media bytes."""
+    """Store ``form`` (a new version or the same again) with its media bytes. ``state``
+    None keeps a known form open or closed as the facilitator left it (a new form is
+    open): importing a corrected version must not reopen a closed survey."""
     missing = sorted(set(form.media) - set(media))
     if missing:
         raise FormError(
@@ -117,9 +119,18 @@ def save_form(
         database.execute_sql(
             "INSERT INTO survey_form (form_id, version, title, state, origin, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (form_id) DO UPDATE SET "
-            "version = excluded.version, title = excluded.title, state = excluded.state, "
+            "version = excluded.version, title = excluded.title, "
+            "state = CASE WHEN ? THEN excluded.state ELSE survey_form.state END, "
             "origin = excluded.origin, updated_at = excluded.updated_at",
-            (form.form_id, form.version, form.title, state, origin, now()),
+            (
+                form.form_id,
+                form.version,
+                form.title,
+                state or "open",
+                origin,
+                now(),
+                state is not None,
+            ),
         )
         if not held:
             database.execute_sql(

@@ -110,9 +110,11 @@ def test_a_changed_form_needs_a_new_version(app, db, tmp_path, form_file):
     changed = write_xlsform(tmp_path / "v" / "menage.xlsx", title="Autre titre")
     with pytest.raises(forms.FormError, match="new version"):
         forms.import_xlsform(data_dir, changed)
+    forms.set_state("menage", "closed")
     v2 = write_xlsform(tmp_path / "v2" / "menage.xlsx", version="2", title="Autre titre")
     forms.import_xlsform(data_dir, v2)
     assert forms.current("menage")["version"] == "2"
+    assert forms.current("menage")["state"] == "closed"  # a new version does not reopen it
     assert forms.version_xml("menage", "1") is not None  # phones holding v1 can submit
 
 
