@@ -23,6 +23,8 @@ def _answer(payload: dict[str, Any], options: Any) -> str:
         # the bytes against (a download that could never finish): the text only.
         payload = {**payload, "voice_sha256": "", "voice_mime": ""}
         sha = ""
+    if not sha and not str(payload.get("body") or "").strip():
+        return ""  # nothing a visitor could read or hear: kept in sync_inbox, unapplied
     # None: the post is not on this box (yet); the record stays in sync_inbox.
     if rules.receive_answer(payload) is None:
         return ""

@@ -85,7 +85,7 @@ def test_a_voice_answer_recorded_on_central_says_where_to_listen(box):
             "voice_sha256": "ab" * 32,
             "voice_mime": "audio/webm",
             "voice_bytes": 12000,
-            "pieces": [],
+            "pieces": ["a" * 43],
         },
     )
     (sent,) = Outgoing.select().where(Outgoing.purpose == "answer")
