@@ -9,7 +9,7 @@ from flask import Blueprint, Response, render_template, request
 
 from . import auth, reports, vocabulary
 from .charts import bar_chart, line_chart
-from .i18n import _
+from .i18n import _, number
 from .models import UsageDay, utcnow
 
 bp = Blueprint("reports", __name__, template_folder="templates")
@@ -222,8 +222,8 @@ def _hours(value: float | None) -> str:
     if value is None:
         return "—"
     if value < 48:
-        return _("%(hours)s h", hours=f"{value:.0f}")
-    return _("%(days)s days", days=f"{value / 24:.1f}")
+        return _("%(hours)s h", hours=number(round(value)))
+    return _("%(days)s days", days=number(round(value / 24, 1)))
 
 
 @bp.app_template_global()

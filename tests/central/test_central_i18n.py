@@ -192,12 +192,13 @@ def _english_fragments() -> dict[str, str]:
 
 
 def _visible(html: str) -> str:
-    """What a reader sees or hears of a page: its text and the attributes shown or
-    spoken (title, aria-label, data-label, placeholder, alt), HTML entities decoded."""
+    """What a reader sees or hears of a page, <code> aside: its text and the attributes
+    shown or spoken (title, aria-label, data-label, placeholder, alt), HTML entities decoded."""
     import html as htmlmod
 
     said = re.findall(r'(?:title|aria-label|data-label|placeholder|alt)="([^"]*)"', html)
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    # Commands and code shown as such (<code>) are not translated.
+    html = re.sub(r"<(script|style|code)\b.*?</\1>", " ", html, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", html)
     return htmlmod.unescape(" ".join([text, *said]))
 
@@ -276,6 +277,15 @@ def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
     # Flash messages and a refused form, as a regional admin meets them.
     client = capp.test_client()
     token = login(client, "awa")
+    for path in ("/coaching/trainers", "/surveys/forwarding"):  # a regional admin's own
+        shown[path] = _html(client.get(path))
+    call(service.create_admin, "kadi", PASSWORD, "trainer", "Kayes")
+    trainer = capp.test_client()
+    page = _html(trainer.get("/login"))
+    token_t = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert trainer.post("/login", data={"username": "kadi", "password": PASSWORD,
+                                        "csrf": token_t}).status_code == 302
+    shown["/coaching (trainer)"] = _html(trainer.get("/coaching"))
     client.post("/sites/nioro/revoke", data={"csrf": token})
     shown["flash: not confirmed"] = _html(client.get("/"))
     client.post("/sites/nioro/code", data={"csrf": token})

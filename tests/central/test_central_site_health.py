@@ -107,7 +107,7 @@ def test_replays_and_bad_signatures_are_kept_on_the_site(call, capp, cclient):
     assert site.refusal.startswith("replay:") and site.refusal_at is not None
     login(cclient, "awa")
     page = sites_page(cclient)
-    assert states(page, "clock") == [("bad", "Erronée : le boîtier se croit le 1970-01-02")]
+    assert states(page, "clock") == [("bad", "Erronée : la boîte se croit le 1970-01-02")]
     assert states(page, "disk") == [("bad", "Presque plein : 150 Mo libres")]
     sync = states(page, "sync")
     assert sync[-1][0] == "warn" and "requête rejouée" in sync[-1][1], sync
