@@ -165,6 +165,11 @@ def test_a_voice_central_names_as_a_page_is_not_served(box, app):
         assert apply_down("answer.created", odd, options) == "board"
         assert Answer.get(Answer.uuid == f"a-odd{n}").voice_sha256 == ""
     assert state.SyncDownload.select().count() == 0
+    # A voice-only answer whose voice is refused leaves nothing to show: kept in the
+    # inbox, unapplied (it must not fail the pull's transaction).
+    empty = {**payload, "uuid": "a-empty", "body": "", "voice_mime": "text/html"}
+    assert apply_down("answer.created", empty, options) == ""
+    assert Answer.get_or_none(Answer.uuid == "a-empty") is None
 
 
 @pytest.mark.parametrize(
