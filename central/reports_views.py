@@ -9,7 +9,7 @@ from flask import Blueprint, Response, render_template, request
 
 from . import auth, reports, vocabulary
 from .charts import bar_chart, line_chart
-from .i18n import _, number
+from .i18n import _, day, number
 from .models import UsageDay, utcnow
 
 bp = Blueprint("reports", __name__, template_folder="templates")
@@ -159,7 +159,7 @@ def report():
     ids = [s.id for s in in_scope]
     table: dict[tuple[str, str], int] = {}
     if ids:
-        for day, metric, count in (
+        for when, metric, count in (
             UsageDay.select(UsageDay.day, UsageDay.metric, UsageDay.count)
             .where(
                 UsageDay.site.in_(ids)
@@ -169,12 +169,13 @@ def report():
             )
             .tuples()
         ):
-            table[(day, metric)] = table.get((day, metric), 0) + count
+            table[(when, metric)] = table.get((when, metric), 0) + count
     names = {m: vocabulary.english(vocabulary.METRICS, m) for m in REPORT_METRICS}
     chart = line_chart(
-        days,
+        [day(d, "d MMM y") for d in days],
         {names[m]: [table.get((d, m), 0) for d in days] for m in REPORT_METRICS},
         title=_("Visits, posts and attendance per day"),
+        number=number,
     )
     p, s = totals["posts"], totals["sessions"]
     shares = bar_chart(

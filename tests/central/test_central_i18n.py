@@ -327,3 +327,23 @@ def test_the_page_check_finds_a_missing_translation(call, capp):
     assert english_in(page) == []
     assert english_in(page.replace("Exporter en CSV", "Export CSV")) == ["Export CSV"]
     assert english_in(page.replace("il y a", "x")) == []
+
+
+def test_no_template_of_central_has_text_outside_gettext():
+    """A word typed straight into a template never reaches the catalogue: every text a
+    page shows goes through _() (commands in <code>, the product's name and symbols
+    aside)."""
+    templates = ROOT / "central" / "templates" / "central"
+    bare = []
+    for path in sorted(templates.glob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        text = re.sub(r"\{#.*?#\}|\{\{.*?\}\}|\{%.*?%\}", " ", text, flags=re.S)
+        text = re.sub(r"<(script|style|code|title)\b.*?</\1>", " ", text, flags=re.S)
+        for attr in re.findall(r'(?:title|aria-label|placeholder|alt)="([^"]*)"', text):
+            if re.search(r"[A-Za-z]{2,}", attr) and "://" not in attr:  # an example address
+                bare.append(f"{path.name}: {attr}")
+        text = re.sub(r"<[^>]*>", "\n", text)
+        text = text.replace("Espace central", " ").replace("UTC", " ")
+        bare += [f"{path.name}: {line.strip()}" for line in text.splitlines()
+                 if re.search(r"[A-Za-z]{2,}", line)]
+    assert not bare, f"wrap in _(): {bare[:10]}"
