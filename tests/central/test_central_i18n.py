@@ -314,7 +314,7 @@ def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
     assert re.search(r"2[0-9] nov\. 2026 10:00", shown["/board (awa)"])
     assert "Élu : saisissez le nom de l'élu." in _visible(shown["answer refused"])
     assert "Le formulaire a expiré" in shown["csrf refused"]
-    assert "la lecture nationale ne permet aucune modification" in shown["national refused"]
+    assert "un compte de consultation nationale ne peut rien modifier" in shown["national refused"]
     assert "Nouveau code d'inscription pour nioro" in _visible(shown["flash: new code"])
 
 
