@@ -40,6 +40,11 @@ communes = ["Kayes"]
 interface = "eth0"
 address = "10.0.2.15"
 subnet = "10.0.2.0/24"
+
+# A second card as the uplink (qemu's second user network, 10.0.3.0/24): the hotspot's
+# firewall refuses SSH from phones, the uplink's LAN is where technicians log in from.
+[uplink]
+interface = "eth1"
 """
 
 TARGET_BUILD_S = 20 * 60
@@ -228,22 +233,29 @@ def memory_after_boot(port: int, key: Path, timeout: float = 600) -> dict | None
 
 
 def qemu_argv(kernel: Path, initrd: Path, disk: Path, *, mem_mib: int,
-              forwards: dict[int, int], console: Path) -> list[str]:
+              forwards: dict[int, int], console: Path,
+              uplink_forwards: dict[int, int] | None = None) -> list[str]:
     """The qemu-system-aarch64 command line: the virt machine with the image's own
     kernel and initrd, the card as a virtio disk, user networking forwarding
-    ``forwards`` (host port on loopback -> box port). ``romfile=`` turns the network
-    card's option ROM off: it only serves firmware network boot (the kernel is given
-    directly), and without it qemu needs no efi-virtio.rom, which Debian ships in
+    ``forwards`` (host port on loopback -> box port) to eth0 (the hotspot) and
+    ``uplink_forwards`` to eth1 (the uplink, 10.0.3.0/24). ``romfile=`` turns the
+    network cards' option ROM off: it only serves firmware network boot (the kernel is
+    given directly), and without it qemu needs no efi-virtio.rom, which Debian ships in
     ipxe-qemu under /usr/lib/ipxe/qemu, a recommends of qemu-system-arm."""
-    fwd = ",".join(f"hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in forwards.items())
-    return ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",
+    def fwd(ports: dict[int, int]) -> str:
+        return "".join(f",hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in ports.items())
+
+    argv = ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53", "-smp", "2",
             "-m", str(mem_mib), "-kernel", str(kernel), "-initrd", str(initrd),
             "-append", "root=LABEL=espace-root ro rootwait console=ttyAMA0 net.ifnames=0",
             "-drive", f"if=none,file={disk},format=raw,id=hd",
             "-device", "virtio-blk-pci,drive=hd",
-            "-netdev", f"user,id=n0{',' + fwd if fwd else ''}",
-            "-device", "virtio-net-pci,netdev=n0,romfile=",
-            "-display", "none", "-serial", f"file:{console}", "-monitor", "none"]
+            "-netdev", f"user,id=n0{fwd(forwards)}",
+            "-device", "virtio-net-pci,netdev=n0,romfile="]
+    if uplink_forwards is not None:
+        argv += ["-netdev", f"user,id=n1,net=10.0.3.0/24{fwd(uplink_forwards)}",
+                 "-device", "virtio-net-pci,netdev=n1,romfile="]
+    return argv + ["-display", "none", "-serial", f"file:{console}", "-monitor", "none"]
 
 
 def boot(img: Path, work: Path, timeout: float = 900, mem_mib: int = 1024) -> dict:
@@ -275,7 +287,7 @@ def boot(img: Path, work: Path, timeout: float = 900, mem_mib: int = 1024) -> di
     port = _free_port()
     console = work / "console.log"
     argv = qemu_argv(work / "vmlinuz", work / "initrd.img", disk, mem_mib=mem_mib,
-                     forwards={port: 80, ssh_port: 22}, console=console)
+                     forwards={port: 80}, uplink_forwards={ssh_port: 22}, console=console)
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     answered = None
