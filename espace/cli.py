@@ -154,5 +154,22 @@ def main() -> None:
         for line in str(e).splitlines():
             click.echo(prefix + line, err=True)
         sys.exit(e.exit_code)
+    except PermissionError as e:
+        # Most often a file under /root named to `sudo espace ...`, which runs as the
+        # data's owner (appliance.service_user): say whose reach it is out of, not a traceback.
+        import pwd
+
+        user = pwd.getpwuid(os.getuid()).pw_name
+        click.echo(
+            f"espace: error: {e.filename or e}: permission denied for {user}, "
+            "who runs this command",
+            err=True,
+        )
+        click.echo(
+            f"espace: fix: give {user} access to it, or copy it where {user} can "
+            "read it (a USB stick, /var/tmp) and run the command again",
+            err=True,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -170,3 +170,36 @@ def test_root_opening_the_services_database_is_refused(box_data):
     os.chown(data / dbmod.DB_NAME, 1, 1)
     with pytest.raises(RootRefused):
         dbmod.open_database(data)
+
+
+def test_a_file_the_services_user_cannot_read_is_named_not_a_traceback(box_data, tmp_path):
+    """``sudo espace content import /root/x.zim`` runs as the data's owner, who cannot
+    read root's 0700 home: one line naming the file and the user, one with the fix."""
+    import contextlib
+    import io
+    import sys
+
+    from espace.cli import main
+
+    site, data = box_data
+    secret = tmp_path / "private"  # pytest's temporary directories are root's 0700
+    secret.mkdir(mode=0o700)
+    zim = secret / "cours.zim"
+    zim.write_bytes(b"ZIM")
+    warm = data.parent / "warm.toml"
+    warm.write_text(SITE.format(data=data.parent / "warm"))
+    with contextlib.redirect_stderr(io.StringIO()), pytest.raises(SystemExit):
+        sys.argv = ["espace", "content", "import", "--site", str(warm), str(zim)]
+        main()  # as root: loads every module the child needs
+
+    def child():
+        err = io.StringIO()
+        sys.argv = ["espace", "content", "import", "--site", str(site), str(zim)]
+        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as code:
+            main()
+        text = err.getvalue()
+        assert code.value.code == 1, text
+        assert f"espace: error: {zim}: permission denied for daemon" in text, text
+        assert "espace: fix: give daemon access to it" in text and "Traceback" not in text
+
+    _in_child(child)
