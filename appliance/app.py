@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import peewee
 from flask import Flask, g, render_template, request
 from flask_compress import Compress
 from werkzeug.exceptions import HTTPException
@@ -121,16 +122,33 @@ def _register_errors(app: Flask) -> None:
             return {"error": e.name, "detail": e.description}, e.code
         return render_template("error.html", code=e.code, error=e), e.code
 
+    @app.errorhandler(peewee.OperationalError)
+    def _busy(e: peewee.OperationalError):
+        # Writers wait up to busy_timeout (appliance.db); past it, a class of phones
+        # saving at once gets "busy, send again" and a Retry-After, not a crash page that
+        # says nothing was lost when this very write was not kept.
+        if "locked" not in str(e) and "busy" not in str(e):
+            return _crash(e)
+        app.logger.warning("database busy on %s: answered 503", request.path)
+        headers = {"Retry-After": "2"}
+        if request.path.startswith("/api/"):
+            return {"error": "Service Unavailable", "detail": "busy, retry"}, 503, headers
+        return _error_page(503, headers)
+
     @app.errorhandler(Exception)
     def _crash(e: Exception):
         app.logger.exception("unhandled error on %s", request.path)
         if request.path.startswith("/api/"):
             return {"error": "Internal Server Error"}, 500
+        return _error_page(500)
+
+    def _error_page(code: int, headers: dict | None = None):
+        headers = headers or {}
         try:
             if not hasattr(g, "language"):
                 g.language = i18n.LANGUAGES[app.config["SITE"].site.default_language]
                 g.lang = g.language.code
-            return render_template("error.html", code=500, error=None), 500
+            return render_template("error.html", code=code, error=None), code, headers
         except Exception:
             app.logger.exception("the error page itself failed")
-            return FALLBACK_ERROR, 500, {"Content-Type": "text/html; charset=utf-8"}
+            return FALLBACK_ERROR, code, {**headers, "Content-Type": "text/html; charset=utf-8"}
