@@ -42,8 +42,20 @@ TIMEZONE = "Africa/Bamako"
 
 _ = gettext
 _l = lazy_gettext
-__all__ = ["DEFAULT", "LANGUAGES", "_", "_l", "current", "day", "init_app", "label", "ngettext",
-           "number", "percent", "when"]
+__all__ = [
+    "DEFAULT",
+    "LANGUAGES",
+    "_",
+    "_l",
+    "current",
+    "day",
+    "init_app",
+    "label",
+    "ngettext",
+    "number",
+    "percent",
+    "when",
+]
 
 # Codes stored in the database or synced (never translated there) and what a page
 # shows for them; a code not listed shows as it is. The ids boxes send with a French
@@ -51,21 +63,33 @@ __all__ = ["DEFAULT", "LANGUAGES", "_", "_l", "current", "day", "init_app", "lab
 LABELS: dict[str, dict[str, object]] = {
     "source": {"central": _l("typed on central"), "box": _l("typed at the box")},
     "role": {"regional": _l("regional admin"), "national": _l("national viewer")},
-    "learning_state": {"started": _l("started"), "progressed": _l("progressed"),
-                       "completed": _l("completed")},
+    "learning_state": {
+        "started": _l("started"),
+        "progressed": _l("progressed"),
+        "completed": _l("completed"),
+    },
     "place_kind": {
-        "women_association": _l("Women's association"), "youth_group": _l("Youth group"),
-        "cooperative": _l("Cooperative"), "health_centre": _l("Health centre"),
-        "school": _l("School"), "town_hall": _l("Town hall"),
-        "espace_connecte": _l("Espace connecté"), "association": _l("Association"),
+        "women_association": _l("Women's association"),
+        "youth_group": _l("Youth group"),
+        "cooperative": _l("Cooperative"),
+        "health_centre": _l("Health centre"),
+        "school": _l("School"),
+        "town_hall": _l("Town hall"),
+        "espace_connecte": _l("Espace connecté"),
+        "association": _l("Association"),
         "public_service": _l("Public service"),
     },
     "audit": {
-        "admin.create": _l("admin created"), "admin.password": _l("password changed"),
-        "announcement.create": _l("announcement sent"), "answer.create": _l("answer recorded"),
-        "file.publish": _l("file published"), "login": _l("logged in"),
-        "login.failed": _l("login refused"), "site.create": _l("site created"),
-        "site.enrolled": _l("box enrolled"), "site.new_code": _l("new enrolment code"),
+        "admin.create": _l("admin created"),
+        "admin.password": _l("password changed"),
+        "announcement.create": _l("announcement sent"),
+        "answer.create": _l("answer recorded"),
+        "file.publish": _l("file published"),
+        "login": _l("logged in"),
+        "login.failed": _l("login refused"),
+        "site.create": _l("site created"),
+        "site.enrolled": _l("box enrolled"),
+        "site.new_code": _l("new enrolment code"),
         "site.revoke": _l("box revoked"),
     },
 }
@@ -76,8 +100,12 @@ def label(group: str, code: str | None) -> str:
     ``label("status", "open")`` from :mod:`central.vocabulary`)."""
     from . import vocabulary
 
-    shared = {"status": vocabulary.STATUSES, "post_kind": vocabulary.POST_KINDS,
-              "theme": vocabulary.THEMES, "session_kind": vocabulary.SESSION_KINDS}
+    shared = {
+        "status": vocabulary.STATUSES,
+        "post_kind": vocabulary.POST_KINDS,
+        "theme": vocabulary.THEMES,
+        "session_kind": vocabulary.SESSION_KINDS,
+    }
     if group in shared:
         return vocabulary.english(shared[group], code or "")
     found = LABELS.get(group, {}).get(code or "")
@@ -146,8 +174,7 @@ ERRORS: dict[int, object] = {
 def error_page(e: HTTPException):
     """A page's error in the reader's language; the sync API's (boxes read them, not
     people) stays as it is."""
-    if (e.code not in ERRORS or request.blueprint == "sync"
-            or request.path.startswith("/sync/")):
+    if e.code not in ERRORS or request.blueprint == "sync" or request.path.startswith("/sync/"):
         return e
     message = e.description if e.description != type(e).description else ERRORS[e.code]
     return render_template("central/error.html", code=e.code, message=message), e.code

@@ -62,9 +62,12 @@ def test_compiled_catalogues_match_their_source():
 
 def test_french_translates_every_string_of_central():
     done = translated(catalogue("fr"))
-    missing = [m for m in template_ids() if not done.get(tuple(m) if isinstance(m, tuple)
-                                                         else m)
-               or (isinstance(m, tuple) and not all(done[tuple(m)]))]
+    missing = [
+        m
+        for m in template_ids()
+        if not done.get(tuple(m) if isinstance(m, tuple) else m)
+        or (isinstance(m, tuple) and not all(done[tuple(m)]))
+    ]
     assert not missing, f"untranslated in central's fr (scripts/central-i18n-update): {missing}"
 
 
@@ -72,10 +75,29 @@ def test_template_is_up_to_date_with_central_code(tmp_path):
     """Every _() string of central is in central/translations/messages.pot, and none of
     the box's strings is (the box keeps its own catalogues)."""
     out = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-c", "from babel.messages.frontend import main; main()",
-                    "-q", "extract", "-F", "central/babel.cfg", "-k", "_l", "-k",
-                    "lazy_gettext", "--no-location", "--ignore-dirs=translations",
-                    "-o", str(out), "central"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from babel.messages.frontend import main; main()",
+            "-q",
+            "extract",
+            "-F",
+            "central/babel.cfg",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "--no-location",
+            "--ignore-dirs=translations",
+            "-o",
+            str(out),
+            "central",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with out.open("rb") as f:
         fresh = {m.id for m in read_po(f) if m.id}
     current = set(template_ids())
@@ -136,8 +158,21 @@ def test_cli_creates_an_admin_in_a_language_and_changes_it(tmp_path):
 
     data = str(tmp_path / "c")
     runner = CliRunner()
-    result = runner.invoke(cli, ["create-admin", "--data-dir", data, "kadi", "--role",
-                                 "national", "--password", PASSWORD, "--language", "en"])
+    result = runner.invoke(
+        cli,
+        [
+            "create-admin",
+            "--data-dir",
+            data,
+            "kadi",
+            "--role",
+            "national",
+            "--password",
+            PASSWORD,
+            "--language",
+            "en",
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["set-language", "--data-dir", data, "kadi", "xx"])
     assert result.exit_code == 2 and "xx" in result.output
@@ -169,8 +204,20 @@ def test_a_catalogue_file_is_shipped_with_the_package():
 # --- every page in French ---------------------------------------------------------------
 
 # Words French writes as English does: a page may show them.
-SAME_IN_FRENCH = {"Site", "Sites", "Commune", "Question", "Version", "Total", "Action",
-                  "Actions", "Admin", "Village", "Association", "Espace connecté"}
+SAME_IN_FRENCH = {
+    "Site",
+    "Sites",
+    "Commune",
+    "Question",
+    "Version",
+    "Total",
+    "Action",
+    "Actions",
+    "Admin",
+    "Village",
+    "Association",
+    "Espace connecté",
+}
 
 
 def _english_fragments() -> dict[str, str]:
@@ -181,8 +228,9 @@ def _english_fragments() -> dict[str, str]:
     french = translated(catalogue("fr"))
     for msgid, msgstr in french.items():
         for form in msgid if isinstance(msgid, tuple) else (msgid,):
-            if form in SAME_IN_FRENCH or form in (msgstr if isinstance(msgstr, tuple)
-                                                   else (msgstr,)):
+            if form in SAME_IN_FRENCH or form in (
+                msgstr if isinstance(msgstr, tuple) else (msgstr,)
+            ):
                 continue
             pieces = re.split(r"%\(\w+\)[sd]|<[^>]+>|[\"«»]", form)
             piece = max((p.strip(" .:,;()") for p in pieces), key=len)
@@ -205,8 +253,13 @@ def _visible(html: str) -> str:
 
 def english_in(html: str) -> list[str]:
     text = _visible(html)
-    return sorted({form for piece, form in _english_fragments().items()
-                   if re.search(r"(?<![\w-])" + re.escape(piece) + r"(?![\w-])", text)})
+    return sorted(
+        {
+            form
+            for piece, form in _english_fragments().items()
+            if re.search(r"(?<![\w-])" + re.escape(piece) + r"(?![\w-])", text)
+        }
+    )
 
 
 def _seed_every_page(call, capp) -> None:
@@ -221,33 +274,81 @@ def _seed_every_page(call, capp) -> None:
 
     seed(call, capp)
     site = call(lambda: Site.get(Site.slug == "nioro"))
-    voice = post(None, "", theme="water", commune="Nioro", created_at="2026-11-27T09:00:00Z",
-                 voice_sha256="ab" * 32)
-    place = {"uuid": str(uuid.uuid4()), "name": "Benkadi", "kind": "women_association",
-             "village": "Nioro", "lat": 15.2, "lon": -9.6, "contact": "", "activities": "",
-             "languages": ["bm"], "led_by_women": True, "led_by_youth": True,
-             "removed": False, "updated_at": "2026-11-30T08:00:00Z"}
-    learner = {"learner": "h" * 16, "course": "alpha-1", "lessons": 4, "opened": 2,
-               "done": 1, "state": "progressed", "gender": "f", "age_group": "under35",
-               "updated_at": "2026-11-29T08:00:00Z"}
-    events = [[30, str(uuid.uuid4()), "post.created", "2026-11-27T09:00:00Z", voice],
-              [31, str(uuid.uuid4()), "place.saved", "2026-11-30T08:00:00Z", place],
-              [32, str(uuid.uuid4()), "learning.progress", "2026-11-29T08:00:00Z", learner]]
+    voice = post(
+        None,
+        "",
+        theme="water",
+        commune="Nioro",
+        created_at="2026-11-27T09:00:00Z",
+        voice_sha256="ab" * 32,
+    )
+    place = {
+        "uuid": str(uuid.uuid4()),
+        "name": "Benkadi",
+        "kind": "women_association",
+        "village": "Nioro",
+        "lat": 15.2,
+        "lon": -9.6,
+        "contact": "",
+        "activities": "",
+        "languages": ["bm"],
+        "led_by_women": True,
+        "led_by_youth": True,
+        "removed": False,
+        "updated_at": "2026-11-30T08:00:00Z",
+    }
+    learner = {
+        "learner": "h" * 16,
+        "course": "alpha-1",
+        "lessons": 4,
+        "opened": 2,
+        "done": 1,
+        "state": "progressed",
+        "gender": "f",
+        "age_group": "under35",
+        "updated_at": "2026-11-29T08:00:00Z",
+    }
+    events = [
+        [30, str(uuid.uuid4()), "post.created", "2026-11-27T09:00:00Z", voice],
+        [31, str(uuid.uuid4()), "place.saved", "2026-11-30T08:00:00Z", place],
+        [32, str(uuid.uuid4()), "learning.progress", "2026-11-29T08:00:00Z", learner],
+    ]
     call(service.exchange, site, {"push": [["civic", 0, events]]})
     first = call(lambda: Post.select().where(Post.site == site).order_by(Post.id).first())
     call(lambda: Post.update(channel="sms").where(Post.id == first.id).execute())
     call(service.record_answer, first, "Le maire", "Le forage sera réparé.", None)
-    call(lambda: Site.update(last_contact=service.utcnow() - dt.timedelta(hours=5))
-         .where(Site.id == site.id).execute())
-    call(lambda: SurveySubmission.create(
-        site=site, instance_id="uuid:1", form_id="menage", version="1",
-        xml="<menage><nom>Awa</nom><age>30</age></menage>",
-        received_at="2026-11-25T10:00:00+00:00"))
+    call(
+        lambda: (
+            Site.update(last_contact=service.utcnow() - dt.timedelta(hours=5))
+            .where(Site.id == site.id)
+            .execute()
+        )
+    )
+    call(
+        lambda: SurveySubmission.create(
+            site=site,
+            instance_id="uuid:1",
+            form_id="menage",
+            version="1",
+            xml="<menage><nom>Awa</nom><age>30</age></menage>",
+            received_at="2026-11-25T10:00:00+00:00",
+        )
+    )
 
 
-PAGES = ["/", "/board", "/board?status=open", "/usage", "/sessions", "/report", "/audit",
-         "/learning", "/directory/",
-         "/surveys", "/surveys/menage"]
+PAGES = [
+    "/",
+    "/board",
+    "/board?status=open",
+    "/usage",
+    "/sessions",
+    "/report",
+    "/audit",
+    "/learning",
+    "/directory/",
+    "/surveys",
+    "/surveys/menage",
+]
 
 
 def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
@@ -260,8 +361,9 @@ def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
     login_page = capp.test_client()
     shown["/login"] = _html(login_page.get("/login"))
     token = re.search(r'name="csrf" value="([^"]+)"', shown["/login"]).group(1)
-    resp = login_page.post("/login", data={"username": "awa", "password": "wrong one",
-                                           "csrf": token})
+    resp = login_page.post(
+        "/login", data={"username": "awa", "password": "wrong one", "csrf": token}
+    )
     assert resp.status_code == 401
     shown["/login (refused)"] = resp.get_data(as_text=True)
     for who in ("awa", "nat"):  # a regional admin sees the actions, a national one not
@@ -283,8 +385,12 @@ def test_every_page_of_central_is_french_for_a_french_admin(call, capp):
     trainer = capp.test_client()
     page = _html(trainer.get("/login"))
     token_t = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-    assert trainer.post("/login", data={"username": "kadi", "password": PASSWORD,
-                                        "csrf": token_t}).status_code == 302
+    assert (
+        trainer.post(
+            "/login", data={"username": "kadi", "password": PASSWORD, "csrf": token_t}
+        ).status_code
+        == 302
+    )
     shown["/coaching (trainer)"] = _html(trainer.get("/coaching"))
     client.post("/sites/nioro/revoke", data={"csrf": token})
     shown["flash: not confirmed"] = _html(client.get("/"))
@@ -344,6 +450,9 @@ def test_no_template_of_central_has_text_outside_gettext():
                 bare.append(f"{path.name}: {attr}")
         text = re.sub(r"<[^>]*>", "\n", text)
         text = text.replace("Espace central", " ").replace("UTC", " ")
-        bare += [f"{path.name}: {line.strip()}" for line in text.splitlines()
-                 if re.search(r"[A-Za-z]{2,}", line)]
+        bare += [
+            f"{path.name}: {line.strip()}"
+            for line in text.splitlines()
+            if re.search(r"[A-Za-z]{2,}", line)
+        ]
     assert not bare, f"wrap in _(): {bare[:10]}"
