@@ -45,7 +45,7 @@ def _who() -> None:
 def _headers(resp: Response) -> Response:
     if request.blueprint in ("admin", "reports"):
         # media-src: voice notes play from central, and a recording previews from a
-        # blob: URL; script-src 'self': the recorder (static/voice_answer.js), no inline.
+        # blob: URL; script-src 'self': the recorder (static/record.js), no inline.
         resp.headers["Content-Security-Policy"] = (
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
             "media-src 'self' blob:; script-src 'self'; "

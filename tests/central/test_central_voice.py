@@ -166,8 +166,8 @@ def test_a_voice_answer_recorded_on_central_goes_down_with_its_pieces(call, capp
     token = login(cclient, "awa")
     page = cclient.get(f"/board/{post.id}").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page and 'id="rec-start"' in page
-    assert "/static/voice_answer.js" in page
-    js = cclient.get("/static/voice_answer.js")
+    assert "/static/record.js" in page
+    js = cclient.get("/static/record.js")
     assert js.status_code == 200 and b"MediaRecorder" in js.data
     js.close()
     import io
