@@ -220,7 +220,7 @@ def sites_csv():
     return french_csv("sites", ["site", "nom", "région", "dernier_contact",
                                 "en_attente_d_envoi", "version", "disque_libre_mo",
                                 "contenu_mo", "enregistrements", "révoqué", "nom_certificat",
-                                "certificat_jusqu_au", "erreur_du_boîtier",
+                                "certificat_jusqu_au", "erreur_de_la_boîte",
                                 "erreur_depuis", "refus_de_central", "refus_le",
                                 "avance_horloge_s"],
                 (row(s) for s, _ in _site_rows()))

@@ -132,7 +132,7 @@ def test_replays_and_bad_signatures_are_kept_on_the_site(call, capp, cclient):
         csv.reader(io.StringIO(cclient.get("/sites.csv").data.decode("utf-8-sig")), delimiter=";")
     )
     assert rows[0][-5:] == [
-        "erreur_du_boîtier",
+        "erreur_de_la_boîte",
         "erreur_depuis",
         "refus_de_central",
         "refus_le",
