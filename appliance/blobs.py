@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -112,3 +113,96 @@ def remove_unlocked(paths) -> list[Path]:
         finally:
             os.close(fd)
     return gone
+
+
+# --- staging: bytes written before the row that names them commits --------------------
+
+
+@dataclass
+class Staged:
+    """Bytes written, fsynced and locked under an ``incoming`` folder (the board's voice
+    notes, learners' work) until the row naming them commits: then :func:`promote`
+    (into the store), else :func:`discard`."""
+
+    sha256: str
+    size: int
+    path: Path | None  # None: the store already holds these bytes
+    fd: int = -1
+
+
+def stage(data_dir: str | Path, incoming: str, data: bytes) -> Staged:
+    sha = hashlib.sha256(data).hexdigest()
+    if path_for(data_dir, sha).exists():
+        return Staged(sha, len(data), None)
+    folder = Path(data_dir) / incoming
+    folder.mkdir(parents=True, exist_ok=True)
+    # A name per upload: two people sending the same bytes at once each own their
+    # staging file, so one's rollback never removes the other's.
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=sha + ".", suffix=".part")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep in another process leaves it alone
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        staged = Path(tmp[: -len(".part")])
+        os.replace(tmp, staged)
+        fsync_dir(folder)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        os.close(fd)
+        raise
+    return Staged(sha, len(data), staged, fd)
+
+
+def promote(data_dir: str | Path, staged: Staged) -> None:
+    """Move staged bytes into the store (after their row committed)."""
+    try:
+        if staged.path is not None:
+            final = path_for(data_dir, staged.sha256)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged.path, final)
+            fsync_dir(final.parent)
+    finally:
+        if staged.fd >= 0:
+            os.close(staged.fd)
+
+
+def discard(staged: Staged | None) -> None:
+    if staged and staged.path is not None:
+        staged.path.unlink(missing_ok=True)
+    if staged and staged.fd >= 0:
+        os.close(staged.fd)
+
+
+def recover_incoming(data_dir: str | Path, incoming: str, referenced: set[str]) -> tuple[int, int]:
+    """After a crash: promote staged files whose row committed (their sha256 is in
+    ``referenced``), delete the others. Returns (promoted, deleted). Safe at any time: a
+    staging file a live upload holds locked is left alone."""
+    folder = Path(data_dir) / incoming
+    if not folder.is_dir():
+        return 0, 0
+    promoted = deleted = 0
+    for path in sorted(folder.iterdir()):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # promoted or discarded meanwhile by its owner
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # an upload in flight in a live process: not ours to judge
+            sha = path.name.split(".", 1)[0]
+            if path.suffix != ".part" and HEX64.fullmatch(sha) and sha in referenced:
+                if path_for(data_dir, sha).exists():
+                    path.unlink()
+                else:
+                    promote(data_dir, Staged(sha, 0, path))
+                    promoted += 1
+            else:
+                path.unlink(missing_ok=True)
+                deleted += 1
+        finally:
+            os.close(fd)
+    return promoted, deleted

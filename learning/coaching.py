@@ -16,11 +16,7 @@ names the work by uuid; its voice note downloads like a spoken label's clip.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
-import tempfile
 import uuid as uuidlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,16 +51,6 @@ class WorkRefused(EspaceError):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
-
-
-@dataclass
-class _Staged:
-    sha256: str
-    size: int
-    mime: str
-    seconds: float | None
-    path: Path | None  # None: the blob store already holds these bytes
-    fd: int = -1
 
 
 def _checkpoint(stage: str) -> None:
@@ -107,49 +93,6 @@ def check(kind: str, data: bytes) -> tuple[str, float | None]:
     return mime, None
 
 
-def _stage(data_dir: Path, data: bytes, mime: str, seconds: float | None) -> _Staged:
-    sha = hashlib.sha256(data).hexdigest()
-    if blobs.path_for(data_dir, sha).exists():
-        return _Staged(sha, len(data), mime, seconds, None)
-    incoming = Path(data_dir) / INCOMING
-    incoming.mkdir(parents=True, exist_ok=True)
-    # A name per upload: two learners sending the same bytes each own their file.
-    fd, tmp = tempfile.mkstemp(dir=incoming, prefix=sha + ".", suffix=".part")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # a sweep in another process leaves it alone
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        staged = Path(tmp[: -len(".part")])
-        os.replace(tmp, staged)
-        blobs.fsync_dir(incoming)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        os.close(fd)
-        raise
-    return _Staged(sha, len(data), mime, seconds, staged, fd)
-
-
-def _promote(data_dir: Path, staged: _Staged) -> None:
-    try:
-        if staged.path is not None:
-            final = blobs.path_for(data_dir, staged.sha256)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged.path, final)
-            blobs.fsync_dir(final.parent)
-    finally:
-        if staged.fd >= 0:
-            os.close(staged.fd)
-
-
-def _discard(staged: _Staged) -> None:
-    if staged.path is not None:
-        staged.path.unlink(missing_ok=True)
-    if staged.fd >= 0:
-        os.close(staged.fd)
-
-
 def learner_group(learner: Learner, course_id: str) -> Group | None:
     """The newest group of ``learner`` that follows ``course_id``."""
     return (
@@ -183,7 +126,7 @@ def submit(
     )
     if today.count() >= MAX_TRIES_PER_DAY:
         raise WorkRefused("too_many")
-    staged = _stage(Path(data_dir), data, mime, seconds)
+    staged = blobs.stage(data_dir, INCOMING, data)
     _checkpoint("staged")
     try:
         with database.atomic():
@@ -228,10 +171,10 @@ def submit(
                 send_group(group)
             _checkpoint("rows")
     except BaseException:
-        _discard(staged)
+        blobs.discard(staged)
         raise
     _checkpoint("committed")
-    _promote(Path(data_dir), staged)
+    blobs.promote(data_dir, staged)
     return work
 
 
@@ -242,35 +185,9 @@ def referenced() -> set[str]:
 def recover_incoming(data_dir: str | Path) -> tuple[int, int]:
     """After a crash: promote staged work whose row committed, delete the rest. Returns
     (promoted, deleted); a file a live upload holds locked is left alone."""
-    incoming = Path(data_dir) / INCOMING
-    if not incoming.is_dir():
-        return 0, 0
-    named = referenced()
-    promoted = deleted = 0
-    for path in sorted(incoming.iterdir()):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live upload's
-            sha = path.name.split(".", 1)[0]
-            if not path.name.endswith(".part") and blobs.HEX64.fullmatch(sha) and sha in named:
-                final = blobs.path_for(data_dir, sha)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, final)
-                blobs.fsync_dir(final.parent)
-                promoted += 1
-            else:
-                path.unlink(missing_ok=True)
-                deleted += 1
-        finally:
-            os.close(fd)
+    promoted, deleted = blobs.recover_incoming(data_dir, INCOMING, referenced())
     if deleted or promoted:
-        blobs.fsync_dir(incoming)
+        blobs.fsync_dir(Path(data_dir) / INCOMING)
     return promoted, deleted
 
 

@@ -19,11 +19,7 @@ into a sentence in the visitor's language; the rules themselves know no language
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import hashlib
-import os
 import secrets
-import tempfile
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
@@ -142,48 +138,21 @@ def stage_voice(data_dir: str | Path, data: bytes, site) -> Voice:
     (unless the blob store already holds the same bytes). Nothing refers to it until
     a row commits; the caller must then :func:`_promote` or :func:`_discard` it."""
     info = check_voice(data, site)
-    sha = hashlib.sha256(data).hexdigest()
-    if blobs.path_for(data_dir, sha).exists():
-        return Voice(sha, len(data), info.mime, info.seconds, None)
-    incoming = Path(data_dir) / INCOMING
-    incoming.mkdir(parents=True, exist_ok=True)
-    # A unique name per upload: two visitors sending the same bytes at once each own
-    # their staging file, so one's rollback never removes the other's.
-    fd, tmp = tempfile.mkstemp(dir=incoming, prefix=sha + ".", suffix=".part")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        staged = Path(tmp[: -len(".part")])
-        os.replace(tmp, staged)
-        blobs.fsync_dir(incoming)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        os.close(fd)
-        raise
-    return Voice(sha, len(data), info.mime, info.seconds, staged, fd)
+    staged = blobs.stage(data_dir, INCOMING, data)
+    return Voice(staged.sha256, staged.size, info.mime, info.seconds, staged.path, staged.fd)
+
+
+def _staged(voice: Voice) -> blobs.Staged:
+    return blobs.Staged(voice.sha256, voice.size, voice.staged, voice.fd)
 
 
 def _promote(data_dir: str | Path, voice: Voice) -> None:
     """Move a staged note into the blob store (after its row committed)."""
-    try:
-        if voice.staged is not None:
-            final = blobs.path_for(data_dir, voice.sha256)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(voice.staged, final)
-            blobs.fsync_dir(final.parent)
-    finally:
-        if voice.fd >= 0:
-            os.close(voice.fd)
+    blobs.promote(data_dir, _staged(voice))
 
 
 def _discard(voice: Voice | None) -> None:
-    if voice and voice.staged:
-        voice.staged.unlink(missing_ok=True)
-    if voice and voice.fd >= 0:
-        os.close(voice.fd)
+    blobs.discard(_staged(voice) if voice else None)
 
 
 def referenced_blobs() -> set[str]:
@@ -198,34 +167,7 @@ def recover_incoming(data_dir: str | Path) -> tuple[int, int]:
     """After a crash: promote staged notes whose row committed, delete the others.
     Returns (promoted, deleted). Safe to run at any time: a staging file another
     live upload holds locked is left alone."""
-    incoming = Path(data_dir) / INCOMING
-    if not incoming.is_dir():
-        return 0, 0
-    referenced = referenced_blobs()
-    promoted = deleted = 0
-    for path in sorted(incoming.iterdir()):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # promoted or discarded meanwhile by its owner
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # an upload in flight in a live process: not ours to judge
-            sha = path.name.split(".", 1)[0]
-            if path.suffix != ".part" and blobs.HEX64.fullmatch(sha) and sha in referenced:
-                if blobs.path_for(data_dir, sha).exists():
-                    path.unlink()
-                else:
-                    _promote(data_dir, Voice(sha, 0, "", None, path))
-                    promoted += 1
-            else:
-                path.unlink()
-                deleted += 1
-        finally:
-            os.close(fd)
-    return promoted, deleted
+    return blobs.recover_incoming(data_dir, INCOMING, referenced_blobs())
 
 
 def voice_file(data_dir: str | Path, sha: str) -> Path | None:
