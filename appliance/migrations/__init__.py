@@ -9,8 +9,9 @@ A number may be missing (work landed out of order); order is by number.
 
 from __future__ import annotations
 
+import functools
 import importlib
-import pkgutil
+import os
 import re
 from collections.abc import Callable
 from types import ModuleType
@@ -26,9 +27,17 @@ TABLE = "schema_migrations"
 _NAME = re.compile(r"m(\d{4})_\w+")
 
 
+@functools.cache
+def _names() -> tuple[str, ...]:
+    # os.listdir, not pkgutil.iter_modules, which yields nothing from a folder it cannot
+    # read: "no migrations" would leave a database without its tables. Listed once per
+    # process (a command that then gives up root keeps the list it read).
+    return tuple(sorted(f[:-3] for f in os.listdir(__path__[0])
+                        if f.endswith(".py") and _NAME.fullmatch(f[:-3])))
+
+
 def available() -> list[tuple[str, ModuleType]]:
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if _NAME.fullmatch(m.name))
-    return [(n, importlib.import_module(f"{__name__}.{n}")) for n in names]
+    return [(n, importlib.import_module(f"{__name__}.{n}")) for n in _names()]
 
 
 def applied(db: peewee.Database) -> list[str]:
