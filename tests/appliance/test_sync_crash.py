@@ -26,12 +26,31 @@ CENTRAL_POINTS = ["central:exchange:uncommitted", "central:exchange:committed",
                   "central:blob:partial"]
 
 
+def wait_port_free(port: int) -> None:
+    """Until nothing listens on ``port``. A killed server's master is reaped before its
+    workers have all gone: one still holding the listening socket lets the next
+    readiness probe succeed against a dying server while the new one retries its bind,
+    and the sync after start() meets a closed port (seen in CI: "Connection refused"
+    right after a restart)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"port {port} still taken after central was killed")
+
+
 class Central:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.data_dir, self.port = data_dir, port
         self.proc: subprocess.Popen | None = None
 
     def start(self, crash_at: str = "") -> None:
+        wait_port_free(self.port)  # the last server may have died at a crash point
         env = {**os.environ, "CENTRAL_CRASH_AT": crash_at}
         self.proc = subprocess.Popen(
             [str(BIN / "central"), "serve", "--data-dir", str(self.data_dir), "--port",
@@ -54,6 +73,7 @@ class Central:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
+        wait_port_free(self.port)
 
 
 def espace(site: Path, *args: str, crash_at: str = "") -> subprocess.CompletedProcess:
