@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from sync_contract import bidi
 from sync_contract.atomic import create_once
 
-from . import csrf, i18n, migrations, settings, urlint
+from . import csrf, i18n, migrations, scripts, settings, urlint
 from . import db as dbmod
 from .models import Commune
 from .sessions import CachedSessionInterface
@@ -95,6 +95,7 @@ def create_core_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     csrf.init_app(app)
     urlint.init_app(app)
+    scripts.init_app(app)
     bidi.init_jinja(app)
     _register_errors(app)
     return app

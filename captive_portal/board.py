@@ -1,13 +1,12 @@
 """The citizens' board: read, ask or propose (by text or voice), support, flag.
 
 Thin views over :mod:`appliance.board.rules`. Every form works without JavaScript;
-``static/board/voice.js`` adds in-browser recording where the phone allows it.
+``static/board/voice.js`` adds in-browser recording where the phone allows it (with the
+box's one recorder, ``appliance/static/recorder.js``).
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -24,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from appliance import blobs, csrf, privacy, throttle
+from appliance import blobs, csrf, privacy, scripts, throttle
 from appliance.board import forms, rules
 from appliance.board.messages import AGE_LABELS, error_text, theme_label
 from appliance.board.models import Post
@@ -42,37 +41,22 @@ BOARD_ICONS = frozenset({"health", "sanitation", "water", "education", "youth",
                          "womens_rights", "taxes", "land", "security", "other"})
 
 
-def _voice_js() -> tuple[bytes, bytes, str]:
-    """The recorder script, its gzip and its version, read once per app."""
-    found = current_app.extensions.get("board_voice_js")
-    if found is None:
-        data = (Path(bp.static_folder) / "voice.js").read_bytes()
-        found = current_app.extensions["board_voice_js"] = (
-            data, gzip.compress(data, 9, mtime=0), hashlib.sha256(data).hexdigest()[:10])
-    return found
+def _voice_js() -> Path:
+    return Path(bp.static_folder) / "voice.js"
 
 
 @bp.app_template_global()
 def voice_js_url() -> str:
     """The recorder script's URL, versioned by its content: phones cache it for a
-    week, and an updated box must not run last week's script."""
-    return url_for("board.voice_js", v=_voice_js()[2])
+    week, and an updated box must not run last week's script. Pages load the core's
+    ``script_url('recorder.js')`` before it."""
+    return url_for("board.voice_js", v=scripts.packed(_voice_js())[2])
 
 
 @bp.get("/voice.js")
 def voice_js():
-    """Served from memory, gzipped once (Flask-Compress leaves files sent with
-    send_file alone: over plain HTTP phones ask for gzip, which it only streams)."""
-    data, packed, _version = _voice_js()
-    gz = "gzip" in request.headers.get("Accept-Encoding", "").lower()
-    response = current_app.response_class(packed if gz else data,
-                                          mimetype="text/javascript")
-    if gz:
-        response.headers["Content-Encoding"] = "gzip"
-    response.headers["Vary"] = "Accept-Encoding"
-    response.cache_control.public = True
-    response.cache_control.max_age = 7 * 24 * 3600
-    return response
+    """Served from memory, gzipped once (:mod:`appliance.scripts`)."""
+    return scripts.response(_voice_js())
 
 
 @bp.context_processor

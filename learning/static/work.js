@@ -1,12 +1,13 @@
 /* A learner's reading recorded in the page, and a photo of their writing made smaller
  * (issue 20): progressive enhancements of each exercise form of a lesson. Without this
- * script, or without a microphone API (plain HTTP on a phone: not a secure context), the form keeps its file
- * input (accept="audio/*" capture), which opens the phone's own recorder. With it:
- * Record, Stop, listen, Record again; the recording fills the file input, so the form is
- * sent exactly as without JavaScript. Plain ES5 for old phones. */
+ * script, or without a microphone API (plain HTTP on a phone: not a secure context), the
+ * form keeps its file input (accept="audio/*" capture), which opens the phone's own
+ * recorder. With it: Record, Stop, listen, Record again; the recording fills the file
+ * input, so the form is sent exactly as without JavaScript. The recording itself is the
+ * box's one recorder (appliance/static/recorder.js, loaded first), shared with the
+ * board. Plain ES5 for old phones. */
 (function () {
   "use strict";
-  var md = navigator.mediaDevices;
   var MAX_SIDE = 1600; // a page of handwriting stays legible; a 12 MP photo is 4 MB
 
   /* A photo of the learner's writing, made smaller before it is sent: at most MAX_SIDE
@@ -47,22 +48,9 @@
   var photos = document.querySelectorAll("form.work[data-type=photo]");
   for (var j = 0; j < photos.length; j++) shrinkPhotos(photos[j]);
 
-  if (!window.MediaRecorder || !md || !md.getUserMedia || !window.Blob) return;
+  var rec = window.EspaceRecorder; // /js/recorder.js, loaded before this script
+  if (!rec || !rec.supported()) return;
   var forms = document.querySelectorAll("form[data-max-seconds]");
-
-  function pickType() {
-    var types = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4", "audio/webm"];
-    if (!MediaRecorder.isTypeSupported) return "";
-    for (var i = 0; i < types.length; i++) {
-      if (MediaRecorder.isTypeSupported(types[i])) return types[i];
-    }
-    return "";
-  }
-
-  function clock(s) {
-    var m = Math.floor(s / 60), r = s % 60;
-    return m + ":" + (r < 10 ? "0" : "") + r;
-  }
 
   function setUp(form) {
     var box = form.querySelector(".recorder");
@@ -73,56 +61,32 @@
     var problem = box.querySelector(".rec-error");
     var maxSeconds = parseInt(form.getAttribute("data-max-seconds"), 10) || 180;
     var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 3000000;
-    var recorder = null, stream = null, timer = null, chunks = [], blob = null, attached = false;
+    var stopRecording = null, blob = null, attached = false;
 
-    function attach(b) {
-      attached = false;
-      var ext = b.type.indexOf("ogg") >= 0 ? "ogg" : b.type.indexOf("mp4") >= 0 ? "m4a" : "webm";
-      try {
-        var dt = new DataTransfer();
-        dt.items.add(new File([b], "recording." + ext, { type: b.type }));
-        input.files = dt.files;
-        attached = input.files.length === 1;
-      } catch (e) { attached = false; }
-    }
-
-    function finish() {
-      clearInterval(timer);
-      if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
-      stream = null;
-      blob = new Blob(chunks, { type: (recorder && recorder.mimeType) || "audio/webm" });
-      chunks = [];
+    function finish(b) {
+      blob = b;
       stop.hidden = true; time.hidden = true; start.hidden = false;
       if (blob.size > maxBytes) { blob = null; problem.hidden = false; return; }
       preview.src = URL.createObjectURL(blob);
       preview.hidden = false;
-      attach(blob);
+      attached = rec.attach(input, blob, "recording");
       form.setAttribute("data-recorded", blob.size);
     }
 
     start.addEventListener("click", function () {
       problem.hidden = true;
-      md.getUserMedia({ audio: true }).then(function (s) {
-        stream = s;
-        var type = pickType(), options = { audioBitsPerSecond: 24000 };
-        if (type) options.mimeType = type;
-        recorder = new MediaRecorder(s, options);
-        recorder.ondataavailable = function (e) { if (e.data && e.data.size) chunks.push(e.data); };
-        recorder.onstop = finish;
-        recorder.start(1000);
-        var seconds = 0;
-        time.textContent = clock(0);
-        time.hidden = false; stop.hidden = false; start.hidden = true; preview.hidden = true;
-        form.removeAttribute("data-recorded");
-        timer = setInterval(function () {
-          seconds += 1;
-          time.textContent = clock(seconds) + " / " + clock(maxSeconds);
-          if (seconds >= maxSeconds && recorder.state === "recording") recorder.stop();
-        }, 1000);
-      }, function () { problem.hidden = false; });
+      stopRecording = rec.record(maxSeconds, {
+        tick: function (text) { time.textContent = text; },
+        started: function () {
+          time.hidden = false; stop.hidden = false; start.hidden = true; preview.hidden = true;
+          form.removeAttribute("data-recorded");
+        },
+        stopped: finish,
+        failed: function () { problem.hidden = false; }
+      });
     });
     stop.addEventListener("click", function () {
-      if (recorder && recorder.state === "recording") recorder.stop();
+      if (stopRecording) stopRecording();
     });
 
     // Browsers that cannot put a recording into a file input send the form themselves.

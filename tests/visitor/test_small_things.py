@@ -1,4 +1,4 @@
-"""What a phone notices on a first visit: the favicon, a compressed recorder script,
+"""What a phone notices on a first visit: the favicon, compressed recorder scripts,
 a viewport for lessons that lack one."""
 
 import gzip
@@ -17,17 +17,27 @@ def test_favicon_is_tiny_cached_and_an_icon(client):
 
 
 def test_voice_js_is_compressed(client, app):
+    """The board's voice.js and the box's one recorder it uses, gzipped and cached a
+    week, their URLs versioned by their content."""
     with app.test_request_context():
+        from appliance.scripts import script_url
         from captive_portal.board import voice_js_url
 
-        url = voice_js_url()
-    r = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
-    assert r.status_code == 200
-    assert r.headers["Content-Encoding"] == "gzip"
-    body = gzip.decompress(r.data)
-    r.close()
-    assert b"MediaRecorder" in body
-    assert len(r.data) < len(body) / 2
+        urls = {"voice.js": voice_js_url(), "recorder.js": script_url("recorder.js")}
+    bodies = {}
+    for name, url in urls.items():
+        r = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+        assert r.status_code == 200 and "v=" in url
+        assert r.headers["Content-Encoding"] == "gzip"
+        assert r.cache_control.max_age == 7 * 24 * 3600
+        bodies[name] = body = gzip.decompress(r.data)
+        r.close()
+        assert len(r.data) < len(body) / 2, name
+    assert b"EspaceRecorder" in bodies["voice.js"]
+    assert b"new MediaRecorder" in bodies["recorder.js"]
+    plain = client.get(urls["recorder.js"])
+    assert plain.data == bodies["recorder.js"] and "Content-Encoding" not in plain.headers
+    assert client.get("/js/nothing.js").status_code == 404
 
 
 def test_viewport_added_only_when_missing():
