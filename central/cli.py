@@ -1,5 +1,6 @@
 """The ``central`` command: serve, create-admin, set-language, create-site, import/export
-a USB stick, publish a file to the catalogue. Errors are one line; exit code 2 for usage errors."""
+a USB stick, publish a file to the catalogue, sweep unreferenced blobs. Errors are one line;
+exit code 2 for usage errors."""
 
 from __future__ import annotations
 
@@ -377,6 +378,39 @@ def certificates_cmd(data_dir, database_url, acme_directory, acme_email, acme_ca
                            + (f"\terror: {row.last_error}" if row.last_error else ""))
     if not list_only and result.failed:
         sys.exit(1)
+
+
+@cli.command("sweep-blobs")
+@DATA_OPTION
+@DB_OPTION
+@click.option("--delete", is_flag=True, help="Remove them (default: only list them).")
+@click.option("--grace-days", type=click.FloatRange(min=0), default=None, metavar="DAYS",
+              help="Only files last written longer ago than this  [default: 7].")
+def sweep_blobs(data_dir, database_url, delete, grace_days) -> None:
+    """List (or with --delete remove) blobs no row names and temporary files a killed
+    write left, once older than the grace; a box's upload in pieces is never touched
+    (run it daily from central-blob-sweep.timer)."""
+    from . import blob_sweep
+
+    grace = (blob_sweep.GRACE_DAYS if grace_days is None else grace_days) * 86400
+    app = _app(data_dir, database_url)
+    with app.app_context():
+        from .db import database
+
+        with database.connection_context():
+            found = blob_sweep.find(app.config["DATA_DIR"], grace)
+    root = Path(app.config["DATA_DIR"])
+    count = size = 0
+    for item in found:
+        if delete and not blob_sweep.remove(item, grace):
+            continue
+        count, size = count + 1, size + item.size
+        click.echo(f"{'removed' if delete else 'would remove'} "
+                   f"{item.path.relative_to(root)}\t{item.size} bytes\t{item.why}")
+    if delete:
+        click.echo(f"removed {count} files, {size} bytes")
+    else:
+        click.echo(f"would remove {count} files, {size} bytes (dry run: --delete removes them)")
 
 
 def main() -> None:

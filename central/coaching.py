@@ -220,7 +220,7 @@ def audio_type(head: bytes) -> str | None:
 
 def answer(admin: Admin, work: Work, mark: int, voice: bytes, data_dir: Path) -> Feedback:
     """Keep a trainer's answer and send it down to the work's site: the voice note is
-    written durably and published as a file before the row and event commit."""
+    written durably before its catalogue file, the row and the event commit together."""
     from . import service
     from .i18n import _l
     from .labels import _publish_clip
@@ -241,12 +241,16 @@ def answer(admin: Admin, work: Work, mark: int, voice: bytes, data_dir: Path) ->
             )
         sha = hashlib.sha256(voice).hexdigest()
         path = service.blob_path(data_dir, sha)
-        if not path.is_file():
+        if not service.reuse_blob(path):
             write_atomic(path, voice)
-        with database.atomic():
-            size, pieces = _publish_clip(data_dir, sha)
-        payload = {"clip_sha256": sha, "clip_mime": mime, "clip_size": size, "pieces": pieces}
+        # Kept, no row yet: a cut here leaves a blob no row names (blob_sweep.py).
+        service.crash_point("central:coaching:blob")
     with database.atomic():
+        if sha:
+            # Published in the answer's transaction: its catalogue entry never outlives
+            # a cut before the answer commits.
+            size, pieces = _publish_clip(data_dir, sha)
+            payload = {"clip_sha256": sha, "clip_mime": mime, "clip_size": size, "pieces": pieces}
         feedback = Feedback.create(
             uuid=str(uuidlib.uuid4()),
             work=work,

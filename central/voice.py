@@ -19,7 +19,7 @@ from sync_contract.atomic import atomic_open, fsync_dir
 
 from .i18n import _l
 from .models import FileEntry
-from .service import FieldError
+from .service import FieldError, reuse_blob
 
 # Containers a voice note may be in, by their first bytes (MediaRecorder makes WebM in
 # Chromium, Ogg in Firefox; the box's kiosk makes either).
@@ -75,7 +75,7 @@ def store(data_dir: str | Path, data: bytes) -> tuple[str, str]:
         )
     sha = hashlib.sha256(data).hexdigest()
     final = blob_path(data_dir, sha)
-    if not final.exists():
+    if not reuse_blob(final):
         with atomic_open(final) as f:
             f.write(data)
     return sha, mime
