@@ -216,6 +216,7 @@ def test_a_phone_seeks_in_a_lesson_audio_by_byte_ranges(app, tmp_path, phone, ar
                 a.currentTime = 118; a.playbackRate = 4; a.play();
             })"""
         )
+        page.wait_for_selector("#listened .ok", state="visible")  # the box has it
         page.goto(server.url + "/learn/0/alpha-1/a")
         assert page.locator("#listened .ok").count() == 1
     finally:

@@ -209,3 +209,30 @@ def test_other_and_broken_zims_are_not_courses(course_app):
     assert phone.get("/learn/0/demo/").status_code == 404
     assert phone.get("/learn/media/alpha-1/media/nope.png").status_code == 404
     assert phone.get("/learn/media/alpha-1/../../etc/passwd").status_code == 404
+
+
+def test_a_listened_mark_sent_again_counts_once(course_app, monkeypatch):
+    """The lesson's page sends its mark again after a 503 or a dropped link, and as a
+    beacon when it is left: the box keeps the first time and sends one snapshot."""
+    from learning import rules
+    from learning.models import Progress
+
+    app = course_app
+    awa = _learner(app, first_name="Awa", gender="f", age_group="under35")
+    phone = app.test_client()
+    token = csrf(phone)
+    phone.post("/learn/enter", data={"csrf": token, "code": awa.code})
+    phone.get("/learn/0/alpha-1/a")
+    before = len(_snapshots())
+    url = "/learn/0/alpha-1/a/listened"
+    assert phone.post(url, data={"csrf": token, "js": "1"}).status_code == 204
+    with database.connection_context():
+        first = Progress.get(Progress.learner == awa, Progress.lesson == "a").listened_at
+    assert first and len(_snapshots()) == before + 1
+    monkeypatch.setattr(rules, "now", lambda: "2099-01-01T00:00:00+00:00")  # time went by
+    assert phone.post(url, data={"csrf": token, "js": "1"}).status_code == 204
+    assert phone.post(url, data={"csrf": token}).status_code == 302  # the button
+    with database.connection_context():
+        rows = list(Progress.select().where(Progress.learner == awa, Progress.lesson == "a"))
+    assert [r.listened_at for r in rows] == [first]
+    assert len(_snapshots()) == before + 1
