@@ -202,28 +202,85 @@ def _strings() -> dict[str, str]:
 
 def _web_forms_words() -> dict[str, str]:
     """Web Forms 0.22's own words (English only in its bundle) in the visitor's language:
-    the page replaces a text that is exactly one of these keys (webform.js)."""
+    the page replaces a text (or an aria-label, alt, placeholder or title) that is exactly
+    one of these keys, a number standing for ``{n}`` (webform.js). The keys are the
+    bundle's strings as rendered; tests/surveys/web_forms_english.py reads them from the
+    bundle and a test fails when one has no entry here."""
+    n = "{n}"  # filled in by the page with the number Web Forms shows
     return {
         "Send": _("Send"),
         "Get location": _("Get location"),
         "Choose image": _("Choose a photo"),
         "Take picture": _("Take a photo"),
+        "Captured image preview": _("The photo taken"),
         "Finding your location": _("Finding the place"),
         "Save location": _("Save this place"),
         "Cancel": _("Cancel"),
         "Try again": _("Try again"),
         "Remove": _("Remove"),
+        "Add": _("Add"),
         "Good accuracy": _("Good precision"),
         "Poor accuracy": _("Poor precision"),
+        "Unknown accuracy": _("Precision unknown"),
+        # The location: "Accuracy: 500 m," "Latitude: 14.54," "Longitude: -9.18." and,
+        # in the dialog, "500 m - Poor accuracy".
+        "Accuracy: {n} m,": _("Precision: %(n)s m,", n=n),
+        "Latitude: {n},": _("Latitude: %(n)s,", n=n),
+        "Longitude: {n}.": _("Longitude: %(n)s.", n=n),
+        "{n} m - Good accuracy": _("%(n)s m: good precision", n=n),
+        "{n} m - Poor accuracy": _("%(n)s m: poor precision", n=n),
+        "{n} m - Unknown accuracy": _("%(n)s m: precision unknown", n=n),
+        "Location will be saved at {n} m": _(
+            "The place is saved once it is known to %(n)s m.", n=n
+        ),
+        "Previous saved location at {n} m": _("Place saved before: within %(n)s m.", n=n),
+        "Time taken to capture location:": _("Time taken to find the place:"),
         "Condition not satisfied: required": _("This answer is required."),
+        "Condition not satisfied: constraint": _("This answer is not accepted: check it."),
         "Cannot access location": _("No place chosen"),
         "Grant location permission in the browser settings and make sure location is turned on.": _(
             "Choose the place on the map or by its name."
         ),
+        # The form's own start location (start-geopoint), which the page answers "denied".
+        (
+            "Location unavailable. Enable GPS and browser permissions, "
+            "then restart the form to try again."
+        ): _("This phone gives no position here: the form is sent without it."),
         "Okay": _("OK"),
         "Change language": _("Choose your language"),
-        # "1 question with error." / "N questions with errors."
-        "questions with errors": _("Some answers are missing or wrong: see the questions in red."),
+        "change language": _("Choose your language"),
+        "1 question with error.": _("Some answers are missing or wrong: see the questions in red."),
+        "{n} questions with errors.": _(
+            "Some answers are missing or wrong: see the questions in red."
+        ),
+        "An error occurred while loading this form": _(
+            "This form could not be opened: tell the facilitator."
+        ),
+        "Technical error details": _("Details for the technician"),
+        "Unable to load map": _("The map could not be shown."),
+        "Rank items": _("Put them in order"),
+        "Repeat Item": _("Item"),
+        # Web Forms 0.22's placeholder for a sound or a file (the page puts an input there).
+        "🚧 Support for non-image uploads is pending. 🚧": _(
+            "This kind of file cannot be chosen here."
+        ),
+        # Map questions (placement-map, geotrace, geoshape: Web Forms' MapBlock).
+        "Save": _("Save"),
+        "Delete": _("Delete"),
+        "Undo last change": _("Undo the last change"),
+        "Full Screen": _("Full screen"),
+        "Zoom to fit": _("Show it all"),
+        "Zoom to current location": _("Show my position"),
+        "Point saved": _("Saved"),
+        "Trace saved": _("Saved"),
+        "Shape saved": _("Saved"),
+        "Feature saved": _("Saved"),
+        "Graphics issue detected": _("This phone cannot draw the map."),
+        "Enter as: Lat Long Alt Acc (e.g. 45.5 -122.6 15 2; 45.6 -122.7 12 3)": _(
+            "Latitude, longitude, altitude, precision (e.g. 14.54 -9.18 0 5)"
+        ),
+        # The footer under the form ("Powered by" and ODK's logo, linked to getodk.org).
+        "Powered by": _("Made with"),
     }
 
 

@@ -29,20 +29,39 @@ function say(text, kind) {
 /* ---- Web Forms' own words in the visitor's language ----------------------------------- */
 
 const WORDS = data.words;
-const ERRORS = /^\d+ questions? with errors?\.$/;
+const ATTRIBUTES = ["aria-label", "alt", "placeholder", "title"];
+// Web Forms' sentences around a number ("Accuracy: 500 m,"): "{n}" in the key.
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const PATTERNS = Object.keys(WORDS).filter((k) => k.includes("{n}")).map((k) =>
+  [new RegExp("^" + k.split("{n}").map(escape).join("(.+?)") + "$"), WORDS[k]]);
+
+function wordFor(key) {
+  if (Object.prototype.hasOwnProperty.call(WORDS, key)) return WORDS[key];
+  for (const [pattern, word] of PATTERNS) {
+    const m = pattern.exec(key);
+    if (m) { let i = 1; return word.replace(/\{n\}/g, () => m[i++]); }
+  }
+  return null;
+}
 
 function translate(node) {
+  if (!node) return;
   const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
   for (let t = walker.nextNode(); t; t = walker.nextNode()) {
     const key = t.nodeValue.trim();
     if (!key || (t.parentElement && t.parentElement.closest(".wf-own"))) continue;
-    const word = ERRORS.test(key) ? WORDS["questions with errors"] : WORDS[key];
+    const word = wordFor(key);
     if (word && word !== key) t.nodeValue = t.nodeValue.replace(key, word);
   }
   if (node.querySelectorAll) {
-    for (const e of node.querySelectorAll("[aria-label]")) {
-      const word = WORDS[e.getAttribute("aria-label")];
-      if (word) e.setAttribute("aria-label", word);
+    const selector = ATTRIBUTES.map((a) => "[" + a + "]").join(",");
+    for (const e of [node, ...node.querySelectorAll(selector)]) {
+      if (!e.getAttribute || (e.closest && e.closest(".wf-own"))) continue;
+      for (const a of ATTRIBUTES) {
+        const value = e.getAttribute(a);
+        const word = value && wordFor(value.trim());
+        if (word && word !== value) e.setAttribute(a, word);
+      }
     }
   }
 }
@@ -50,6 +69,7 @@ function translate(node) {
 function translateChanges(mutations) {
   for (const m of mutations) {
     if (m.type === "characterData") translate(m.target.parentNode || m.target);
+    else if (m.type === "attributes") translate(m.target);
     for (const n of m.addedNodes || []) translate(n.nodeType === 3 ? n.parentNode : n);
   }
 }
@@ -348,7 +368,8 @@ async function start() {
   root.textContent = "";
   // Before mounting: Web Forms' dialogs are teleported to <body>.
   new MutationObserver(translateChanges).observe(document.body,
-    {childList: true, subtree: true, characterData: true});
+    {childList: true, subtree: true, characterData: true, attributes: true,
+     attributeFilter: ATTRIBUTES});
   app.mount(root);
   translate(document.body);
   await showKept();

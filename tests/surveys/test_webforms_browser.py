@@ -303,8 +303,8 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         page.screenshot(path=str(artifacts / "webform-map-point-360x640.png"))
         page.get_by_text("Enregistrer ce lieu").click()
         value = page.locator(".question-container", has_text="Lieu du puits").inner_text()
-        lat = float(re.search(r"Latitude: (-?\d+\.\d+)", value).group(1))
-        lon = float(re.search(r"Longitude: (-?\d+\.\d+)", value).group(1))
+        lat = float(re.search(r"Latitude : (-?\d+\.\d+)", value).group(1))
+        lon = float(re.search(r"Longitude : (-?\d+\.\d+)", value).group(1))
         assert abs(lat - 14.55) < 0.02 and abs(lon + 9.15) < 0.02  # the box, centred
 
         # The box cannot be reached when sending: the answers are kept on the phone
@@ -342,3 +342,179 @@ def test_public_form_location_from_the_commune_map_and_uuid_shim(
         page.wait_for_selector("#webform[data-ready='1']")
         page.get_by_text("Place of the well").wait_for()
         assert page.get_by_text("Lieu du puits").count() == 0
+
+
+# Visible text of the page: every text node shown on screen, and the placeholders.
+VISIBLE_TEXT_JS = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+    const text = t.nodeValue.trim();
+    const e = t.parentElement;
+    if (!text || !e || e.closest("script, style, template, noscript")) continue;
+    if (!e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+    const range = document.createRange();
+    range.selectNodeContents(t);
+    const box = range.getBoundingClientRect();
+    if (box.width && box.height) out.push(text);
+  }
+  for (const e of document.querySelectorAll("[placeholder]")) {
+    if (e.checkVisibility()) out.push(e.getAttribute("placeholder"));
+  }
+  return out;
+}"""
+
+
+def every_question_type(tmp_path):
+    """The question types the field's forms use, labelled in Bambara (and French)."""
+    return write_xlsform(
+        tmp_path / "usb" / "kolon.xlsx",
+        form_id="kolon",
+        title="Kɔlɔnw lajɛli",
+        media={},
+        survey=[
+            ["type", "name", "label::Bambara (bm)", "label::French (fr)", "required", "constraint"],
+            ["start-geopoint", "debut", "", "", "", ""],
+            ["note", "intro", "Aw ni ce! Ɲininkali dɔw filɛ.", "Bonjour !", "", ""],
+            ["text", "nom", "I tɔgɔ", "Votre nom", "yes", ""],
+            ["integer", "nombre", "Mɔgɔ hakɛ", "Nombre de personnes", "yes", ". > 0"],
+            ["decimal", "litres", "Ji litiri", "Litres d'eau", "", ""],
+            ["select_one oui_non", "eau", "Kɔlɔn bɛ yen wa?", "Un puits ?", "yes", ""],
+            ["select_multiple source", "sources", "Ji bɛ bɔ min?", "Sources", "", ""],
+            ["image", "photo", "Kɔlɔn ja", "Photo du puits", "", ""],
+            ["audio", "voix", "Kumacikan", "Message vocal", "yes", ""],
+            ["geopoint", "lieu", "Kɔlɔn yɔrɔ", "Lieu du puits", "", ""],
+        ],
+        choices=[
+            ["list_name", "name", "label::Bambara (bm)", "label::French (fr)"],
+            ["oui_non", "oui", "Ɔwɔ", "Oui"],
+            ["oui_non", "non", "Ayi", "Non"],
+            ["source", "forage", "Kɔlɔn", "Forage"],
+            ["source", "fleuve", "Baji", "Fleuve"],
+        ],
+    )
+
+
+def test_a_bambara_visitor_sees_no_english_in_any_state(
+    app, db, tmp_path, phone_net, phone_page, artifacts, java
+):
+    """Every state of a form in the browser, in Bambara, and no visible text is one of
+    Web Forms' English strings (read from the vendored bundle, web_forms_english)."""
+    from surveys import forms, submissions
+
+    from .web_forms_english import english, english_in, looks_english
+
+    assert {"Powered by", "Accuracy:", "Send", "No results found"} <= english()
+    site = app.config["SITE"]
+    forms.import_xlsform(site.data_dir, every_question_type(tmp_path))
+    forms.set_public("kolon", True)
+    page = phone_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    seen: dict[str, list] = {}
+
+    def check(state):
+        texts = page.evaluate(VISIBLE_TEXT_JS)
+        found = [
+            (t, english_in(t) or (["an English sentence"] if looks_english(t) else []))
+            for t in texts
+        ]
+        seen[state] = [f for f in found if f[1]]
+        page.screenshot(path=str(artifacts / f"webform-bm-{state}-360x640.png"), full_page=True)
+
+    def question(label):
+        return page.locator(".question-container", has_text=label)
+
+    with LiveServer(app, host=phone_net.box_address) as box:
+        # Loading: the form's XForm held back until the page was looked at.
+        held = []
+        page.route("**/forms/kolon/form.xml", lambda route: held.append(route))
+        with page.expect_request("**/forms/kolon/form.xml"):
+            page.goto(box.url + "/lang/bm?next=/forms/kolon/")
+        check("loading")
+        assert len(held) == 1  # its route was handed over while the page was looked at
+        held[0].continue_()
+        page.unroute("**/forms/kolon/form.xml")
+        page.wait_for_selector("#webform[data-ready='1']")
+        page.get_by_text("I tɔgɔ").wait_for()
+        # The form's own start location is answered "denied": Web Forms says so.
+        page.locator(".form-error-message").wait_for()
+        check("ready")
+        send = page.locator(".footer button").first
+        send.click()
+        page.locator(
+            ".question-container .validation-message, .validation-message"
+        ).first.wait_for()
+        check("required")
+        question("Mɔgɔ hakɛ").locator("input").press_sequentially("0")
+        question("Mɔgɔ hakɛ").locator("input").press("Tab")
+        check("constraint")
+        question("Mɔgɔ hakɛ").locator("input").press_sequentially("3")
+        question("Mɔgɔ hakɛ").locator("input").press("Tab")
+        question("I tɔgɔ").locator("input").fill("Awa")
+        question("Ji litiri").locator("input").press_sequentially("12.5")
+        question("Ji litiri").locator("input").press("Tab")
+        question("Kɔlɔn bɛ yen wa?").get_by_text("Ɔwɔ").click()
+        question("Ji bɛ bɔ min?").get_by_text("Baji").click()
+        # Location: the page's chooser, then Web Forms' dialog with its precision.
+        question("Kɔlɔn yɔrɔ").locator("button").first.click()
+        page.wait_for_selector("#wf-picker")
+        page.fill("#wf-place", "zzz")
+        check("chooser")
+        page.fill("#wf-place", "diema")
+        page.click("button[data-place='Diéma']")
+        page.locator(".geo-dialog").wait_for()
+        check("location-dialog")
+        page.locator(".geo-dialog-footer button").last.click()
+        question("Kɔlɔn yɔrɔ").get_by_text("14.5412").wait_for()
+        check("location-saved")
+        question("Kɔlɔn ja").locator("input[type=file]").first.set_input_files(
+            {"name": "kolon.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg(page)}
+        )
+        page.wait_for_selector(".question-container img[src^='blob:']")
+        check("photo")
+        page.locator(".wf-sound input[type=file]").set_input_files(
+            {"name": "voix.ogg", "mimeType": "audio/ogg", "buffer": OGG}
+        )
+        check("sound")
+        # The box cannot be reached: the answers are kept on the phone.
+        page.route("**/forms/kolon/submission", lambda route: route.abort("internetdisconnected"))
+        send.click()
+        page.locator("#webform-status.error").wait_for()
+        check("offline")
+        page.unroute("**/forms/kolon/submission")
+        page.reload()
+        page.wait_for_selector("#webform[data-ready='1']")
+        page.locator("#wf-kept").wait_for()
+        check("kept")
+        page.click("#wf-send-kept")
+        page.wait_for_selector("#webform-status.ok")
+        assert submissions.counts() == {"kolon": 1}
+        check("sent")
+        # A refusal from the box: the form was closed while the phone filled it.
+        question("I tɔgɔ").locator("input").fill("Fanta")
+        question("Mɔgɔ hakɛ").locator("input").press_sequentially("2")
+        question("Kɔlɔn bɛ yen wa?").get_by_text("Ayi").click()
+        page.locator(".wf-sound input[type=file]").set_input_files(
+            {"name": "voix.ogg", "mimeType": "audio/ogg", "buffer": OGG}
+        )
+        forms.set_state("kolon", "closed")
+        send.click()
+        page.locator("#webform-status.error").wait_for()
+        check("refused")
+        forms.set_state("kolon", "open")
+        # A form Web Forms cannot read.
+        page.route(
+            "**/forms/kolon/form.xml",
+            lambda route: route.fulfill(status=200, content_type="text/xml", body="<h:html/>"),
+        )
+        page.reload()
+        page.locator(".p-dialog, [role=dialog]").first.wait_for()
+        check("load-failure")
+    english_seen = [
+        f"{state}: {text!r} ({', '.join(hits)})"
+        for state, found in seen.items()
+        for text, hits in found
+    ]
+    assert not english_seen, "English on the page:\n" + "\n".join(english_seen)
+    assert set(seen) >= {"loading", "ready", "location-dialog", "kept", "load-failure"}

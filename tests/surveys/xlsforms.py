@@ -29,6 +29,7 @@ def write_xlsform(
     survey: list[list] | None = None,
     media: dict[str, bytes] | None = None,
     title: str = "Enquête ménage",
+    choices: list[list] | None = None,
 ) -> Path:
     """An XLSForm with French labels; ``media`` files are written beside it."""
     book = openpyxl.Workbook()
@@ -51,13 +52,13 @@ def write_xlsform(
     ]
     for row in rows:
         sheet.append(row)
-    choices = book.create_sheet("choices")
-    for row in [
+    sheet = book.create_sheet("choices")
+    for row in choices or [
         ["list_name", "name", "label::English (en)", "label::French (fr)"],
         ["oui_non", "oui", "Yes", "Oui"],
         ["oui_non", "non", "No", "Non"],
     ]:
-        choices.append(row)
+        sheet.append(row)
     settings = book.create_sheet("settings")
     settings.append(["form_id", "version", "form_title", "default_language"])
     settings.append([form_id, version, title, "French (fr)"])
