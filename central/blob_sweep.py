@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,7 +38,6 @@ from pathlib import Path
 from sync_contract import kinds
 
 from .models import Answer, FileEntry, Post, Record
-from .service import protocol_hex
 
 GRACE_DAYS = 7.0
 # What a killed write leaves: atomic_open's ".<name>.<random>.tmp", publish_file's
@@ -112,19 +113,20 @@ def find(data_dir: str | Path, grace_seconds: float, now: float | None = None) -
 
 
 def _old(folder: Path, keep: set[str], limit: float, why: str) -> Iterator[Garbage]:
-    for path in sorted(folder.iterdir()):
-        if path.name.endswith(TEMPORARY):
-            reason = "temporary file"
-        elif protocol_hex(path.name) and path.name not in keep:
-            reason = why
-        else:
-            continue
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            continue
-        if st.st_mtime < limit and path.is_file():
-            yield Garbage(path, st.st_size, reason)
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.endswith(TEMPORARY):
+                reason = "temporary file"
+            elif kinds.HEX64.fullmatch(entry.name) and entry.name not in keep:
+                reason = why
+            else:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if st.st_mtime < limit and stat.S_ISREG(st.st_mode):
+                yield Garbage(Path(entry.path), st.st_size, reason)
 
 
 def remove(garbage: Garbage, grace_seconds: float) -> bool:
