@@ -21,11 +21,20 @@ def create_app(test_config=None):
 
 def contribute(registry) -> None:
     """The core's share of the box (see :mod:`espace.registry`)."""
-    from . import kiosk, labels
+    from . import labels
     from .cli import config, doctor
+    from .msgids import N_
     from .sync.cli import enroll, sync
 
-    kiosk.contribute(registry)
+    # The kiosk's blueprint and its own tabs (order: 10, 20... leaves room between),
+    # declared here: importing appliance.kiosk makes its Flask blueprint, which the
+    # commands that build this registry (`espace sync now`) must not pay for.
+    registry.blueprint("appliance.kiosk:blueprint")
+    registry.kiosk_tab("kiosk.moderation", N_("Board"), "ask", order=10)
+    registry.kiosk_tab("kiosk.index", N_("Today"), "today", order=20)
+    registry.kiosk_tab("kiosk.week", N_("Week"), "week", order=30)
+    registry.kiosk_tab("kiosk.session_new", N_("New session"), "new", order=40)
+    registry.kiosk_tab("kiosk.health", N_("Health"), "health", order=80)
     labels.contribute(registry)
     registry.blueprint("appliance.api:bp")
     registry.command(config)

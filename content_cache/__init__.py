@@ -4,14 +4,14 @@
 def contribute(registry) -> None:
     """The library's pages, kiosk tab, home tile, ``espace content``, jobs and sweep
     (see :mod:`espace.registry`)."""
-    from flask_babel import lazy_gettext
+    from appliance.msgids import N_
 
     from . import cli
 
     # Pages, jobs and sweep by reference: imported by the app and the worker only.
     registry.blueprint("content_cache.views:bp")  # with the kiosk tab's blueprint nested
-    registry.tile("content.library", lazy_gettext("Learn"), "learn", order=10)
-    registry.kiosk_tab("content.kiosk_library.index", lazy_gettext("Library"), "learn",
+    registry.tile("content.library", N_("Learn"), "learn", order=10)
+    registry.kiosk_tab("content.kiosk_library.index", N_("Library"), "learn",
                        order=90)
     # `espace content ...`; its commands import lazily.
     registry.command(cli.content)

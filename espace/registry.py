@@ -66,12 +66,13 @@ class Job:
 
 @dataclass(frozen=True)
 class Tile:
-    """A tile of the visitor's home page. ``label`` is a lazy string; ``icon`` names a
+    """A tile of the visitor's home page. ``label`` is a msgid (``N_("Learn")``, see
+    :mod:`appliance.msgids`), translated by the page that shows it; ``icon`` names a
     symbol of ``appliance/templates/_icons.svg`` (``#i-<icon>``); ``css`` is the tile's
     colour class in ``_style.css``."""
 
     endpoint: str
-    label: object
+    label: str
     icon: str
     css: str
     order: int
@@ -79,10 +80,10 @@ class Tile:
 
 @dataclass(frozen=True)
 class KioskTab:
-    """A tab of the facilitator's kiosk (``label`` is a lazy string)."""
+    """A tab of the facilitator's kiosk (``label`` is a msgid, as a tile's)."""
 
     endpoint: str
-    label: object
+    label: str
     icon: str
     order: int
 
@@ -166,12 +167,12 @@ class Registry:
         self._claim(f"sweep {id}")
         self.sweeps.append(Sweep(id, func))
 
-    def tile(self, endpoint: str, label: object, icon: str, css: str = "", order: int = 50) -> None:
+    def tile(self, endpoint: str, label: str, icon: str, css: str = "", order: int = 50) -> None:
         self._claim(f"tile {endpoint}")
         self.tiles.append(Tile(endpoint, label, icon, css or icon, order))
         self.tiles.sort(key=lambda t: t.order)
 
-    def kiosk_tab(self, endpoint: str, label: object, icon: str = "", order: int = 50) -> None:
+    def kiosk_tab(self, endpoint: str, label: str, icon: str = "", order: int = 50) -> None:
         self._claim(f"kiosk tab {endpoint}")
         self.kiosk_tabs.append(KioskTab(endpoint, label, icon, order))
         self.kiosk_tabs.sort(key=lambda t: t.order)

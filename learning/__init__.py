@@ -12,7 +12,7 @@ nothing of another capability (course ZIMs are opened with libzim here).
 
 
 def contribute(registry) -> None:
-    from flask_babel import lazy_gettext
+    from appliance.msgids import N_
 
     from . import cli, sync
 
@@ -20,7 +20,7 @@ def contribute(registry) -> None:
     registry.blueprint("learning.views:bp")
     registry.blueprint("learning.kiosk:bp")
     registry.command(cli.course_group)
-    registry.tile("learning.index", lazy_gettext("My lessons"), "learn", order=35)
+    registry.tile("learning.index", N_("My lessons"), "learn", order=35)
     registry.sweep("learning_work", "learning.coaching:sweep")
     registry.sync_handler(sync.register_sync)
-    registry.kiosk_tab("learning_kiosk.index", lazy_gettext("Learning"), "learn", order=60)
+    registry.kiosk_tab("learning_kiosk.index", N_("Learning"), "learn", order=60)

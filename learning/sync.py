@@ -7,12 +7,12 @@ from typing import Any
 
 from sync_contract import kinds
 
-from . import coaching
-
 
 def _feedback(payload: dict, options: Any) -> str:
     if options is None:
         return ""  # no data directory to put the voice note in: stays in sync_inbox
+    from . import coaching  # when a record comes: a sync with none never imports it
+
     return coaching.receive_feedback(payload, options.data_dir)
 
 

@@ -10,15 +10,15 @@ blueprints, ``espace map`` command, sweep, home tile, kiosk tab and pull handler
 
 
 def contribute(registry) -> None:
-    from flask_babel import lazy_gettext
+    from appliance.msgids import N_
 
     from . import cli, sync
 
     # Pages and sweep by reference: imported by the app and the worker only.
     registry.blueprint("maps.views:bp")
     registry.blueprint("maps.kiosk:bp")
-    registry.tile("maps.map_page", lazy_gettext("Map"), "map", order=60)
-    registry.kiosk_tab("maps_kiosk.index", lazy_gettext("Map"), "map", order=60)
+    registry.tile("maps.map_page", N_("Map"), "map", order=60)
+    registry.kiosk_tab("maps_kiosk.index", N_("Map"), "map", order=60)
     registry.command(cli.map_group)
     registry.sweep("map_builds", "maps.build:sweep_site")
     registry.sync_handler(sync.register_sync)

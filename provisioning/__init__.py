@@ -5,7 +5,7 @@ def contribute(registry) -> None:
     """``espace network ...`` (the hotspot's system configuration), ``espace fleet
     ...`` (boxes over SSH, mDNS) and the kiosk's Internet tab (today's use of the
     shared uplink) (see :mod:`espace.registry`)."""
-    from flask_babel import lazy_gettext
+    from appliance.msgids import N_
 
     from .fleet_cli import fleet
     from .network_cli import network
@@ -13,4 +13,4 @@ def contribute(registry) -> None:
     registry.command(network)
     registry.command(fleet)
     registry.blueprint("provisioning.kiosk:bp")  # imported by the app only
-    registry.kiosk_tab("kiosk_internet.index", lazy_gettext("Internet"), "wifi", order=85)
+    registry.kiosk_tab("kiosk_internet.index", N_("Internet"), "wifi", order=85)

@@ -15,8 +15,6 @@ from pathlib import Path
 from appliance import outbox
 from sync_contract import kinds
 
-from . import store
-
 log = logging.getLogger("espace.tls")
 
 DOWN_NAME = kinds.TLS_NAME.name
@@ -27,6 +25,8 @@ MAX_NAME = 200
 
 def apply_name(payload: dict, data_dir: Path, address: str) -> str:
     """Inside the caller's transaction. Returns who applied it ("tls") or ""."""
+    from . import store  # x509 when a record comes: most syncs bring none
+
     name = str(payload.get("name", "")).strip().lower() if isinstance(payload, dict) else ""
     labels = name.split(".")
     if (
@@ -45,6 +45,8 @@ def apply_name(payload: dict, data_dir: Path, address: str) -> str:
 
 
 def apply_certificate(payload: dict, data_dir: Path) -> str:
+    from . import store
+
     chain = payload.get("chain") if isinstance(payload, dict) else None
     try:
         installed = store.install(data_dir, chain)  # type: ignore[arg-type]

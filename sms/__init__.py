@@ -4,12 +4,16 @@ modem driven by Debian's gammu-smsd. See docs/sms.md.
 
 A capability package: it imports the core (``appliance``) and nothing of another
 capability; :func:`contribute` gives the composition root its blueprint, kiosk tab,
-``espace sms`` command and ``sms`` job, and registers the answer listener.
+``espace sms`` command, ``sms`` job and the app set-up that registers the answer
+listener.
 """
 
 
-def register_listeners() -> None:
-    """Answers (kiosk or central) reach the numbers that asked (idempotent)."""
+def register_listeners(app=None) -> None:
+    """Answers (kiosk or central) reach the numbers that asked (idempotent). An app
+    set-up: the listener sends from the app's site, so a process without an app
+    (``espace sync now``, whose peak memory is measured) would only have paid for
+    importing the board's rules and Flask to register a listener that does nothing."""
     from appliance.board.rules import on_answer
 
     from .rules import answer_listener
@@ -18,13 +22,13 @@ def register_listeners() -> None:
 
 
 def contribute(registry) -> None:
-    from flask_babel import lazy_gettext
+    from appliance.msgids import N_
 
     from . import cli
 
-    register_listeners()
+    registry.app_setup("sms_answers", "sms:register_listeners")  # web and worker
     registry.blueprint("sms.kiosk:bp")  # the page and the job: imported where they run
-    registry.kiosk_tab("sms_kiosk.index", lazy_gettext("SMS"), "sms", order=70)
+    registry.kiosk_tab("sms_kiosk.index", N_("SMS"), "sms", order=70)
     registry.command(cli.sms)
     registry.job("sms", "sms.service:worker_job", "interval", "SMS: handle, remind, send",
                  minutes=1)

@@ -9,7 +9,10 @@ from sync_contract import kinds
 from sync_contract.handlers import Registry
 
 from .. import blobs
-from . import rules
+
+# The board's rules (with the programme's and the audio checks they import) are imported
+# by the handlers, when a record of the board's kinds comes: most syncs bring none, and
+# `espace sync now`'s peak memory is a contract (bench/sync.py T9).
 
 # The largest voice answer a box downloads: board.max_voice_bytes's upper bound (central
 # itself keeps answers under 3 MB).
@@ -17,6 +20,8 @@ MAX_VOICE_BYTES = 50_000_000
 
 
 def _answer(payload: dict[str, Any], options: Any) -> str:
+    from . import rules
+
     sha = payload.get("voice_sha256") or ""
     if sha and not _downloadable(payload):
         # Not a type a visitor's phone may be handed, not a hash, or no pieces to check
@@ -34,9 +39,11 @@ def _answer(payload: dict[str, Any], options: Any) -> str:
 
 
 def _downloadable(payload: dict[str, Any]) -> bool:
+    from .rules import CENTRAL_VOICE_MIMES
+
     size, pieces = payload.get("voice_bytes"), payload.get("pieces")
     return (
-        payload.get("voice_mime") in rules.CENTRAL_VOICE_MIMES
+        payload.get("voice_mime") in CENTRAL_VOICE_MIMES
         and bool(blobs.HEX64.fullmatch(payload["voice_sha256"]))
         and isinstance(size, int)
         and 0 < size <= MAX_VOICE_BYTES
@@ -66,6 +73,8 @@ def _download_voice(payload: dict[str, Any], data_dir) -> None:
 
 
 def _forward(payload: dict[str, Any], options: Any) -> str:
+    from . import rules
+
     return "board" if rules.receive_forward(payload) is not None else ""
 
 

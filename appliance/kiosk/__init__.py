@@ -3,12 +3,12 @@
 Modules of the kiosk register their views on :data:`bp`; every view but the login is
 wrapped in :func:`appliance.kiosk.auth.facilitator_required`. The tabs, this package's
 and other packages' (the library's, SMS...), are contributed to the one registry
-(:mod:`espace.registry`) by each package's ``contribute``; :func:`contribute` here
-declares the kiosk's own.
+(:mod:`espace.registry`) by each package's ``contribute``; the kiosk's own are declared
+by :func:`appliance.contribute`, which must not import this package (its Flask
+blueprint): ``espace sync now`` builds the same registry.
 """
 
 from flask import Blueprint, abort, current_app, request
-from flask_babel import lazy_gettext
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk", template_folder="templates")
 
@@ -45,16 +45,6 @@ def blueprint() -> Blueprint:
     from . import moderation, sessions, views  # noqa: F401  (their routes join bp)
 
     return bp
-
-
-def contribute(registry) -> None:
-    """The kiosk's blueprint and its own tabs (order: 10, 20... leaves room between)."""
-    registry.blueprint("appliance.kiosk:blueprint")
-    registry.kiosk_tab("kiosk.moderation", lazy_gettext("Board"), "ask", order=10)
-    registry.kiosk_tab("kiosk.index", lazy_gettext("Today"), "today", order=20)
-    registry.kiosk_tab("kiosk.week", lazy_gettext("Week"), "week", order=30)
-    registry.kiosk_tab("kiosk.session_new", lazy_gettext("New session"), "new", order=40)
-    registry.kiosk_tab("kiosk.health", lazy_gettext("Health"), "health", order=80)
 
 
 def nav() -> list[tuple[object, str, str]]:

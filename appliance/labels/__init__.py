@@ -5,8 +5,6 @@ be labelled), ``web`` (the clips and the speaker beside each control), ``kiosk``
 Labels tab), ``cli`` and ``export`` (``espace i18n export``). See docs/labels.md.
 """
 
-from flask_babel import lazy_gettext
-
 
 def blueprint():
     """The clips' blueprint; the Labels tab's routes join the kiosk's (the app imports
@@ -18,8 +16,9 @@ def blueprint():
 
 
 def contribute(registry) -> None:
+    from ..msgids import N_
     from .cli import i18n
 
     registry.blueprint("appliance.labels:blueprint")
     registry.command(i18n)
-    registry.kiosk_tab("kiosk.labels", lazy_gettext("Labels"), "labels", order=60)
+    registry.kiosk_tab("kiosk.labels", N_("Labels"), "labels", order=60)

@@ -6,12 +6,12 @@ from typing import Any
 
 from sync_contract import kinds
 
-from . import rules
-
 
 def _shared(payload: dict, options: Any) -> str:
     if options is None:
         return ""  # no data directory to put the clip in: stays in sync_inbox
+    from . import rules  # when a record comes: a sync with none never imports it
+
     return rules.receive_shared(payload, options.data_dir)
 
 
