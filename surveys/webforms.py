@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 
+from babel.dates import get_day_names, get_month_names
 from flask import (
     Blueprint,
     Response,
@@ -34,7 +35,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BuildError
 
-from appliance import blobs, csrf, throttle
+from appliance import blobs, csrf, i18n, throttle
 
 from . import digest, forms, submissions, web_assets
 
@@ -284,6 +285,62 @@ def _web_forms_words() -> dict[str, str]:
     }
 
 
+def _primevue_locale() -> dict:
+    """PrimeVue's words (Web Forms' date picker, its lists) in the visitor's language, for
+    ``$primevue.config.locale``: day and month names from CLDR where it has the language
+    (fr, en, bm, ff), else the catalogue's weekdays and months as numbers (Soninke; never
+    another language's month names, as ``i18n.day_label``); weeks start on Monday, dates
+    are day/month/year as in Mali."""
+    language = g.language
+    sunday_first = [6, 0, 1, 2, 3, 4, 5]
+    if language.formats.split("_")[0] == language.code:
+        wide = get_day_names("wide", locale=language.formats)
+        short = get_day_names("abbreviated", locale=language.formats)
+        tiny = get_day_names("short", locale=language.formats)
+        days = [wide[d] for d in sunday_first]
+        days_short = [short[d] for d in sunday_first]
+        days_min = [tiny[d] for d in sunday_first]
+        months = list(get_month_names("wide", "stand-alone", language.formats).values())
+        months_short = list(
+            get_month_names("abbreviated", "stand-alone", language.formats).values()
+        )
+    else:
+        days = [str(i18n.WEEKDAYS[d]) for d in sunday_first]
+        days_short = [d[:3] for d in days]
+        days_min = [d[:2] for d in days]
+        months = months_short = [str(m) for m in range(1, 13)]
+
+    def capital(names: list[str]) -> list[str]:
+        return [n[:1].upper() + n[1:] for n in names]
+
+    nothing = _("Nothing found.")
+    return {
+        "dayNames": capital(days),
+        "dayNamesShort": capital(days_short),
+        "dayNamesMin": capital(days_min),
+        "monthNames": capital(months),
+        "monthNamesShort": capital(months_short),
+        "firstDayOfWeek": 1,
+        "dateFormat": "dd/mm/yy",
+        "today": _("Today"),
+        "clear": _("Clear"),
+        "chooseYear": _("Choose the year"),
+        "chooseMonth": _("Choose the month"),
+        "chooseDate": _("Choose the day"),
+        "prevMonth": _("Previous month"),
+        "nextMonth": _("Next month"),
+        "prevYear": _("Previous year"),
+        "nextYear": _("Next year"),
+        "prevDecade": _("Previous ten years"),
+        "nextDecade": _("Next ten years"),
+        "emptyMessage": nothing,
+        "emptySearchMessage": nothing,
+        "emptyFilterMessage": nothing,
+        "emptySelectionMessage": nothing,
+        "aria": {"close": _("Close")},
+    }
+
+
 @bp.get("/<form_id>/")
 def fill(form_id: str):
     form = _open_form(form_id)
@@ -300,6 +357,7 @@ def fill(form_id: str):
         "username": enumerator(),
         "strings": _strings(),
         "words": _web_forms_words(),
+        "primevue": _primevue_locale(),
         "places": [
             {"name": v["name"], "lat": v["lat"], "lon": v["lon"]} for v in site.map.villages
         ],

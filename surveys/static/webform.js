@@ -364,6 +364,11 @@ async function start() {
   if (data.username) props.preloadProperties = {username: data.username};
   const app = createApp({render: () => h(OdkWebForm, props)});
   app.use(webFormsPlugin);
+  // PrimeVue's own words (the date picker's months, days, "Today"; empty lists).
+  const primevue = app.config.globalProperties.$primevue.config;
+  const locale = primevue.locale || {};
+  primevue.locale = Object.assign({}, locale, data.primevue,
+                                  {aria: Object.assign({}, locale.aria, data.primevue.aria)});
   app.mixin(soundMixin);
   root.textContent = "";
   // Before mounting: Web Forms' dialogs are teleported to <body>.

@@ -158,15 +158,28 @@ NEVER_SHOWN = {
 }
 
 
-def web_forms_words(app, lang: str) -> dict[str, str]:
+def in_language(app, lang: str, words):
     from flask import g
 
     from appliance.languages import LANGUAGES
-    from surveys import webforms
 
     with app.test_request_context("/forms/"):
         g.language, g.lang = LANGUAGES[lang], lang
-        return webforms._web_forms_words()
+        return words()
+
+
+def web_forms_words(app, lang: str) -> dict[str, str]:
+    from surveys import webforms
+
+    return in_language(app, lang, webforms._web_forms_words)
+
+
+def strings_of(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for v in value for s in strings_of(v)] if isinstance(value, list) else []
 
 
 @pytest.mark.parametrize("lang", ["bm", "snk", "ff", "fr"])
@@ -195,6 +208,17 @@ def test_every_word_of_web_forms_has_the_visitors_translation(app, client, form,
     msgids = web_forms_words(app, "en")
     lost = [k for k, v in words.items() if v.count("{n}") != msgids[k].count("{n}")]
     assert not lost, lost
+    # PrimeVue's words (the date picker's months and buttons, empty lists).
+    from surveys import webforms
+
+    from .web_forms_english import english
+
+    locale = in_language(app, lang, webforms._primevue_locale)
+    assert len(locale["monthNames"]) == 12 and len(locale["dayNamesMin"]) == 7
+    # (Abbreviations apart: Bambara's "Mar" for marisi is also English's for March.)
+    short = ("monthNamesShort", "dayNamesShort", "dayNamesMin")
+    shown = strings_of({k: v for k, v in locale.items() if k not in short})
+    assert not set(shown) & english() and not any("\ue000" in s for s in shown)
 
 
 def test_browser_submission_goes_through_collects_storage(app, client, form):

@@ -365,6 +365,10 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 
+SETTLED_JS = """() => document.getAnimations().every((a) =>
+  a.playState !== "running" || a.effect.getComputedTiming().iterations === Infinity)"""
+
+
 def every_question_type(tmp_path):
     """The question types the field's forms use, labelled in Bambara (and French)."""
     return write_xlsform(
@@ -381,6 +385,7 @@ def every_question_type(tmp_path):
             ["decimal", "litres", "Ji litiri", "Litres d'eau", "", ""],
             ["select_one oui_non", "eau", "Kɔlɔn bɛ yen wa?", "Un puits ?", "yes", ""],
             ["select_multiple source", "sources", "Ji bɛ bɔ min?", "Sources", "", ""],
+            ["date", "jour", "Don min na", "Date de la visite", "", ""],
             ["image", "photo", "Kɔlɔn ja", "Photo du puits", "", ""],
             ["audio", "voix", "Kumacikan", "Message vocal", "yes", ""],
             ["geopoint", "lieu", "Kɔlɔn yɔrɔ", "Lieu du puits", "", ""],
@@ -414,6 +419,9 @@ def test_a_bambara_visitor_sees_no_english_in_any_state(
     seen: dict[str, list] = {}
 
     def check(state):
+        # PrimeVue's overlays fade in: a text at opacity 0 is not seen yet (spinners,
+        # endless, apart).
+        page.wait_for_function(SETTLED_JS)
         texts = page.evaluate(VISIBLE_TEXT_JS)
         found = [
             (t, english_in(t) or (["an English sentence"] if looks_english(t) else []))
@@ -456,6 +464,15 @@ def test_a_bambara_visitor_sees_no_english_in_any_state(
         question("Ji litiri").locator("input").press("Tab")
         question("Kɔlɔn bɛ yen wa?").get_by_text("Ɔwɔ").click()
         question("Ji bɛ bɔ min?").get_by_text("Baji").click()
+        # A date: PrimeVue's picker, its months, days and buttons in Bambara.
+        question("Don min na").locator("input").click()
+        page.locator(".p-datepicker-panel").wait_for()
+        check("date-picker")
+        page.locator(".p-datepicker-buttonbar button").first.click()  # today
+        assert re.fullmatch(
+            r"\d\d/\d\d/\d{4}", question("Don min na").locator("input").input_value()
+        )
+        page.keyboard.press("Escape")
         # Location: the page's chooser, then Web Forms' dialog with its precision.
         question("Kɔlɔn yɔrɔ").locator("button").first.click()
         page.wait_for_selector("#wf-picker")
@@ -517,4 +534,4 @@ def test_a_bambara_visitor_sees_no_english_in_any_state(
         for text, hits in found
     ]
     assert not english_seen, "English on the page:\n" + "\n".join(english_seen)
-    assert set(seen) >= {"loading", "ready", "location-dialog", "kept", "load-failure"}
+    assert set(seen) >= {"loading", "ready", "date-picker", "location-dialog", "load-failure"}
