@@ -13,6 +13,7 @@ import io
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.central.harness import CentralServer, central_call, enrol_box, make_central
 from tests.phone_net import PhoneNet
@@ -454,8 +455,11 @@ def test_a_bambara_visitor_sees_no_english_in_any_state(
             ".question-container .validation-message, .validation-message"
         ).first.wait_for()
         check("required")
+        why = question("Mɔgɔ hakɛ").locator(".validation-message")
+        required = why.inner_text()
         question("Mɔgɔ hakɛ").locator("input").press_sequentially("0")
         question("Mɔgɔ hakɛ").locator("input").press("Tab")
+        expect(why).not_to_have_text(required)  # now the constraint's message
         check("constraint")
         question("Mɔgɔ hakɛ").locator("input").press_sequentially("3")
         question("Mɔgɔ hakɛ").locator("input").press("Tab")
