@@ -53,6 +53,7 @@ function translate(node) {
     const word = wordFor(key);
     if (word && word !== key) t.nodeValue = t.nodeValue.replace(key, word);
   }
+  unlinkOffBox(node);
   if (node.querySelectorAll) {
     const selector = ATTRIBUTES.map((a) => "[" + a + "]").join(",");
     for (const e of [node, ...node.querySelectorAll(selector)]) {
@@ -63,6 +64,15 @@ function translate(node) {
         if (word && word !== value) e.setAttribute(a, word);
       }
     }
+  }
+}
+
+// A link off the box (the footer's credit to getodk.org) leads nowhere on an offline
+// hotspot but to the portal again: it stays as text, not as a link.
+function unlinkOffBox(node) {
+  if (!node.querySelectorAll) return;
+  for (const a of [node, ...node.querySelectorAll("a[href]")]) {
+    if (a.tagName === "A" && a.href && a.origin !== location.origin) a.removeAttribute("href");
   }
 }
 
