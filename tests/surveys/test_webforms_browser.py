@@ -447,10 +447,11 @@ def test_a_bambara_visitor_sees_no_english_in_any_state(
         page.wait_for_selector("#webform[data-ready='1']")
         page.get_by_text("I tɔgɔ").wait_for()
         # No link leads off the box (Web Forms' footer links its credit to getodk.org).
-        assert page.evaluate(
+        off_box = page.evaluate(
             "[...document.querySelectorAll('a[href]')].filter(a => a.origin !== location.origin)"
             ".map(a => a.href)"
-        ) == []
+        )
+        assert off_box == []
         # The form's own start location is answered "denied": Web Forms says so.
         page.locator(".form-error-message").wait_for()
         check("ready")
