@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import peewee
 
-from appliance.board.models import Post
+from appliance.board.models import Answer, Post
 from appliance.models import BaseModel
 from appliance.programme.models import Booking
 
@@ -98,3 +98,15 @@ class SmsBooking(BaseModel):
 
     class Meta:
         table_name = "sms_booking"
+
+
+class Answered(BaseModel):
+    """An answer the SMS side has dealt with (schema in :mod:`appliance.migrations.
+    m0085_sms_answered`): written in the transaction that queues the answer's messages,
+    so each answer is queued exactly once, whichever process applied it."""
+
+    answer = peewee.ForeignKeyField(Answer, primary_key=True, on_delete="CASCADE")
+    handled_at = peewee.CharField()
+
+    class Meta:
+        table_name = "sms_answered"

@@ -27,7 +27,7 @@ from flask import current_app
 
 from appliance import privacy
 from appliance.board import rules as board
-from appliance.board.models import Post, Support
+from appliance.board.models import Answer, Post, Support
 from appliance.db import database
 from appliance.models import Commune, Official
 from appliance.programme import rules as programme
@@ -36,7 +36,7 @@ from appliance.programme.recurrence import to_local
 
 from . import outgoing, parse, replies
 from .gammu import Received
-from .models import Contact, Inbound, Link, Outgoing, SmsBooking
+from .models import Answered, Contact, Inbound, Link, Outgoing, SmsBooking
 
 log = logging.getLogger("espace.sms")
 
@@ -309,28 +309,54 @@ def _support(contact: Contact, lang: str, command: parse.Command, now: dt.dateti
     return "support"
 
 
-def answer_listener(answer) -> None:
-    """Registered with :func:`appliance.board.rules.on_answer`: queue the answer for
-    every number that asked or supported the post (or a duplicate merged into it), in
-    the answer's own transaction. Without an app (a script calling the board's rules
-    alone) there is no site to send from: nothing to do."""
-    from flask import has_app_context
+def queue_answers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Queue every answer the SMS side has not dealt with yet for each number that asked
+    or supported its post (or a duplicate merged into it); returns how many answers had
+    someone to tell.
 
-    if not has_app_context():
-        return
-    site = _site()
-    if not site.sms.enabled:
-        return
+    Whatever applied the answer (the kiosk, the worker's sync, ``espace sync now`` or
+    ``espace sync import`` run by a technician, with or without an app), it is found
+    here by the worker's ``sms`` job. Exactly once: the answer's :class:`Answered` mark
+    and its messages are one transaction (a kill -9 leaves both or neither, and the next
+    run queues it then), and :func:`sms.outgoing.flush` hands each queued message to
+    gammu-smsd once even across a crash."""
+    from .crash import crash_point
+
+    now = now or outgoing.utcnow()
+    pending = (
+        Answer.select(Answer.id)
+        .join(Answered, peewee.JOIN.LEFT_OUTER, on=(Answered.answer == Answer.id))
+        .where(Answered.answer.is_null())
+        .order_by(Answer.id)
+        .limit(limit)
+    )
+    told = 0
+    for row in list(pending):
+        # IMMEDIATE: the write lock is taken before the mark is looked up, so two
+        # processes running this at once (the worker, `espace sms tick`) cannot both
+        # queue the same answer.
+        with database.atomic("IMMEDIATE"):
+            if Answered.get_or_none(Answered.answer == row.id) is not None:
+                continue
+            Answered.create(answer=row.id, handled_at=iso(now))
+            told += _queue_answer(Answer.get_by_id(row.id), now) > 0
+            crash_point("sms:answer-queued")  # killed here: rolled back, queued next run
+        crash_point("sms:answer-committed")
+    return told
+
+
+def _queue_answer(answer: Answer, now: dt.datetime) -> int:
+    """Queue ``answer`` for its post's SMS numbers, each in their language; a voice
+    answer says where to listen. Answers always go (no daily reply cap)."""
     post = answer.post
     ids = [post.id] + [p.id for p in Post.select(Post.id).where(Post.merged_into == post.id)]
-    contacts = (
+    contacts = list(
         Contact.select()
         .join(Link)
         .where(Link.post.in_(ids))
         .group_by(Contact.id)
         .order_by(Contact.id)
     )
-    now = outgoing.utcnow()
 
     def render() -> str:
         if answer.body:
@@ -339,6 +365,7 @@ def answer_listener(answer) -> None:
 
     for contact in contacts:
         _reply(contact, _lang(contact), "answer", render, ref=post.code, more="yes", now=now)
+    return len(contacts)
 
 
 # --- the programme ---------------------------------------------------------------------

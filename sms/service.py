@@ -18,8 +18,9 @@ def tick(
     site, *, now: dt.datetime | None = None, inbox_grace: float = INBOX_GRACE_S
 ) -> dict[str, int]:
     """Record what gammu-smsd sent, take messages RunOnReceive missed, handle what is
-    stored, queue due reminders, forget expired numbers, and send within the budget.
-    Idempotent; needs an app context (replies are rendered in the sender's language)."""
+    stored, queue new answers (whichever process applied them), queue due reminders,
+    forget expired numbers, and send within the budget. Idempotent; needs an app context
+    (replies are rendered in the sender's language)."""
     spool = gammu.Spool.for_site(site)
     spool.make()
     sent, requeued, failed = outgoing.reconcile(spool, now=now)
@@ -29,6 +30,7 @@ def tick(
         gammu.delete_inbox(spool, [f.name for f in files])
         swept += 1
     handled = rules.handle_pending(now=now)
+    answered = rules.queue_answers(now=now)
     reminded = rules.remind_due(now=now)
     expired = rules.expire(now=now)
     handed = outgoing.flush(spool, site, now=now)
@@ -38,6 +40,7 @@ def tick(
         "failed": failed,
         "swept": swept,
         "handled": handled,
+        "answered": answered,
         "reminded": reminded,
         "expired": expired,
         "handed": handed,

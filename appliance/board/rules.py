@@ -419,25 +419,6 @@ def merge(duplicate: Post, into: Post, facilitator: str) -> None:
 
 # --- answers ----------------------------------------------------------------------------
 
-# Called with each new answer inside the transaction that stores it (kiosk or pulled
-# from central): a capability that must act on answers (SMS sends them to whoever
-# asked) registers here instead of the board importing it. A listener that raises
-# rolls the answer back.
-ANSWER_LISTENERS: list[Callable[[Answer], None]] = []
-
-
-def on_answer(listener: Callable[[Answer], None]) -> None:
-    """Register ``listener`` once (registering it again changes nothing)."""
-    if listener not in ANSWER_LISTENERS:
-        ANSWER_LISTENERS.append(listener)
-
-
-def _answered(row: Answer) -> None:
-    for listener in ANSWER_LISTENERS:
-        listener(row)
-
-
-
 def answer(post: Post, *, official_id: int | None, body: str, voice_data: bytes | None,
            recorded_by: str, site, data_dir: str | Path, official_name: str = "") -> Answer:
     """An official's answer recorded at the kiosk (typed or by voice), with its event."""
@@ -475,7 +456,6 @@ def answer(post: Post, *, official_id: int | None, body: str, voice_data: bytes 
                 "created_at": row.created_at})
             if voice and voice.staged:
                 _voice_event(voice)
-            _answered(row)
     except BaseException:
         _discard(voice)
         raise
@@ -511,7 +491,6 @@ def receive_answer(payload: dict[str, Any]) -> Answer | None:
             voice_bytes=int(payload.get("voice_bytes", 0) or 0),
             source="central", created_at=str(payload.get("created_at") or now_iso()))
         Post.update(answer_count=Post.answer_count + 1).where(Post.id == post.id).execute()
-        _answered(row)
     return row
 
 

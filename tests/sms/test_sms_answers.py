@@ -31,6 +31,7 @@ def test_an_answer_from_central_and_a_merged_duplicate(box):
             "created_at": "2026-11-30T08:00:00Z",
         }
     )
+    assert rules.queue_answers() == 1  # the worker's sms job
     answers = list(Outgoing.select().where(Outgoing.purpose == "answer"))
     assert sorted(a.number for a in answers) == ["+22376000021", "+22376000022"]
     assert all(first.code in a.text and "Lundi prochain." in a.text for a in answers)
@@ -47,6 +48,7 @@ def test_an_answer_from_central_and_a_merged_duplicate(box):
             "body": "Lundi prochain.",
         }
     )
+    assert rules.queue_answers() == 0  # and the job, run again, nothing either
     assert Outgoing.select().count() == before
 
 
@@ -64,6 +66,9 @@ def test_sms_off_queues_nothing(box):
         site=box.config["SITE"],
         data_dir=box.config["DATA_DIR"],
     )
+    from sms.service import worker_job
+
+    assert worker_job(box) == "SMS is off (sms.enabled)"
     assert Outgoing.select().count() == before
 
 
@@ -88,6 +93,7 @@ def test_a_voice_answer_recorded_on_central_says_where_to_listen(box):
             "pieces": ["a" * 43],
         },
     )
+    assert rules.queue_answers() == 1
     (sent,) = Outgoing.select().where(Outgoing.purpose == "answer")
     assert sent.number == "+22376000024" and post.code in sent.text
     # GSM-7 has no ï: the name goes as the SMS layer spells it, in one 160-char part.

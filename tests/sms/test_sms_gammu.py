@@ -8,7 +8,7 @@ import re
 
 from appliance.board.models import Post
 from appliance.models import OutboxEvent
-from sms import gsm, outgoing
+from sms import gsm, outgoing, rules
 from sms.models import Contact, Inbound, Outgoing
 from tests.sms.conftest import PIN, sent_texts, wait_until
 from tests.support import csrf
@@ -70,6 +70,7 @@ def test_a_bambara_question_becomes_a_post_and_the_answer_comes_back(box, gammu_
         data={"csrf": token, "official_name": "Awa Traoré", "body": answer},
     )
     assert r.status_code == 303
+    assert rules.queue_answers() == 1  # the worker's sms job: the answer, once
 
     rows = list(Outgoing.select().where(Outgoing.purpose == "answer"))
     assert {r.number_hash for r in rows} == {

@@ -84,6 +84,7 @@ def test_stop_forgets_the_number(box, gammu_smsd):
         site=box.config["SITE"],
         data_dir=box.config["DATA_DIR"],
     )
+    rules.queue_answers()  # the worker's sms job
     answers = list(Outgoing.select().where(Outgoing.purpose == "answer"))
     assert [a.number for a in answers] == ["+22376000051"]
 
@@ -234,5 +235,6 @@ def test_one_number_cannot_spend_the_day_on_replies(box, gammu_smsd, sms_site):
         site=box.config["SITE"],
         data_dir=box.config["DATA_DIR"],
     )
+    rules.queue_answers()  # the worker's sms job
     answers = Outgoing.select().where(Outgoing.purpose == "answer")
     assert [a.number_hash for a in answers] == [busy_hash]

@@ -29,7 +29,14 @@ def test_box_0030_over_a_database_with_posts_and_bookings(tmp_path):
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sms_%'"
             )
         }
-        assert tables == {"sms_contact", "sms_inbound", "sms_outgoing", "sms_link", "sms_booking"}
+        assert tables == {
+            "sms_contact",
+            "sms_inbound",
+            "sms_outgoing",
+            "sms_link",
+            "sms_booking",
+            "sms_answered",  # 0085
+        }
         assert migrations.migrate(db) == []
     finally:
         db.close()
@@ -65,3 +72,63 @@ def test_central_0030_over_an_existing_central(database_url, tmp_path, monkeypat
             assert Post.get().channel == "web"
     finally:
         database.close()
+
+
+def test_box_0085_marks_answers_already_on_the_box_but_the_ones_sms_missed(tmp_path):
+    """0085 marks every answer already on the box as dealt with (an upgrade sends no old
+    answer again) except a recent one to a post an SMS number asked (or to a post a
+    number's duplicate was merged into) that no answer SMS was ever queued for: the ones
+    the old answer listener missed when `espace sync now` or `import` applied them."""
+    import datetime as dt
+
+    db = open_database(tmp_path)
+    try:
+        migrations.migrate(db, upto="m0070_survey_web")
+        sql = db.execute_sql
+        recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sql("INSERT INTO commune (name) VALUES ('Nioro')")
+        sql(
+            "INSERT INTO sms_contact (number, number_hash, created_at, last_seen_at) "
+            "VALUES ('+22376000081', 'h1', 't', 't')"
+        )
+        posts = {
+            # code: (merged into, SMS-linked, answer created, an answer SMS queued)
+            "SENT22": (None, True, recent, True),  # the listener sent it
+            "WEB222": (None, False, recent, False),  # nobody asked by SMS
+            "OLD222": (None, True, "2025-01-01T00:00:00Z", False),  # too old to send now
+            "MISS22": (None, True, recent, False),  # missed: sent after the upgrade
+            "INTO22": (None, False, recent, False),  # a missed duplicate was merged in
+            "DUP222": ("INTO22", True, None, False),
+        }
+        for i, (code, (into, linked, answered, queued)) in enumerate(posts.items(), 1):
+            merged = f"(SELECT id FROM board_post WHERE code = '{into}')" if into else "NULL"
+            sql(
+                "INSERT INTO board_post (uuid, code, kind, commune_id, theme, body, status, "
+                f"created_at, merged_into_id) VALUES ('p{i}', '{code}', 'question', 1, "
+                f"'water', 'x', '{'merged' if into else 'published'}', 't', {merged})"
+            )
+            if linked:
+                sql(
+                    "INSERT INTO sms_link (contact_id, post_id, role, created_at) "
+                    f"VALUES (1, {i}, 'asker', 't')"
+                )
+            if answered:
+                sql(
+                    "INSERT INTO board_answer (uuid, post_id, official_name, body, source, "
+                    f"created_at) VALUES ('a{i}', {i}, 'Maire', 'Oui.', 'central', "
+                    f"'{answered}')"
+                )
+            if queued:
+                sql(
+                    "INSERT INTO sms_outgoing (number, number_hash, text, encoding, purpose, "
+                    f"ref, created_at) VALUES ('', 'h1', 'x', 'gsm7', 'answer', '{code}', 't')"
+                )
+        assert "m0085_sms_answered" in migrations.migrate(db)
+        marked = sql(
+            "SELECT p.code FROM sms_answered s JOIN board_answer a ON a.id = s.answer_id "
+            "JOIN board_post p ON p.id = a.post_id ORDER BY p.code"
+        ).fetchall()
+        assert [c for (c,) in marked] == ["OLD222", "SENT22", "WEB222"]
+        assert migrations.migrate(db) == []
+    finally:
+        db.close()
