@@ -1,12 +1,14 @@
 """Learning benchmark: progress writes per second with 30 phones, bytes synced per
 learner per week, and a course's media served by byte ranges to 30 phones.
 
-    .venv/bin/python bench/learning.py [--phones 30] [--writes 40] [--seeks 40]
+    .venv/bin/python bench/learning.py [--phones 30] [--writes 40] [--seeks 40] [--writes-only]
 
 1. Writes: ``--phones`` threads, each a learner on their own phone, each recording
    ``--writes`` progress events (opened, listened, answered) through
    ``learning.rules.record`` on a real SQLite file (WAL, synchronous=FULL): each write
    is one transaction with the lesson's row and the learner's snapshot for central.
+   Each write's time (queueing included) is kept: the median and the slowest say
+   whether writers are served in turn (appliance.db.WriteQueue) or some starve.
 2. Bytes per learner per week: a week of a learner who comes three times (10 writes:
    open, listen, open, answer, then open, listen, open twice more; only the 4 writes
    that change something send a snapshot), for 30 new learners, as rows of one push
@@ -34,6 +36,7 @@ the sync's daily budget is counted in MB.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import threading
@@ -50,6 +53,7 @@ def main() -> None:
     ap.add_argument("--seeks", type=int, default=40)
     ap.add_argument("--recording-seconds", type=float, default=60.0)
     ap.add_argument("--answer-seconds", type=float, default=20.0)
+    ap.add_argument("--writes-only", action="store_true", help="part 1 alone")
     args = ap.parse_args()
 
     from appliance import create_app
@@ -81,6 +85,7 @@ def main() -> None:
             ("chat", "answered", {0: 1}),
         ]
         errors: list[BaseException] = []
+        took: list[float] = []
         start = threading.Barrier(args.phones + 1)
 
         def phone(learner) -> None:
@@ -89,7 +94,9 @@ def main() -> None:
                 start.wait()
                 for i in range(args.writes):
                     lesson, event, answers = steps[i % len(steps)]
+                    t = time.perf_counter()
                     rules.record(course, learner, lesson, event, answers)
+                    took.append(time.perf_counter() - t)
             except BaseException as e:  # noqa: BLE001 - reported below
                 errors.append(e)
             finally:
@@ -106,7 +113,10 @@ def main() -> None:
         total = args.phones * args.writes
         print(
             f"progress writes: {total} by {args.phones} phones in {elapsed:.2f} s = "
-            f"{total / elapsed:.0f} writes/s ({len(errors)} errors)"
+            f"{total / elapsed:.0f} writes/s ({len(errors)} errors); a write took "
+            f"{statistics.median(took) * 1000:.0f} ms (median), "
+            f"{sorted(took)[int(len(took) * 0.99)] * 1000:.0f} ms (99th), "
+            f"{max(took) * 1000:.0f} ms (slowest kept)"
         )
         if errors:
             import traceback
@@ -143,6 +153,8 @@ def main() -> None:
             f"compressed, {len(body) / n:.0f} bytes per learner per week"
         )
         database.close()
+        if args.writes_only:
+            return
         media(tmp, app, args.phones, args.seeks)
         coaching_week(tmp / "coaching", args.recording_seconds, args.answer_seconds)
 
