@@ -52,6 +52,10 @@ def create_core_app(test_config: dict[str, Any] | None = None) -> Flask:
     ``test_config`` may carry ``SITE`` (a parsed site document, validated as if read
     from a file in ``SITE_DIR``) or ``SITE_FILE``, plus any Flask setting."""
     app = Flask(__name__)
+    # JSON as UTF-8, not \uXXXX: a French fallback's marks (appliance.i18n) must stay
+    # characters in a page's JSON (tojson) and in JSON answers, where the after-request
+    # step removes them; escaped, phones drew them as boxes around the French.
+    app.json.ensure_ascii = False
     test_config = dict(test_config or {})
     if "SITE" in test_config:
         path = str(Path(test_config.pop("SITE_DIR", ".")) / "site.toml")

@@ -54,3 +54,18 @@ def test_json_and_outside_requests_are_plain(app):
 
         g.lang = "mey"
         assert gettext("Home") == "Accueil"  # CLI, worker, SMS: no marks
+
+
+def test_fallbacks_in_a_pages_json_carry_no_marks(client):
+    """Strings a page hands its script as JSON (the map's, the survey form's words) are
+    unmarked too: with ASCII-escaped JSON the marks slipped through as \\ue000 and a
+    phone drew them as boxes around the French."""
+    import json
+    import re
+
+    client.set_cookie("lang", "mey")
+    html = client.get("/map/").get_data(as_text=True)
+    raw = re.search(r'<script type="application/json" id="map-data">(.*?)</script>', html, re.S)
+    assert "\\ue000" not in html.lower() and i18n.OPEN not in html
+    data = json.loads(raw.group(1))
+    assert data["proposeText"] == "Ajouter une organisation ici"
