@@ -48,9 +48,9 @@ def _voice_js() -> Path:
 @bp.app_template_global()
 def voice_js_url() -> str:
     """The recorder script's URL, versioned by its content: phones cache it for a
-    week, and an updated box must not run last week's script. Pages load the core's
+    year, and an updated box must not run last week's script. Pages load the core's
     ``script_url('recorder.js')`` before it."""
-    return url_for("board.voice_js", v=scripts.packed(_voice_js())[2])
+    return url_for("board.voice_js", v=scripts.packed(_voice_js()).version)
 
 
 @bp.get("/voice.js")

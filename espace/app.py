@@ -22,6 +22,7 @@ def create_app(
 
     ``registry`` defaults to this process's (:func:`espace.default_registry`); tests pass one
     built with an extra package."""
+    from appliance import scripts
     from appliance.app import create_core_app
 
     from . import default_registry
@@ -32,6 +33,9 @@ def create_app(
     _register_blueprints(app, reg)
     for setup in reg.app_setups:
         setup.func(app)
+    # Every package's static folder (a set-up may register a blueprint too) served from
+    # memory, gzipped, under URLs versioned by content (appliance.scripts).
+    scripts.serve_static_folders(app)
     run_sweeps(app, reg)
     return app
 

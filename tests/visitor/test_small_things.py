@@ -18,7 +18,7 @@ def test_favicon_is_tiny_cached_and_an_icon(client):
 
 def test_voice_js_is_compressed(client, app):
     """The board's voice.js and the box's one recorder it uses, gzipped and cached a
-    week, their URLs versioned by their content."""
+    year under URLs versioned by their content."""
     with app.test_request_context():
         from appliance.scripts import script_url
         from captive_portal.board import voice_js_url
@@ -29,7 +29,7 @@ def test_voice_js_is_compressed(client, app):
         r = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
         assert r.status_code == 200 and "v=" in url
         assert r.headers["Content-Encoding"] == "gzip"
-        assert r.cache_control.max_age == 7 * 24 * 3600
+        assert r.cache_control.max_age == 365 * 24 * 3600 and r.cache_control.immutable
         bodies[name] = body = gzip.decompress(r.data)
         r.close()
         assert len(r.data) < len(body) / 2, name
