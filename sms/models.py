@@ -110,3 +110,18 @@ class Answered(BaseModel):
 
     class Meta:
         table_name = "sms_answered"
+
+
+class Told(BaseModel):
+    """An answer sent to a number (schema in :mod:`appliance.migrations.
+    m0087_sms_answer_told`): written with the number's answer SMS in one transaction,
+    so whichever path sends it (the answer's round, a support after it, a duplicate
+    merged in), a number gets each answer once."""
+
+    answer = peewee.ForeignKeyField(Answer, on_delete="CASCADE")
+    contact = peewee.ForeignKeyField(Contact, on_delete="CASCADE")
+    told_at = peewee.CharField()
+
+    class Meta:
+        table_name = "sms_answer_told"
+        primary_key = peewee.CompositeKey("answer", "contact")

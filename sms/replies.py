@@ -58,6 +58,13 @@ def supported(code: str) -> str:
     return gettext("Your support for %(code)s is counted. The answer will come by SMS.", code=code)
 
 
+def supported_answered(code: str) -> str:
+    return gettext(
+        "Your support for %(code)s is counted. It is answered already: the answer comes by SMS.",
+        code=code,
+    )
+
+
 def no_post(code: str) -> str:
     return gettext("No question has the code %(code)s.", code=code or "?")
 

@@ -36,7 +36,7 @@ from appliance.programme.recurrence import to_local
 
 from . import outgoing, parse, replies
 from .gammu import Received
-from .models import Answered, Contact, Inbound, Link, Outgoing, SmsBooking
+from .models import Answered, Contact, Inbound, Link, Outgoing, SmsBooking, Told
 
 log = logging.getLogger("espace.sms")
 
@@ -305,7 +305,22 @@ def _support(contact: Contact, lang: str, command: parse.Command, now: dt.dateti
             Link.create(contact=contact, post=post, role="supporter", created_at=iso(now))
     except peewee.IntegrityError:
         pass  # already asked or supported it: one answer is enough
-    _reply(contact, lang, "supported", lambda: replies.supported(post.code), ref=post.code, now=now)
+    if not Answer.select().where(Answer.post == post.id).exists():
+        _reply(
+            contact, lang, "supported", lambda: replies.supported(post.code), ref=post.code, now=now
+        )
+        return "support"
+    # Already answered: the answer is what she texted for. The receipt says so, and the
+    # latest answer follows in this transaction (unless this number already got it).
+    _reply(
+        contact,
+        lang,
+        "supported",
+        lambda: replies.supported_answered(post.code),
+        ref=post.code,
+        now=now,
+    )
+    _tell_latest(contact, post, lang, now)
     return "support"
 
 
@@ -346,8 +361,9 @@ def queue_answers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
 
 
 def _queue_answer(answer: Answer, now: dt.datetime) -> int:
-    """Queue ``answer`` for its post's SMS numbers, each in their language; a voice
-    answer says where to listen. Answers always go (no daily reply cap)."""
+    """Queue ``answer`` for its post's SMS numbers that did not get it yet (see
+    :func:`_tell_latest`), each in their language; a voice answer says where to listen.
+    Answers always go (no daily reply cap). Returns how many were told."""
     post = answer.post
     ids = [post.id] + [p.id for p in Post.select(Post.id).where(Post.merged_into == post.id)]
     contacts = list(
@@ -358,14 +374,100 @@ def _queue_answer(answer: Answer, now: dt.datetime) -> int:
         .order_by(Contact.id)
     )
 
+    told = 0
+    for contact in contacts:
+        if _mark_told(answer, contact, now):  # a late supporter's path may have sent it
+            _reply(
+                contact,
+                _lang(contact),
+                "answer",
+                _render(answer),
+                ref=post.code,
+                more="yes",
+                now=now,
+            )
+            told += 1
+    return told
+
+
+def _render(answer: Answer):
+    post = answer.post
+
     def render() -> str:
         if answer.body:
             return replies.answer(post.code, answer.official_name, answer.body)
         return replies.answer_voice(post.code, answer.official_name)
 
-    for contact in contacts:
-        _reply(contact, _lang(contact), "answer", render, ref=post.code, more="yes", now=now)
-    return len(contacts)
+    return render
+
+
+def _mark_told(answer: Answer, contact: Contact, now: dt.datetime) -> bool:
+    """Record that ``contact`` gets ``answer``; False if it already did (the table's
+    key decides, so two paths, or two processes, cannot both send it)."""
+    return bool(
+        Told.insert(answer=answer.id, contact=contact.id, told_at=iso(now))
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
+    )
+
+
+def _tell_latest(contact: Contact, post: Post, lang: str, now: dt.datetime) -> bool:
+    """Queue ``post``'s latest answer for ``contact`` (who supported it, or asked a
+    duplicate merged into it, after it was answered), once; inside the caller's
+    transaction. Only the latest: it is what the citizen asked for, the earlier ones
+    are what it supersedes, and each answer costs SMS parts. The earlier answers count
+    as told too, so an earlier one the worker has not sent yet does not follow it."""
+    answers = list(
+        Answer.select()
+        .where(Answer.post == post.id)
+        .order_by(Answer.created_at.desc(), Answer.id.desc())
+    )
+    if not answers:
+        return False
+    latest, *earlier = answers
+    for older in earlier:
+        _mark_told(older, contact, now)
+    if not _mark_told(latest, contact, now):
+        return False
+    _reply(contact, lang, "answer", _render(latest), ref=post.code, more="yes", now=now)
+    return True
+
+
+def queue_late_answers(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Send the latest answer to every number linked to an answered post (directly, or
+    through a duplicate merged into it) that has not got it: a duplicate merged at the
+    kiosk after the answer went out, a support handled before this ran, numbers an
+    upgrade left (migration 0087). Returns how many numbers were told. A support
+    handled by :func:`handle` is told there, in its own transaction; this finds what
+    no SMS made happen (the facilitator's merge)."""
+    from .crash import crash_point
+
+    now = now or outgoing.utcnow()
+    rows = database.execute_sql(
+        """
+        SELECT DISTINCT l.contact_id, p.id FROM sms_link l
+        JOIN board_post q ON q.id = l.post_id
+        JOIN board_post p ON p.id = CASE WHEN q.status = 'merged' AND q.merged_into_id
+                                         IS NOT NULL THEN q.merged_into_id ELSE q.id END
+        JOIN board_answer a ON a.id = (SELECT id FROM board_answer WHERE post_id = p.id
+                                       ORDER BY created_at DESC, id DESC LIMIT 1)
+        WHERE NOT EXISTS (SELECT 1 FROM sms_answer_told t
+                          WHERE t.answer_id = a.id AND t.contact_id = l.contact_id)
+        ORDER BY l.contact_id, p.id LIMIT ?""",
+        (limit,),
+    ).fetchall()
+    told = 0
+    for contact_id, post_id in rows:
+        with database.atomic("IMMEDIATE"):  # the told mark decides under the write lock
+            contact = Contact.get_or_none(Contact.id == contact_id)
+            post = Post.get_or_none(Post.id == post_id)
+            if contact is None or post is None:
+                continue  # forgotten (STOP) or deleted meanwhile
+            told += _tell_latest(contact, post, _lang(contact), now)
+            crash_point("sms:late-answer-queued")  # killed here: rolled back, sent next run
+        crash_point("sms:late-answer-committed")
+    return told
 
 
 # --- the programme ---------------------------------------------------------------------

@@ -18,7 +18,8 @@ def tick(
     site, *, now: dt.datetime | None = None, inbox_grace: float = INBOX_GRACE_S
 ) -> dict[str, int]:
     """Record what gammu-smsd sent, take messages RunOnReceive missed, handle what is
-    stored, queue new answers (whichever process applied them), queue due reminders,
+    stored, queue new answers (whichever process applied them) and the latest answer for
+    numbers linked to a post after it was answered, queue due reminders,
     forget expired numbers, and send within the budget. Idempotent; needs an app context
     (replies are rendered in the sender's language)."""
     spool = gammu.Spool.for_site(site)
@@ -31,6 +32,7 @@ def tick(
         swept += 1
     handled = rules.handle_pending(now=now)
     answered = rules.queue_answers(now=now)
+    answered_late = rules.queue_late_answers(now=now)  # numbers linked after the answer
     reminded = rules.remind_due(now=now)
     expired = rules.expire(now=now)
     handed = outgoing.flush(spool, site, now=now)
@@ -41,6 +43,7 @@ def tick(
         "swept": swept,
         "handled": handled,
         "answered": answered,
+        "answered late": answered_late,
         "reminded": reminded,
         "expired": expired,
         "handed": handed,

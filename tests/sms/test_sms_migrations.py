@@ -36,6 +36,7 @@ def test_box_0030_over_a_database_with_posts_and_bookings(tmp_path):
             "sms_link",
             "sms_booking",
             "sms_answered",  # 0085
+            "sms_answer_told",  # 0087
         }
         assert migrations.migrate(db) == []
     finally:
@@ -129,6 +130,71 @@ def test_box_0085_marks_answers_already_on_the_box_but_the_ones_sms_missed(tmp_p
             "JOIN board_post p ON p.id = a.post_id ORDER BY p.code"
         ).fetchall()
         assert [c for (c,) in marked] == ["OLD222", "SENT22", "WEB222"]
+        assert migrations.migrate(db) == []
+    finally:
+        db.close()
+
+
+def test_box_0087_counts_who_got_the_answers_already_dealt_with(tmp_path):
+    """0087 records (answer, number) for the answers already sent: a number an answer SMS
+    about the post was queued for (by contact or, once forgotten, by hash), and every
+    number of an answer older than 30 days. A number linked after the answer went out
+    (a late supporter) is left, so the worker's job sends it the answer; an answer not
+    dealt with yet is left to the answer's round."""
+    import datetime as dt
+
+    db = open_database(tmp_path)
+    try:
+        migrations.migrate(db, upto="m0085_sms_answered")
+        sql = db.execute_sql
+        recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        sql("INSERT INTO commune (name) VALUES ('Nioro')")
+        for n in (1, 2, 3):
+            sql(
+                "INSERT INTO sms_contact (number, number_hash, created_at, last_seen_at) "
+                f"VALUES ('+2237600008{n}', 'h{n}', 't', 't')"
+            )
+        posts = {
+            # code: (merged into, linked contacts, answer created, marked, SMS to (id, hash))
+            "SENT22": (None, [1, 2], recent, True, [(1, "")]),  # 2 supported later
+            "OLD222": (None, [1], "2025-01-01T00:00:00Z", True, []),
+            "MISS22": (None, [1], recent, False, []),  # the answer's round sends it
+            "INTO22": (None, [], recent, True, [(None, "h3")]),
+            "DUP222": ("INTO22", [3], None, False, []),
+        }
+        for i, (code, (into, linked, answered, marked, sms)) in enumerate(posts.items(), 1):
+            merged = f"(SELECT id FROM board_post WHERE code = '{into}')" if into else "NULL"
+            sql(
+                "INSERT INTO board_post (uuid, code, kind, commune_id, theme, body, status, "
+                f"created_at, merged_into_id) VALUES ('p{i}', '{code}', 'question', 1, "
+                f"'water', 'x', '{'merged' if into else 'published'}', 't', {merged})"
+            )
+            for c in linked:
+                sql(
+                    "INSERT INTO sms_link (contact_id, post_id, role, created_at) "
+                    f"VALUES ({c}, {i}, 'supporter', 't')"
+                )
+            if answered:
+                sql(
+                    "INSERT INTO board_answer (id, uuid, post_id, official_name, body, source, "
+                    f"created_at) VALUES ({i}, 'a{i}', {i}, 'Maire', 'Oui.', 'central', "
+                    f"'{answered}')"
+                )
+            if marked:
+                sql(f"INSERT INTO sms_answered (answer_id, handled_at) VALUES ({i}, 't')")
+            for contact, number_hash in sms:
+                sql(
+                    "INSERT INTO sms_outgoing (contact_id, number, number_hash, text, encoding, "
+                    "purpose, ref, created_at) VALUES (?, '', ?, 'x', 'gsm7', 'answer', ?, 't')",
+                    (contact, number_hash or f"h{contact}", code),
+                )
+        assert "m0087_sms_answer_told" in migrations.migrate(db)
+        told = sql(
+            "SELECT p.code, t.contact_id FROM sms_answer_told t "
+            "JOIN board_answer a ON a.id = t.answer_id JOIN board_post p ON p.id = a.post_id "
+            "ORDER BY p.code, t.contact_id"
+        ).fetchall()
+        assert told == [("INTO22", 3), ("OLD222", 1), ("SENT22", 1)]
         assert migrations.migrate(db) == []
     finally:
         db.close()
