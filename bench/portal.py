@@ -120,6 +120,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+KIOSK_CONNECTIONS = 8  # a browser opens at most 6 per host; the kiosk has one browser
 KIOSK_PORTS: dict[int, int] = {}  # the phones' port -> the kiosk's loopback listener
 
 
@@ -194,11 +195,16 @@ def main() -> None:
                 if path.startswith("/kiosk"):  # the kiosk has its own listener
                     port = KIOSK_PORTS[port]
                 lua = plain_lua
+                connections = args.connections
+                if path.startswith("/kiosk"):
+                    # One touchscreen's browser: its listener takes 40 connections and
+                    # sheds idle ones from 32, so 50 clients measured the shedding.
+                    connections = min(connections, KIOSK_CONNECTIONS)
                 if headers.get("Cookie") == "KIOSK_COOKIE":
                     headers = {**headers, "Cookie": kiosk_cookie(port)}
                     lua = session_lua
-                wrk(port, path, headers, 2, args.connections, lua)  # warm-up
-                r = wrk(port, path, headers, args.seconds, args.connections, lua)
+                wrk(port, path, headers, 2, connections, lua)  # warm-up
+                r = wrk(port, path, headers, args.seconds, connections, lua)
                 r["rss_mb"] = psutil.Process(proc.pid).memory_info().rss / 2**20
                 with urllib.request.urlopen(urllib.request.Request(
                         f"http://127.0.0.1:{port}{path}", headers=headers)) as resp:
@@ -209,8 +215,8 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=10)
     hello = results["hello"]["rps"]
-    print(f"waitress, 8 threads, server on CPU 0; wrk -c{args.connections} on CPU 1; "
-          f"{args.seconds}s per page")
+    print(f"waitress, 8 threads, server on CPU 0; wrk -c{args.connections} "
+          f"(kiosk -c{KIOSK_CONNECTIONS}) on CPU 1; {args.seconds}s per page")
     print(f"{'page':<22}{'req/s':>9}{'x hello':>9}{'p50 ms':>9}{'p95 ms':>9}{'RSS MB':>9}"
           f"{'bytes':>8}{'errors':>8}")
     for name, r in results.items():
