@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from sync_contract import kinds
-from sync_contract.protocol import STREAMS
+from sync_contract.streams import STREAMS
 
 from .db import database
 from .errors import EspaceError

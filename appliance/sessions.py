@@ -23,8 +23,10 @@ class CachedSessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app, request):
         value = request.cookies.get(self.get_cookie_name(app))
-        if not value or not app.secret_key:
+        if not app.secret_key:
             return super().open_session(app, request)
+        if not value:  # a phone without a session: no serializer to build
+            return self.session_class()
         key = (app.secret_key, value)
         hit = self._verified.get(key)
         now = time.monotonic()

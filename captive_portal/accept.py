@@ -117,13 +117,12 @@ def own_host(host: str) -> bool:
     """Whether ``host`` names this box (its address, its names, loopback)."""
     host = probes.normalise_host(host)
     site = current_app.config["SITE"]
-    if host in (site.hotspot.address, PORTAL_NAME, "localhost", "") or host.endswith(".local") \
-            or host == secure_web.own_name():
+    if host in (site.hotspot.address, PORTAL_NAME, "localhost", "") or host.endswith(".local"):
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    except ValueError:  # a name: the box's own under the region's domain (two stats)
+        return host == secure_web.own_name()
 
 
 def portal_base() -> str:

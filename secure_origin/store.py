@@ -22,13 +22,16 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import TYPE_CHECKING
 
 from appliance.blobs import fsync_dir
 from appliance.errors import EspaceError
+
+# cryptography (about 10 MB of RSS) is imported where a key or a certificate is read:
+# the web process reads one only once central has given the box a certificate.
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 TLS_DIR = "tls"
 MAX_CHAIN_CHARS = 64 * 1024
@@ -67,6 +70,9 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, tmp_dir: Path | Non
 
 def private_key(data_dir: Path | str) -> ec.EllipticCurvePrivateKey:
     """The box's key, made once. Safe to call from several threads."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     path = tls_dir(data_dir) / "key.pem"
     with _key_lock:
         if not path.exists():
@@ -87,6 +93,9 @@ def private_key(data_dir: Path | str) -> ec.EllipticCurvePrivateKey:
 
 def make_csr(data_dir: Path | str, name: str) -> str:
     """A CSR for ``name`` signed with the box's key (PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
     key = private_key(data_dir)
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -112,10 +121,14 @@ def name(data_dir: Path | str) -> str:
 
 
 def _leaf(chain_pem: bytes) -> x509.Certificate:
+    from cryptography import x509
+
     return x509.load_pem_x509_certificate(chain_pem)
 
 
 def _names(leaf: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         ext = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
@@ -127,6 +140,8 @@ def install(data_dir: Path | str, chain_pem: str) -> bool:
     """Install a chain from central if it is for this box's key and name and newer than
     the one held. Returns whether it was installed; raises
     :class:`CertificateRejected` when it does not fit."""
+    from cryptography.hazmat.primitives import serialization
+
     if not isinstance(chain_pem, str) or not chain_pem or len(chain_pem) > MAX_CHAIN_CHARS:
         raise CertificateRejected("the certificate is missing or too large")
     try:
@@ -199,27 +214,35 @@ def status(data_dir: Path | str, now: dt.datetime | None = None) -> Status:
     return Status(own, start, end, True, "")
 
 
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    """What changes when ``path`` is written (atomically, by rename), None if absent:
+    a box without a name or certificate yet must not read both files on every call."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
 class StatusCache:
-    """:func:`status` remembered until the certificate file changes (one ``stat`` per
-    call): the portal asks on every Enter and every HTTPS response."""
+    """:func:`status` remembered until the certificate or the name file changes (two
+    ``stat`` per call, a missing file included): the portal asks on every Enter and
+    every HTTPS response, and the captive portal on every request for another host."""
 
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
         self._key: tuple | None = None
         self._status: Status | None = None
         self._lock = threading.Lock()
+        d = tls_dir(self.data_dir)
+        self._files = (str(d / "fullchain.pem"), str(d / "name"))
 
     def get(self, now: dt.datetime | None = None) -> Status:
         if now is not None:
             return status(self.data_dir, now)
-        d = tls_dir(self.data_dir)
-        try:
-            c, n = (d / "fullchain.pem").stat(), (d / "name").stat()
-            key: tuple | None = (c.st_mtime_ns, c.st_size, n.st_mtime_ns)
-        except OSError:
-            key = None
+        key = (_stamp(self._files[0]), _stamp(self._files[1]))
         with self._lock:
-            if key is None or key != self._key or self._status is None:
+            if key != self._key or self._status is None:
                 self._status = status(self.data_dir)
                 self._key = key
             found = self._status

@@ -32,7 +32,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .protocol import STREAMS
+from .streams import STREAMS
 
 UP, DOWN = "up", "down"
 BOX, CENTRAL = "box", "central"

@@ -62,6 +62,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from .streams import STREAMS  # noqa: F401 - the protocol's push names them
+
 VERSION = 1
 MAGIC = b"ES\x00\x01"
 DOMAIN = b"espace-sync-v1-req\x00"
@@ -73,7 +75,6 @@ PATH_EXCHANGE = "/sync/v1/x"
 PATH_BLOB = "/sync/v1/b"
 PATH_FILE = "/sync/v1/f"
 
-STREAMS = ("civic", "blob", "usage", "content")  # most urgent first
 PIECE = 64 * 1024  # blob/file piece verified as a unit
 MAX_JSON = 16 * 2**20  # largest decompressed message accepted
 MAX_TAIL = 4 * 2**20

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import peewee
 
-from sync_contract import protocol
 from sync_contract.atomic import create_once
 
 from ..db import database
@@ -142,6 +141,10 @@ def box_id() -> str:
 
 
 def load_key(data_dir: Path):
+    # Imported here: the web process imports this module (the sync handlers) but never
+    # signs; the protocol loads zstandard and cryptography (about 14 MB of RSS).
+    from sync_contract import protocol
+
     path = key_path(data_dir)
     try:
         return protocol.load_private(path.read_bytes())
@@ -157,6 +160,8 @@ def ensure_key(data_dir: Path):
         return key
     path = key_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from sync_contract import protocol
+
     raw = create_once(path, protocol.private_bytes(protocol.new_private_key()), 0o600)
     return protocol.load_private(raw)
 
