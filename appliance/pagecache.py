@@ -50,6 +50,11 @@ def language_page(view: Callable[..., str] | None = None, *,
         response.headers["Vary"] = "Accept-Encoding, Cookie"
         response.headers["Cache-Control"] = "no-cache"  # revalidate: a 304 is tiny
         response.set_etag(etag + (":gz" if accepts_gzip else ""))
-        return response.make_conditional(request)
+        # werkzeug's conditional checks cost a tenth of the request: only a phone that
+        # revalidates (or a client asking If-Match) needs them. The body's length is
+        # set already; waitress adds Date.
+        if request.if_none_match or request.if_match:
+            response.make_conditional(request)
+        return response
 
     return wrapped

@@ -31,14 +31,6 @@ def _only_on_the_screen() -> None:
         abort(404)
 
 
-@bp.before_app_request
-def _every_kiosk_tab_only_on_the_screen() -> None:
-    # The same for the tabs other packages contribute under /kiosk/ (the library's,
-    # the Internet's, SMS...), whatever their blueprint.
-    if request.path == "/kiosk" or request.path.startswith("/kiosk/"):
-        _only_on_the_screen()
-
-
 def blueprint() -> Blueprint:
     """The kiosk's blueprint with the routes of every kiosk module (imported by the app
     only: ``espace sync now`` needs none of them)."""
