@@ -98,6 +98,15 @@ def remove_unlocked(paths) -> list[Path]:
     writer died; return the removed ones. The lock is taken before the unlink, so a
     writer cannot take it back in between."""
     gone = []
+    for path in abandoned(paths):
+        Path(path).unlink(missing_ok=True)
+        gone.append(Path(path))
+    return gone
+
+
+def abandoned(paths):
+    """Yield each of ``paths`` that no live process holds locked (``flock``), holding
+    its lock while the caller deals with it; files gone meanwhile are skipped."""
     for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -108,11 +117,9 @@ def remove_unlocked(paths) -> list[Path]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # a live writer's
-            Path(path).unlink(missing_ok=True)
-            gone.append(Path(path))
+            yield path
         finally:
             os.close(fd)
-    return gone
 
 
 # --- staging: bytes written before the row that names them commits --------------------
@@ -183,26 +190,15 @@ def recover_incoming(data_dir: str | Path, incoming: str, referenced: set[str]) 
     if not folder.is_dir():
         return 0, 0
     promoted = deleted = 0
-    for path in sorted(folder.iterdir()):
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # promoted or discarded meanwhile by its owner
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # an upload in flight in a live process: not ours to judge
-            sha = path.name.split(".", 1)[0]
-            if path.suffix != ".part" and HEX64.fullmatch(sha) and sha in referenced:
-                if path_for(data_dir, sha).exists():
-                    path.unlink()
-                else:
-                    promote(data_dir, Staged(sha, 0, path))
-                    promoted += 1
+    for path in abandoned(sorted(folder.iterdir())):
+        sha = path.name.split(".", 1)[0]
+        if path.suffix != ".part" and HEX64.fullmatch(sha) and sha in referenced:
+            if path_for(data_dir, sha).exists():
+                path.unlink()
             else:
-                path.unlink(missing_ok=True)
-                deleted += 1
-        finally:
-            os.close(fd)
+                promote(data_dir, Staged(sha, 0, path))
+                promoted += 1
+        else:
+            path.unlink(missing_ok=True)
+            deleted += 1
     return promoted, deleted

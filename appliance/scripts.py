@@ -24,6 +24,7 @@ The surveys' browser form has its own immutable URLs (:mod:`surveys.web_assets`)
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import mimetypes
@@ -134,7 +135,9 @@ def _static_view(folder: str):
     return static
 
 
+@functools.cache
 def _core_names() -> frozenset[str]:
+    # Once per process: script_url runs on every page that records (a glob each time).
     return frozenset(p.name for p in CORE.glob("*.js"))
 
 
