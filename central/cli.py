@@ -396,9 +396,18 @@ def sweep_blobs(data_dir, database_url, delete, grace_days) -> None:
     app = _app(data_dir, database_url)
     with app.app_context():
         from .db import database
+        from .models import Site
 
         with database.connection_context():
             found = blob_sweep.find(app.config["DATA_DIR"], grace)
+            named_sites = Site.select().exists()
+    if found and not named_sites:
+        # A database that names no site holds no reference: the wrong --database-url
+        # (a new SQLite file beside a PostgreSQL central's blobs) would take them all.
+        raise click.UsageError(
+            f"the database names no site, so every blob would look unreferenced: give "
+            f"central's own --database-url (or CENTRAL_DATABASE_URL); nothing "
+            f"{'removed' if delete else 'listed'}")
     root = Path(app.config["DATA_DIR"])
     count = size = 0
     for item in found:

@@ -200,9 +200,27 @@ def test_the_sweep_removes_only_old_unreferenced_blobs_and_temporary_files(capp,
     assert _sweep(capp, database_url, "--delete")[-1] == "removed 0 files, 0 bytes"
 
 
+def test_a_database_naming_no_site_removes_nothing(capp, database_url):
+    """The wrong --database-url (a new, empty database beside central's blobs) would make
+    every blob look unreferenced: refused, naming the option, nothing touched."""
+    from central.cli import cli
+
+    data_dir = Path(capp.config["DATA_DIR"])
+    sha = _blob(data_dir, b"a box's voice note " * 40)
+    path = data_dir / "blobs" / sha[:2] / sha
+    for args in ([], ["--delete"]):
+        result = CliRunner().invoke(
+            cli, ["sweep-blobs", "--data-dir", str(data_dir), "--database-url", database_url, *args]
+        )
+        assert result.exit_code == 2, result.output
+        assert "--database-url" in result.output and "names no site" in result.output
+    assert path.exists()
+
+
 def test_a_grace_of_zero_takes_a_young_orphan_and_a_reused_blob_is_renewed(capp, database_url):
     from central import service
 
+    central_call(capp, service.create_site, "kita", "Espace kita", "Kayes", ["Kita"])
     data_dir = Path(capp.config["DATA_DIR"])
     sha = _blob(data_dir, b"just kept " * 50, old=False)
     assert _sweep(capp, database_url, "--delete")[-1] == "removed 0 files, 0 bytes"
