@@ -67,8 +67,11 @@ def _record(page, form: str) -> None:
         arg=form,
         timeout=20_000,
     )
+    assert not page.is_visible(f"{form} .rec-start")  # one button at a time
     page.click(f"{form} .rec-stop")
     page.wait_for_function("f => document.querySelector(f).dataset.recorded > 0", arg=form)
+    # Stopped: Record again, never a Stop that does nothing beside it.
+    assert page.is_visible(f"{form} .rec-start") and not page.is_visible(f"{form} .rec-stop")
 
 
 def test_a_reading_goes_to_the_trainer_and_the_answer_comes_back(
